@@ -1,1 +1,20 @@
-//! placeholder while the crate is written
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod algorithm;
+mod error;
+mod hotp;
+#[cfg(feature = "qr")]
+mod qr;
+mod secret;
+mod totp;
+mod uri;
+
+pub use algorithm::Algorithm;
+pub use error::{Error, UriError};
+pub use hotp::{Code, Digits, Hotp, HotpAccepted, HotpVerifier};
+pub use secret::Secret;
+pub use totp::{Rejected, Totp, TotpAccepted, TotpVerifier};
+pub use uri::{DEFAULT_PERIOD, KeyUri, OtpKind};

@@ -91,7 +91,9 @@ fn ci() -> Result<(), String> {
 
     for manifest in fuzz_manifests() {
         let mut check = cargo();
-        check.args(["check", "--bins", "--manifest-path"]).arg(&manifest);
+        check
+            .args(["check", "--bins", "--manifest-path"])
+            .arg(&manifest);
         run(&format!("build fuzz targets {}", manifest.display()), check)?;
     }
 
@@ -160,8 +162,10 @@ fn interop() -> Result<(), String> {
             .env("DEBIAN_FRONTEND", "noninteractive");
         run("apt-get install peers", install)?;
     }
-    let venv = env::var_os("IDFORGE_PYTHON_VENV")
-        .map_or_else(|| PathBuf::from("/var/tmp/idforge-peers-venv"), PathBuf::from);
+    let venv = env::var_os("IDFORGE_PYTHON_VENV").map_or_else(
+        || PathBuf::from("/var/tmp/idforge-peers-venv"),
+        PathBuf::from,
+    );
     if !pip.is_empty() {
         if !venv.join("bin/python").exists() {
             let mut mk = Command::new("python3");
@@ -175,9 +179,15 @@ fn interop() -> Result<(), String> {
         run("pip install peers", install)?;
     }
     let mut test = cargo();
-    test.args(["test", "--workspace", "--all-features", "--test", "interop*"])
-        .env("IDFORGE_PYTHON", venv.join("bin/python"))
-        .env("IDFORGE_REQUIRE_PEERS", "1");
+    test.args([
+        "test",
+        "--workspace",
+        "--all-features",
+        "--test",
+        "interop*",
+    ])
+    .env("IDFORGE_PYTHON", venv.join("bin/python"))
+    .env("IDFORGE_REQUIRE_PEERS", "1");
     run("interop tests", test)
 }
 
@@ -204,10 +214,10 @@ fn fuzz_targets() -> Vec<(PathBuf, String)> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension() == Some(OsStr::new("rs")) {
-                if let Some(stem) = path.file_stem().and_then(OsStr::to_str) {
-                    targets.push((dir.clone(), stem.to_owned()));
-                }
+            if path.extension() == Some(OsStr::new("rs"))
+                && let Some(stem) = path.file_stem().and_then(OsStr::to_str)
+            {
+                targets.push((dir.clone(), stem.to_owned()));
             }
         }
     }
