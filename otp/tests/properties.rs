@@ -1,5 +1,7 @@
 //! Property tests: base32 and URI round trips, the verification window, replay refusal.
 
+#![allow(clippy::unwrap_used)]
+
 use idforge_otp::{
     Algorithm, Digits, Hotp, HotpVerifier, KeyUri, Rejected, Secret, Totp, TotpVerifier,
 };

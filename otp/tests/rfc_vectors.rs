@@ -1,4 +1,6 @@
 //! The RFC 4226 and RFC 6238 known answers, read from `tests/vectors/`. Each vector is also
+
+#![allow(clippy::unwrap_used)]
 //! checked with one bit of the secret flipped, which must change the code.
 
 use idforge_otp::{Algorithm, Digits, Hotp, HotpVerifier, Rejected, Secret, Totp, TotpVerifier};
