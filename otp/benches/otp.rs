@@ -1,6 +1,8 @@
 //! TOTP generate and verify (window ±1), next to `totp-rs` 6 and the floor: HMAC-SHA1
 //! computations from a precomputed key state, as many as each case needs.
 
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
