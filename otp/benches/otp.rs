@@ -53,7 +53,7 @@ fn totp(c: &mut Criterion) {
         b.iter(|| black_box(theirs.generate(black_box(NOW))));
     });
     g.bench_function("floor-1-hmac", |b| {
-        b.iter(|| floor(&key, black_box(step), 1))
+        b.iter(|| floor(&key, black_box(step), 1));
     });
     g.finish();
 
