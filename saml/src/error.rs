@@ -1,0 +1,143 @@
+//! The crate's error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong while parsing, building, signing or verifying.
+///
+/// Verification failures that concern the cryptography itself are deliberately
+/// terse ([`Error::SignatureInvalid`], [`Error::DigestMismatch`]); structural
+/// problems name the element or attribute at fault.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The XML input is larger than the configured limit.
+    #[error("XML input is {size} bytes, more than the limit of {limit}")]
+    TooLarge {
+        /// Size of the input in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Elements are nested deeper than the configured limit.
+    #[error("XML elements nested deeper than {limit} at byte {offset}")]
+    TooDeep {
+        /// The configured limit.
+        limit: usize,
+        /// Byte offset in the input.
+        offset: u64,
+    },
+    /// The document has more nodes (or an element more attributes) than allowed.
+    #[error("XML {what} exceeds the limit of {limit} at byte {offset}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// The configured limit.
+        limit: usize,
+        /// Byte offset in the input.
+        offset: u64,
+    },
+    /// A document type declaration was present: DTDs are never processed.
+    #[error("XML document type declarations (DTDs) are refused, found at byte {offset}")]
+    DtdRefused {
+        /// Byte offset in the input.
+        offset: u64,
+    },
+    /// An entity other than the five predefined ones was referenced.
+    #[error("undefined XML entity `&{name};` at byte {offset}")]
+    UndefinedEntity {
+        /// The entity name.
+        name: String,
+        /// Byte offset in the input.
+        offset: u64,
+    },
+    /// The input is not well-formed XML.
+    #[error("malformed XML at byte {offset}: {reason}")]
+    Malformed {
+        /// What was wrong.
+        reason: String,
+        /// Byte offset in the input.
+        offset: u64,
+    },
+    /// A namespace prefix is used without being declared, or declared illegally.
+    #[error("namespace error at byte {offset}: {reason}")]
+    Namespace {
+        /// What was wrong.
+        reason: String,
+        /// Byte offset in the input.
+        offset: u64,
+    },
+    /// An element required by the protocol is missing.
+    #[error("missing element {path}")]
+    MissingElement {
+        /// Path of the missing element, e.g. `Response/Assertion/Subject`.
+        path: String,
+    },
+    /// An element appears where it is not allowed or more often than allowed.
+    #[error("unexpected element {path}: {reason}")]
+    UnexpectedElement {
+        /// Path of the element.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A required attribute is missing.
+    #[error("missing attribute {attribute} on {element}")]
+    MissingAttribute {
+        /// Element name.
+        element: String,
+        /// Attribute name.
+        attribute: String,
+    },
+    /// An attribute or element value is not acceptable.
+    #[error("invalid value for {field}: {reason}")]
+    InvalidValue {
+        /// The field (element or attribute path).
+        field: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Two elements carry the same `ID` value.
+    #[error("duplicate ID `{id}`")]
+    DuplicateId {
+        /// The duplicated ID.
+        id: String,
+    },
+    /// An algorithm URI is not supported or not allowed by the configuration.
+    #[error("algorithm not allowed in {field}: {uri}")]
+    AlgorithmNotAllowed {
+        /// Where the algorithm appeared (e.g. `SignatureMethod`).
+        field: &'static str,
+        /// The algorithm URI.
+        uri: String,
+    },
+    /// A key or certificate could not be loaded.
+    #[error("key or certificate error: {0}")]
+    Key(String),
+    /// The signer failed to produce a signature.
+    #[error("signing failed: {0}")]
+    Signing(String),
+    /// A reference digest did not match the referenced content.
+    #[error("signature reference digest mismatch")]
+    DigestMismatch,
+    /// The signature value did not verify under the trusted key.
+    #[error("signature invalid")]
+    SignatureInvalid,
+    /// A required signature is absent.
+    #[error("no signature on {element}")]
+    Unsigned {
+        /// The element that should have been signed.
+        element: String,
+    },
+    /// Base64 decoding failed.
+    #[error("invalid base64 in {field}")]
+    Base64 {
+        /// Where the base64 appeared.
+        field: &'static str,
+    },
+    /// A value broke a rule of the AWS (IAM or Identity Center) preset.
+    #[error("AWS preset: {0}")]
+    Aws(String),
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
