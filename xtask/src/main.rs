@@ -253,12 +253,20 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         run("cargo install cargo-fuzz", install)?;
     }
     let krate = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-    let corpus = dir.join("corpus").join(target);
-    fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+    // New inputs go to a scratch corpus outside the repository; the committed seeds under
+    // `<crate>/fuzz/corpus/<target>` are read but never written.
+    let target_dir =
+        env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let scratch = target_dir.join("fuzz-corpus").join(target);
+    let seeds = dir.join("corpus").join(target);
+    for d in [&scratch, &seeds] {
+        fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
     let mut cmd = cargo();
     cmd.current_dir(&krate)
         .args(["fuzz", "run", "-s", "none", target])
-        .arg(&corpus)
+        .arg(&scratch)
+        .arg(&seeds)
         .arg("--")
         .arg(format!("-max_total_time={seconds}"));
     run(&format!("fuzz {target} for {seconds} s"), cmd)
