@@ -1,0 +1,180 @@
+//! Repository rules that a reviewer would otherwise have to remember, checked as tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The protocol crates: sans-IO, independent of each other.
+const PROTOCOL_CRATES: &[&str] = &["otp", "radius", "saml", "ldap-auth", "policy", "adaptive"];
+
+/// Dependencies a protocol crate may not have (runtimes, IO frameworks, each other).
+const FORBIDDEN_DEPS: &[&str] = &[
+    "tokio",
+    "async-std",
+    "smol",
+    "mio",
+    "axum",
+    "hyper",
+    "reqwest",
+    "sqlx",
+    "tracing-subscriber",
+    "idforge-otp",
+    "idforge-radius",
+    "idforge-saml",
+    "idforge-ldap-auth",
+    "idforge-policy",
+    "idforge-adaptive",
+];
+
+/// IO and ambient state a protocol crate's library code may not reach for.
+const FORBIDDEN_CALLS: &[&str] = &[
+    "UdpSocket",
+    "TcpStream",
+    "TcpListener",
+    "to_socket_addrs",
+    "std::fs::",
+    "SystemTime::now",
+    "Instant::now",
+    "thread::spawn",
+    "std::env::var",
+    "thread_rng",
+    "OsRng",
+    "rand::rng()",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn present_crates() -> Vec<PathBuf> {
+    PROTOCOL_CRATES
+        .iter()
+        .map(|c| root().join(c))
+        .filter(|d| d.join("Cargo.toml").is_file() && d.join("src/lib.rs").is_file())
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The `[dependencies]`-like tables of a manifest (not dev-dependencies), as dependency names.
+fn normal_dependencies(manifest: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]"
+                || (line.starts_with("[target.") && line.ends_with(".dependencies]"));
+            if let Some(name) = line
+                .strip_prefix("[dependencies.")
+                .and_then(|l| l.strip_suffix(']'))
+            {
+                names.push(name.to_owned());
+            }
+            continue;
+        }
+        if in_deps && let Some((name, _)) = line.split_once('=') {
+            let name = name.trim().trim_matches('"');
+            if !name.is_empty() && !name.starts_with('#') {
+                names.push(name.split('.').next().unwrap().to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn protocol_crates_stand_alone_and_do_no_io() {
+    let crates = present_crates();
+    assert!(
+        !crates.is_empty(),
+        "no protocol crate found under {}",
+        root().display()
+    );
+    let mut problems = Vec::new();
+    for dir in &crates {
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        for dep in normal_dependencies(&manifest) {
+            if FORBIDDEN_DEPS.contains(&dep.as_str()) {
+                problems.push(format!("{}: depends on {dep}", dir.display()));
+            }
+        }
+        if !manifest.contains("[lints]") || !manifest.contains("workspace = true") {
+            problems.push(format!("{}: no `[lints] workspace = true`", dir.display()));
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            let text = fs::read_to_string(&file).unwrap();
+            // Unit tests may use what they like.
+            let library = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for call in FORBIDDEN_CALLS {
+                if library.contains(call) {
+                    problems.push(format!("{}: uses {call}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "sans-IO rules broken:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_library_module_is_documented() {
+    let mut problems = Vec::new();
+    for dir in present_crates() {
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            let text = fs::read_to_string(&file).unwrap();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            let is_lib = file.ends_with("src/lib.rs");
+            let documented = first.starts_with("//!")
+                || (is_lib && first.starts_with("#![doc = include_str!(\"../README.md\")]"));
+            if !documented {
+                problems.push(file.display().to_string());
+            }
+        }
+        let lib = fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        if !lib.contains("#![forbid(unsafe_code)]") {
+            problems.push(format!("{}: no #![forbid(unsafe_code)]", dir.display()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "modules without a //! doc:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn readme_names_the_test_command_that_ci_runs() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let ci = fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(readme.contains("cargo xtask ci"));
+    assert!(ci.contains("cargo xtask ci"));
+}
+
+#[test]
+fn the_dependency_scanner_reads_manifests() {
+    let manifest = "[package]\nname = \"x\"\n[dependencies]\ntokio = \"1\"\nfoo.workspace = true\n[dependencies.bar]\nversion = \"1\"\n[dev-dependencies]\nbaz = \"1\"\n";
+    assert_eq!(normal_dependencies(manifest), ["tokio", "foo", "bar"]);
+}
