@@ -129,7 +129,7 @@ pub enum BerError {
 pub(crate) struct Header {
     pub(crate) tag: u8,
     /// Header length (tag and length octets).
-    pub(crate) header_len: usize,
+    pub(crate) size: usize,
     /// Content length.
     pub(crate) len: usize,
 }
@@ -161,7 +161,9 @@ fn header_nom(input: &[u8]) -> nom::IResult<&[u8], Header, HeaderNomError> {
             return Err(nom::Err::Failure(HeaderNomError(HeaderError::Indefinite)));
         }
         if n > 4 {
-            return Err(nom::Err::Failure(HeaderNomError(HeaderError::LengthTooLong)));
+            return Err(nom::Err::Failure(HeaderNomError(
+                HeaderError::LengthTooLong,
+            )));
         }
         let (r, bytes) = nom::bytes::streaming::take(n).parse(rest)?;
         rest = r;
@@ -169,15 +171,8 @@ fn header_nom(input: &[u8]) -> nom::IResult<&[u8], Header, HeaderNomError> {
             .iter()
             .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
-    let header_len = input.len() - rest.len();
-    Ok((
-        rest,
-        Header {
-            tag,
-            header_len,
-            len,
-        },
-    ))
+    let size = input.len() - rest.len();
+    Ok((rest, Header { tag, size, len }))
 }
 
 /// The error type the header parser gives `nom`.
@@ -208,7 +203,7 @@ pub(crate) fn read_header(input: &[u8]) -> Result<Header, HeaderError> {
 pub fn frame_len(buf: &[u8], max_size: usize) -> Result<Option<usize>, BerError> {
     match read_header(buf) {
         Ok(h) => {
-            let total = h.header_len.saturating_add(h.len);
+            let total = h.size.saturating_add(h.len);
             if total > max_size {
                 return Err(BerError::TooLarge {
                     offset: 0,
@@ -271,14 +266,14 @@ impl<'a> Reader<'a> {
         let offset = self.offset();
         let rest = &self.data[self.pos..];
         let h = read_header(rest).map_err(|e| header_error(e, offset))?;
-        let end = h.header_len.checked_add(h.len);
+        let end = h.size.checked_add(h.len);
         let Some(end) = end.filter(|e| *e <= rest.len()) else {
             return Err(BerError::Truncated { offset });
         };
         let inner = Reader {
-            data: &rest[h.header_len..end],
+            data: &rest[h.size..end],
             pos: 0,
-            base: offset + h.header_len,
+            base: offset + h.size,
             depth: self.depth + 1,
         };
         if inner.depth > MAX_NESTING {
@@ -338,8 +333,7 @@ impl<'a> Reader<'a> {
         if b.is_empty() || b.len() > 8 {
             return Err(BerError::InvalidInteger { offset });
         }
-        if b.len() > 1 && ((b[0] == 0 && b[1] & 0x80 == 0) || (b[0] == 0xff && b[1] & 0x80 != 0))
-        {
+        if b.len() > 1 && ((b[0] == 0 && b[1] & 0x80 == 0) || (b[0] == 0xff && b[1] & 0x80 != 0)) {
             return Err(BerError::InvalidInteger { offset });
         }
         let init: i64 = if b[0] & 0x80 != 0 { -1 } else { 0 };

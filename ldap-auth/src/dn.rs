@@ -6,7 +6,7 @@
 //! case-insensitively with insignificant spaces removed, other values byte for byte.
 //! [`Dn`]'s `PartialEq` and `Hash` follow these rules.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 
 use crate::filter::hex_digit;
@@ -292,7 +292,7 @@ impl fmt::Display for Dn {
                 if ava.ber {
                     out.push('#');
                     for b in &ava.value {
-                        out.push_str(&format!("{b:02x}"));
+                        let _ = write!(out, "{b:02x}");
                     }
                 } else {
                     escape_value_into(&ava.value, &mut out);
@@ -312,7 +312,8 @@ impl std::str::FromStr for Dn {
 }
 
 /// Appends an attribute value escaped per RFC 4514 §2.4: `"+,;<>\=` with a backslash, a leading
-/// `#` or space and a trailing space with a backslash, NUL and bytes that are not UTF-8 as `\XX`.
+/// `#` or space and a trailing space with a backslash, NUL and the other ASCII control characters
+/// and bytes that are not UTF-8 as `\XX`.
 pub fn escape_value_into(value: &[u8], out: &mut String) {
     let last = value.len().saturating_sub(1);
     let mut index = 0;
@@ -327,13 +328,15 @@ pub fn escape_value_into(value: &[u8], out: &mut String) {
                 }
                 '#' if at == 0 => out.push_str("\\#"),
                 ' ' if at == 0 || at == last => out.push_str("\\ "),
-                '\0' => out.push_str("\\00"),
+                c if c.is_ascii_control() => {
+                    let _ = write!(out, "\\{:02x}", c as u8);
+                }
                 _ => out.push(c),
             }
         }
         for b in chunk.invalid() {
             index += 1;
-            out.push_str(&format!("\\{b:02x}"));
+            let _ = write!(out, "\\{b:02x}");
         }
     }
 }
@@ -361,7 +364,10 @@ fn attribute_type_len(input: &[u8]) -> Result<usize, usize> {
         Some(b) if b.is_ascii_digit() => {
             let mut pos = 0;
             loop {
-                let digits = input[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let digits = input[pos..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
                 if digits == 0 || (digits > 1 && input[pos] == b'0') {
                     return Err(pos);
                 }
@@ -430,8 +436,7 @@ fn parse_ava(bytes: &[u8], start: usize) -> Result<(Ava, usize), DnError> {
             Some(b'\\') => {
                 match bytes.get(pos + 1) {
                     Some(
-                        &c @ (b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' | b' ' | b'#'
-                        | b'='),
+                        &c @ (b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' | b' ' | b'#' | b'='),
                     ) => {
                         value.push(c);
                         pos += 2;
@@ -478,19 +483,16 @@ fn parse_ava(bytes: &[u8], start: usize) -> Result<(Ava, usize), DnError> {
 fn canonical_type(attribute: &str) -> String {
     let lower = attribute.to_ascii_lowercase();
     let name = match lower.as_str() {
-        "2.5.4.3" => "cn",
+        "2.5.4.3" | "commonname" => "cn",
         "2.5.4.4" => "sn",
         "2.5.4.6" => "c",
         "2.5.4.7" => "l",
         "2.5.4.8" => "st",
         "2.5.4.9" => "street",
-        "2.5.4.10" => "o",
-        "2.5.4.11" => "ou",
+        "2.5.4.10" | "organizationname" => "o",
+        "2.5.4.11" | "organizationalunitname" => "ou",
         "0.9.2342.19200300.100.1.1" | "userid" => "uid",
         "0.9.2342.19200300.100.1.25" | "domaincomponent" => "dc",
-        "commonname" => "cn",
-        "organizationalunitname" => "ou",
-        "organizationname" => "o",
         _ => return lower,
     };
     name.to_owned()
@@ -543,7 +545,10 @@ mod tests {
         let c = Dn::parse(r"2.5.4.3=Doe\2c Jane,ou=people,dc=example,dc=com").unwrap();
         assert_eq!(a, b);
         assert_eq!(a, c);
-        assert_ne!(a, Dn::parse("cn=Doe Jane,ou=People,dc=Example,dc=com").unwrap());
+        assert_ne!(
+            a,
+            Dn::parse("cn=Doe Jane,ou=People,dc=Example,dc=com").unwrap()
+        );
     }
 
     #[test]
@@ -551,11 +556,11 @@ mod tests {
         let dn = Dn::parse("ou=x")
             .unwrap()
             .child(Rdn::new("cn", " #a,b+c\"d\\e<f>g;h=i ").unwrap());
+        assert_eq!(dn.to_string(), r#"cn=\ #a\,b\+c\"d\\e\<f\>g\;h\=i\ ,ou=x"#);
         assert_eq!(
-            dn.to_string(),
-            r#"cn=\ #a\,b\+c\"d\\e\<f\>g\;h\=i\ ,ou=x"#
+            Dn::parse(&dn.to_string()).unwrap().rdns[0].avas[0].value,
+            b" #a,b+c\"d\\e<f>g;h=i "
         );
-        assert_eq!(Dn::parse(&dn.to_string()).unwrap().rdns[0].avas[0].value, b" #a,b+c\"d\\e<f>g;h=i ");
         let leading_hash = Rdn::new("cn", "#x").unwrap();
         assert_eq!(Dn::root().child(leading_hash).to_string(), r"cn=\#x");
     }

@@ -119,7 +119,7 @@ impl FilterError {
 /// An attribute description (RFC 4512 §2.5): a descriptor (`uid`, `memberOf`) or numeric OID,
 /// with optional `;options`. Validated on construction, so it cannot carry filter syntax.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Attribute(String);
+pub struct Attribute(pub(crate) String);
 
 impl Attribute {
     /// Validates an attribute description.
@@ -177,7 +177,10 @@ fn descr_or_oid_len(input: &[u8]) -> Result<usize, usize> {
         Some(b) if b.is_ascii_digit() => {
             let mut pos = 0;
             loop {
-                let digits = input[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let digits = input[pos..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
                 if digits == 0 {
                     return Err(pos);
                 }
@@ -382,13 +385,14 @@ impl Filter {
     }
 }
 
-/// Appends `value` to `out` escaped per RFC 4515 §3: NUL, `*`, `(`, `)`, `\` and every byte that
-/// is not part of valid UTF-8 become `\XX`.
+/// Appends `value` to `out` escaped per RFC 4515 §3: NUL, `*`, `(`, `)`, `\`, the other ASCII
+/// control characters and every byte that is not part of valid UTF-8 become `\XX`.
 pub fn escape_value_into(value: &[u8], out: &mut String) {
     for chunk in value.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
-                '\0' | '*' | '(' | ')' | '\\' => push_hex(out, c as u8),
+                '*' | '(' | ')' | '\\' => push_hex(out, c as u8),
+                c if c.is_ascii_control() => push_hex(out, c as u8),
                 _ => out.push(c),
             }
         }

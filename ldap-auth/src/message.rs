@@ -3,8 +3,8 @@
 //! they came. Encoding is infallible; decoding checks every length and tag and never panics.
 
 use crate::ber::{
-    self, BerError, DEFAULT_MAX_MESSAGE_SIZE, Reader, push_boolean, push_constructed,
-    push_integer, push_primitive, tag,
+    self, BerError, DEFAULT_MAX_MESSAGE_SIZE, Reader, push_boolean, push_constructed, push_integer,
+    push_primitive, tag,
 };
 use crate::filter::{Attribute, Filter, MAX_FILTER_DEPTH, Substrings, is_valid_oid};
 use crate::password::Password;
@@ -636,10 +636,14 @@ fn encode_op(op: &ProtocolOp, o: &mut Vec<u8>) {
 pub fn encode_filter(f: &Filter, o: &mut Vec<u8>) {
     match f {
         Filter::And(list) => push_constructed(o, 0xa0, |o| {
-            list.iter().for_each(|g| encode_filter(g, o));
+            for g in list {
+                encode_filter(g, o);
+            }
         }),
         Filter::Or(list) => push_constructed(o, 0xa1, |o| {
-            list.iter().for_each(|g| encode_filter(g, o));
+            for g in list {
+                encode_filter(g, o);
+            }
         }),
         Filter::Not(inner) => push_constructed(o, 0xa2, |o| encode_filter(inner, o)),
         Filter::Equality(a, v) => encode_ava(o, 0xa3, a, v),
@@ -866,8 +870,8 @@ mod tests {
         assert_eq!(
             bytes,
             [
-                0x30, 0x12, 0x02, 0x01, 0x01, 0x60, 0x0d, 0x02, 0x01, 0x03, 0x04, 0x04, b'c',
-                b'n', b'=', b'a', 0x80, 0x02, b'p', b'w'
+                0x30, 0x12, 0x02, 0x01, 0x01, 0x60, 0x0d, 0x02, 0x01, 0x03, 0x04, 0x04, b'c', b'n',
+                b'=', b'a', 0x80, 0x02, b'p', b'w'
             ]
         );
     }

@@ -1,0 +1,865 @@
+//! The sans-IO login flow: an [`Authenticator`] is fed the bytes read from the directory
+//! connection and says what to write, when to upgrade to TLS and how the login ended.
+//!
+//! ```text
+//! [StartTLS] → service bind → search user (size limit 2) → user bind
+//!            → [Who am I?] → [service re-bind → group search(es)] → unbind → Done
+//! ```
+//!
+//! An empty password ends the flow before anything is sent: a simple bind with a DN and no
+//! password is an *anonymous* bind (RFC 4513 §5.1.2), which Active Directory answers with
+//! success.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use zeroize::Zeroizing;
+
+use crate::ad::AdBindError;
+use crate::ber::{BerError, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::dn::{Dn, DnError};
+use crate::filter::{Attribute, Filter};
+use crate::message::{
+    BindAuthentication, BindRequest, DerefAliases, ExtendedRequest, LdapMessage, LdapResult,
+    OID_NOTICE_OF_DISCONNECTION, OID_START_TLS, OID_WHO_AM_I, ProtocolOp, ResultCode, Scope,
+    SearchRequest, SearchResultEntry, frame_len,
+};
+use crate::password::Password;
+use crate::template::UserFilter;
+
+/// The service account the flow binds as to search (omit it to search anonymously).
+#[derive(Debug, Clone)]
+pub struct ServiceAccount {
+    /// Its DN.
+    pub dn: Dn,
+    /// Its password.
+    pub password: Password,
+}
+
+/// A directory attribute copied into [`AuthenticatedUser::attributes`] under another name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeMapping {
+    /// The directory attribute (`mail`, `displayName`, `memberOf`, `employeeNumber` …).
+    pub ldap: Attribute,
+    /// The name it gets in the result (`email`, `name` …).
+    pub name: String,
+}
+
+/// How nested groups are resolved when groups are searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Nesting {
+    /// Direct membership only: one search `(member=<user>)`.
+    Direct,
+    /// Any directory: search `(member=<user>)`, then `(|(member=<g1>)…)` for each new level,
+    /// skipping groups already seen (cycles end), failing when groups remain after
+    /// `max_depth` levels.
+    Iterative {
+        /// Levels of groups followed (1 = direct membership).
+        max_depth: usize,
+    },
+    /// Active Directory only: one search with `LDAP_MATCHING_RULE_IN_CHAIN`. OpenLDAP answers
+    /// it with success and no entries, so this is never chosen automatically.
+    InChain,
+}
+
+/// Where groups come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupLookup {
+    /// No groups.
+    None,
+    /// The DNs in an attribute of the user's entry (`memberOf`; direct membership only).
+    MemberOf {
+        /// The attribute (usually `memberOf`).
+        attribute: Attribute,
+    },
+    /// Search the groups that list the user (and, with nesting, the groups that list those).
+    Search {
+        /// Where groups live.
+        base: Dn,
+        /// The group attribute that holds member DNs (`member`, `uniqueMember`).
+        member_attribute: Attribute,
+        /// How nesting is followed.
+        nesting: Nesting,
+    },
+}
+
+/// What the flow needs to know about the directory.
+#[derive(Debug, Clone)]
+pub struct DirectoryConfig {
+    /// Send StartTLS first (use `false` with `ldaps://`, where TLS is already there).
+    pub start_tls: bool,
+    /// The account to search with; `None` searches anonymously.
+    pub service_account: Option<ServiceAccount>,
+    /// Where users live.
+    pub user_base: Dn,
+    /// How the typed name finds the entry.
+    pub user_filter: UserFilter,
+    /// Attributes copied into the result.
+    pub attributes: Vec<AttributeMapping>,
+    /// Groups.
+    pub groups: GroupLookup,
+    /// After the user bind, ask "Who am I?" (RFC 4532) and require the answer to name the
+    /// entry that was found (when it answers with a `dn:` authzId).
+    pub confirm_identity: bool,
+    /// timeLimit sent with searches, in seconds (0: none).
+    pub search_time_limit: i32,
+    /// Largest message accepted from the server, in bytes.
+    pub max_message_size: usize,
+}
+
+impl DirectoryConfig {
+    /// A configuration with StartTLS on, no groups, no mapped attributes.
+    pub fn new(user_base: Dn, user_filter: UserFilter) -> Self {
+        Self {
+            start_tls: true,
+            service_account: None,
+            user_base,
+            user_filter,
+            attributes: Vec::new(),
+            groups: GroupLookup::None,
+            confirm_identity: false,
+            search_time_limit: 10,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+/// A user the directory accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedUser {
+    /// The DN of the entry the search found (parsed: compare it, never its string).
+    pub dn: Dn,
+    /// The DN exactly as the server wrote it.
+    pub dn_string: String,
+    /// The value of the login attribute in the entry (the directory's spelling, not the typed
+    /// name); `None` for custom filters or when the entry does not show it.
+    pub login: Option<String>,
+    /// Mapped attributes, every value kept, under their configured names.
+    pub attributes: BTreeMap<String, Vec<Vec<u8>>>,
+    /// Group DNs, in the order found.
+    pub groups: Vec<Dn>,
+    /// The authzId from "Who am I?", when asked.
+    pub authz_id: Option<String>,
+}
+
+impl AuthenticatedUser {
+    /// The values of a mapped attribute that are UTF-8 text.
+    pub fn strings(&self, name: &str) -> Vec<&str> {
+        self.attributes
+            .get(name)
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|v| std::str::from_utf8(v).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Why a login failed, in full, for the audit log. Show users [`AuthFailure::user_facing`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// The password was empty; nothing was sent.
+    #[error("empty password refused before any bind")]
+    EmptyPassword,
+    /// The user name was empty; nothing was sent.
+    #[error("empty user name")]
+    EmptyUsername,
+    /// The search found no entry.
+    #[error("no such user")]
+    NoSuchUser,
+    /// The search found more than one entry.
+    #[error("the user filter matched {count} entries")]
+    AmbiguousUser {
+        /// Entries returned before the size limit.
+        count: usize,
+    },
+    /// The password was wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    /// Active Directory: the account is locked out (775).
+    #[error("account locked")]
+    AccountLocked,
+    /// Active Directory: the account is disabled (533).
+    #[error("account disabled")]
+    AccountDisabled,
+    /// Active Directory: the account has expired (701).
+    #[error("account expired")]
+    AccountExpired,
+    /// Active Directory: the password has expired (532).
+    #[error("password expired")]
+    PasswordExpired,
+    /// Active Directory: the password must be changed (773).
+    #[error("password must be changed")]
+    PasswordMustChange,
+    /// Active Directory: logon hours (530).
+    #[error("logon not permitted at this time")]
+    LogonHoursRestricted,
+    /// Active Directory: workstation restriction (531).
+    #[error("logon not permitted from this workstation")]
+    WorkstationRestricted,
+    /// The user bind failed for another reason.
+    #[error("user bind refused: result {code:?}: {diagnostic}")]
+    UserBindRejected {
+        /// Result code.
+        code: ResultCode,
+        /// Diagnostic message.
+        diagnostic: String,
+        /// AD sub-code, if any.
+        ad: Option<AdBindError>,
+    },
+    /// The server refused StartTLS.
+    #[error("StartTLS refused: result {code:?}: {diagnostic}")]
+    StartTlsRefused {
+        /// Result code.
+        code: ResultCode,
+        /// Diagnostic message.
+        diagnostic: String,
+    },
+    /// The service account could not bind (configuration or directory problem).
+    #[error("service bind failed: result {code:?}: {diagnostic}")]
+    ServiceBindFailed {
+        /// Result code.
+        code: ResultCode,
+        /// Diagnostic message.
+        diagnostic: String,
+    },
+    /// A search failed.
+    #[error("{what} search failed: result {code:?}: {diagnostic}")]
+    SearchFailed {
+        /// `user` or `group`.
+        what: &'static str,
+        /// Result code.
+        code: ResultCode,
+        /// Diagnostic message.
+        diagnostic: String,
+    },
+    /// Groups were still being found after the configured depth.
+    #[error("groups nested deeper than {max_depth} levels")]
+    GroupNestingTooDeep {
+        /// The configured limit.
+        max_depth: usize,
+    },
+    /// "Who am I?" named another identity than the entry found.
+    #[error("the server says the bound identity is {authz_id}")]
+    IdentityMismatch {
+        /// What the server answered.
+        authz_id: String,
+    },
+    /// The server returned a DN that does not parse.
+    #[error("invalid DN from server: {0}")]
+    InvalidDn(DnError),
+    /// A message did not decode.
+    #[error("malformed message from server: {0}")]
+    Malformed(BerError),
+    /// A message arrived that the flow did not expect.
+    #[error("unexpected message from server: {0}")]
+    UnexpectedMessage(&'static str),
+    /// The server sent a Notice of Disconnection.
+    #[error("server disconnected: {diagnostic}")]
+    Disconnected {
+        /// Its diagnostic message.
+        diagnostic: String,
+    },
+    /// The connection closed before the flow ended.
+    #[error("connection closed")]
+    ConnectionClosed,
+}
+
+/// What a user may be told. Unknown user, wrong password and ambiguous name all read
+/// `InvalidCredentials`, so that accounts cannot be enumerated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserFacingFailure {
+    /// "Invalid user name or password."
+    InvalidCredentials,
+    /// "Your account is locked."
+    AccountLocked,
+    /// "Your account is disabled or expired."
+    AccountDisabled,
+    /// "Your password has expired and must be changed."
+    PasswordExpired,
+    /// "You may not log in now or from here."
+    LogonRestricted,
+    /// "The directory is unavailable; try later."
+    Unavailable,
+}
+
+impl AuthFailure {
+    /// The failure as a user may see it.
+    pub fn user_facing(&self) -> UserFacingFailure {
+        match self {
+            Self::EmptyPassword
+            | Self::EmptyUsername
+            | Self::NoSuchUser
+            | Self::AmbiguousUser { .. }
+            | Self::WrongPassword => UserFacingFailure::InvalidCredentials,
+            Self::AccountLocked => UserFacingFailure::AccountLocked,
+            Self::AccountDisabled | Self::AccountExpired => UserFacingFailure::AccountDisabled,
+            Self::PasswordExpired | Self::PasswordMustChange => UserFacingFailure::PasswordExpired,
+            Self::LogonHoursRestricted | Self::WorkstationRestricted => {
+                UserFacingFailure::LogonRestricted
+            }
+            Self::UserBindRejected { .. }
+            | Self::StartTlsRefused { .. }
+            | Self::ServiceBindFailed { .. }
+            | Self::SearchFailed { .. }
+            | Self::GroupNestingTooDeep { .. }
+            | Self::IdentityMismatch { .. }
+            | Self::InvalidDn(_)
+            | Self::Malformed(_)
+            | Self::UnexpectedMessage(_)
+            | Self::Disconnected { .. }
+            | Self::ConnectionClosed => UserFacingFailure::Unavailable,
+        }
+    }
+}
+
+/// What the caller does next.
+#[derive(Debug)]
+#[must_use]
+pub enum Step {
+    /// Write these bytes to the connection (they may hold a password: they are wiped on drop).
+    Transmit(Zeroizing<Vec<u8>>),
+    /// Read from the connection and call [`Authenticator::receive`].
+    NeedInput,
+    /// Run a TLS handshake on the connection, then call [`Authenticator::tls_established`];
+    /// later bytes go through TLS.
+    StartTls,
+    /// The flow is over. The connection may be closed.
+    Done(Result<AuthenticatedUser, AuthFailure>),
+}
+
+#[derive(Debug)]
+enum State {
+    StartTls,
+    AwaitTls,
+    ServiceBind,
+    UserSearch {
+        entries: Vec<SearchResultEntry>,
+    },
+    UserBind {
+        user: Box<AuthenticatedUser>,
+    },
+    WhoAmI {
+        user: Box<AuthenticatedUser>,
+    },
+    ServiceRebind {
+        user: Box<AuthenticatedUser>,
+    },
+    GroupSearch {
+        user: Box<AuthenticatedUser>,
+        level: usize,
+        found: Vec<(String, Dn)>,
+        seen: HashSet<Dn>,
+    },
+    Finished,
+}
+
+/// The login state machine. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Authenticator {
+    config: DirectoryConfig,
+    username: String,
+    password: Password,
+    state: State,
+    next_id: i32,
+    pending_id: i32,
+    inbox: Vec<u8>,
+    outbox: VecDeque<Zeroizing<Vec<u8>>>,
+    result: Option<Result<AuthenticatedUser, AuthFailure>>,
+    tls_requested: bool,
+}
+
+impl Authenticator {
+    /// Starts a login of `username` with `password`. With an empty password (or user name) the
+    /// first [`Authenticator::step`] is `Done` and nothing is ever transmitted.
+    pub fn new(config: DirectoryConfig, username: &str, password: Password) -> Self {
+        let mut a = Self {
+            config,
+            username: username.to_owned(),
+            password,
+            state: State::Finished,
+            next_id: 1,
+            pending_id: 0,
+            inbox: Vec::new(),
+            outbox: VecDeque::new(),
+            result: None,
+            tls_requested: false,
+        };
+        if a.password.is_empty() {
+            a.result = Some(Err(AuthFailure::EmptyPassword));
+        } else if a.username.is_empty() {
+            a.result = Some(Err(AuthFailure::EmptyUsername));
+        } else if a.config.start_tls {
+            a.send(ProtocolOp::ExtendedRequest(ExtendedRequest {
+                name: OID_START_TLS.to_owned(),
+                value: None,
+            }));
+            a.state = State::StartTls;
+        } else {
+            a.begin_service_bind();
+        }
+        a
+    }
+
+    /// What to do next. Call it until it returns `Done`; further calls return the same result.
+    pub fn step(&mut self) -> Step {
+        if let Some(bytes) = self.outbox.pop_front() {
+            return Step::Transmit(bytes);
+        }
+        if let Some(result) = &self.result {
+            return Step::Done(result.clone());
+        }
+        match self.state {
+            State::AwaitTls if self.tls_requested => {
+                self.tls_requested = false;
+                Step::StartTls
+            }
+            _ => Step::NeedInput,
+        }
+    }
+
+    /// The TLS handshake finished: continue with the binds.
+    pub fn tls_established(&mut self) {
+        if matches!(self.state, State::AwaitTls) && self.result.is_none() {
+            self.begin_service_bind();
+        }
+    }
+
+    /// The connection reached end of file.
+    pub fn connection_closed(&mut self) {
+        if self.result.is_none() && !matches!(self.state, State::Finished) {
+            self.fail(AuthFailure::ConnectionClosed);
+        }
+    }
+
+    /// Feeds bytes read from the connection (any amount: partial messages are kept).
+    pub fn receive(&mut self, data: &[u8]) {
+        if self.result.is_some() || matches!(self.state, State::Finished) {
+            return;
+        }
+        self.inbox.extend_from_slice(data);
+        loop {
+            let len = match frame_len(&self.inbox, self.config.max_message_size) {
+                Ok(Some(len)) => len,
+                Ok(None) => return,
+                Err(e) => return self.fail(AuthFailure::Malformed(e)),
+            };
+            let decoded =
+                LdapMessage::decode_with_limit(&self.inbox[..len], self.config.max_message_size);
+            self.inbox.drain(..len);
+            match decoded {
+                Ok(msg) => self.handle(msg),
+                Err(e) => return self.fail(AuthFailure::Malformed(e)),
+            }
+            if self.result.is_some() || matches!(self.state, State::AwaitTls) {
+                return;
+            }
+        }
+    }
+
+    fn send(&mut self, op: ProtocolOp) {
+        let id = self.next_id;
+        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
+        self.pending_id = id;
+        let msg = LdapMessage::new(id, op);
+        let mut out = Zeroizing::new(Vec::with_capacity(256 + self.password.expose().len()));
+        msg.encode_into(&mut out);
+        self.outbox.push_back(out);
+    }
+
+    fn bind(&mut self, name: String, password: Password) {
+        self.send(ProtocolOp::BindRequest(BindRequest {
+            version: 3,
+            name,
+            authentication: BindAuthentication::Simple(password),
+        }));
+    }
+
+    fn search(&mut self, base: &Dn, filter: Filter, size_limit: i32, attributes: Vec<String>) {
+        self.send(ProtocolOp::SearchRequest(SearchRequest {
+            base: base.to_string(),
+            scope: Scope::Subtree,
+            deref: DerefAliases::Never,
+            size_limit,
+            time_limit: self.config.search_time_limit,
+            types_only: false,
+            filter,
+            attributes,
+        }));
+    }
+
+    fn fail(&mut self, failure: AuthFailure) {
+        self.finish(Err(failure));
+    }
+
+    /// Ends the flow: unbind politely (unless nothing was ever sent) and keep the result.
+    fn finish(&mut self, result: Result<AuthenticatedUser, AuthFailure>) {
+        if !matches!(
+            result,
+            Err(AuthFailure::ConnectionClosed | AuthFailure::Disconnected { .. })
+        ) {
+            self.send(ProtocolOp::UnbindRequest);
+        }
+        self.state = State::Finished;
+        self.result = Some(result);
+    }
+
+    fn begin_service_bind(&mut self) {
+        if let Some(account) = self.config.service_account.clone() {
+            self.bind(account.dn.to_string(), account.password);
+            self.state = State::ServiceBind;
+        } else {
+            self.begin_user_search();
+        }
+    }
+
+    fn begin_user_search(&mut self) {
+        let mut attributes: Vec<String> = self
+            .config
+            .attributes
+            .iter()
+            .map(|m| m.ldap.as_str().to_owned())
+            .collect();
+        if let Some(a) = self.config.user_filter.login_attribute() {
+            attributes.push(a.as_str().to_owned());
+        }
+        if let GroupLookup::MemberOf { attribute } = &self.config.groups {
+            attributes.push(attribute.as_str().to_owned());
+        }
+        if attributes.is_empty() {
+            attributes.push("1.1".to_owned());
+        }
+        let filter = self.config.user_filter.user(&self.username);
+        let base = self.config.user_base.clone();
+        self.search(&base, filter, 2, attributes);
+        self.state = State::UserSearch {
+            entries: Vec::new(),
+        };
+    }
+
+    fn handle(&mut self, msg: LdapMessage) {
+        if msg.id == 0 {
+            if let ProtocolOp::ExtendedResponse(r) = &msg.op
+                && r.name.as_deref() == Some(OID_NOTICE_OF_DISCONNECTION)
+            {
+                return self.fail(AuthFailure::Disconnected {
+                    diagnostic: r.result.diagnostic.clone(),
+                });
+            }
+            return self.fail(AuthFailure::UnexpectedMessage("unsolicited message"));
+        }
+        if msg.id != self.pending_id {
+            return self.fail(AuthFailure::UnexpectedMessage(
+                "response to another message ID",
+            ));
+        }
+        let state = std::mem::replace(&mut self.state, State::Finished);
+        match (state, msg.op) {
+            (State::StartTls, ProtocolOp::ExtendedResponse(r)) => {
+                if r.result.code == ResultCode::SUCCESS {
+                    self.state = State::AwaitTls;
+                    self.tls_requested = true;
+                } else {
+                    self.fail(AuthFailure::StartTlsRefused {
+                        code: r.result.code,
+                        diagnostic: r.result.diagnostic,
+                    });
+                }
+            }
+            (State::ServiceBind, ProtocolOp::BindResponse(r)) => {
+                if r.result.code == ResultCode::SUCCESS {
+                    self.begin_user_search();
+                } else {
+                    self.fail(AuthFailure::ServiceBindFailed {
+                        code: r.result.code,
+                        diagnostic: r.result.diagnostic,
+                    });
+                }
+            }
+            (State::UserSearch { mut entries }, ProtocolOp::SearchResultEntry(e)) => {
+                entries.push(e);
+                self.state = State::UserSearch { entries };
+            }
+            (State::UserSearch { entries }, ProtocolOp::SearchResultReference(_)) => {
+                // Referrals are not chased: the entry must be on this server.
+                self.state = State::UserSearch { entries };
+            }
+            (State::UserSearch { entries }, ProtocolOp::SearchResultDone(r)) => {
+                self.user_search_done(entries, &r);
+            }
+            (State::UserBind { user }, ProtocolOp::BindResponse(r)) => {
+                self.user_bind_done(user, r.result);
+            }
+            (State::WhoAmI { mut user }, ProtocolOp::ExtendedResponse(r)) => {
+                if r.result.code != ResultCode::SUCCESS {
+                    return self.fail(AuthFailure::IdentityMismatch {
+                        authz_id: String::new(),
+                    });
+                }
+                let authz =
+                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned();
+                if let Some(dn) = authz.strip_prefix("dn:") {
+                    match Dn::parse(dn) {
+                        Ok(dn) if dn == user.dn => {}
+                        _ => return self.fail(AuthFailure::IdentityMismatch { authz_id: authz }),
+                    }
+                }
+                user.authz_id = Some(authz);
+                self.after_identity(user);
+            }
+            (State::ServiceRebind { user }, ProtocolOp::BindResponse(r)) => {
+                if r.result.code == ResultCode::SUCCESS {
+                    self.begin_group_search(user);
+                } else {
+                    self.fail(AuthFailure::ServiceBindFailed {
+                        code: r.result.code,
+                        diagnostic: r.result.diagnostic,
+                    });
+                }
+            }
+            (
+                State::GroupSearch {
+                    user,
+                    level,
+                    mut found,
+                    seen,
+                },
+                ProtocolOp::SearchResultEntry(e),
+            ) => match Dn::parse(&e.dn) {
+                Ok(dn) => {
+                    found.push((e.dn, dn));
+                    self.state = State::GroupSearch {
+                        user,
+                        level,
+                        found,
+                        seen,
+                    };
+                }
+                Err(err) => self.fail(AuthFailure::InvalidDn(err)),
+            },
+            (state @ State::GroupSearch { .. }, ProtocolOp::SearchResultReference(_)) => {
+                self.state = state;
+            }
+            (
+                State::GroupSearch {
+                    user,
+                    level,
+                    found,
+                    seen,
+                },
+                ProtocolOp::SearchResultDone(r),
+            ) => {
+                if r.code == ResultCode::SUCCESS {
+                    self.group_level_done(user, level, found, seen);
+                } else {
+                    self.fail(AuthFailure::SearchFailed {
+                        what: "group",
+                        code: r.code,
+                        diagnostic: r.diagnostic,
+                    });
+                }
+            }
+            (_, _) => self.fail(AuthFailure::UnexpectedMessage(
+                "operation not expected in this state",
+            )),
+        }
+    }
+
+    fn user_search_done(&mut self, mut entries: Vec<SearchResultEntry>, r: &LdapResult) {
+        let ok = r.code == ResultCode::SUCCESS || r.code == ResultCode::SIZE_LIMIT_EXCEEDED;
+        if !ok {
+            return self.fail(AuthFailure::SearchFailed {
+                what: "user",
+                code: r.code,
+                diagnostic: r.diagnostic.clone(),
+            });
+        }
+        if entries.len() > 1 || (r.code == ResultCode::SIZE_LIMIT_EXCEEDED && !entries.is_empty()) {
+            return self.fail(AuthFailure::AmbiguousUser {
+                count: entries.len(),
+            });
+        }
+        let Some(entry) = entries.pop() else {
+            return self.fail(AuthFailure::NoSuchUser);
+        };
+        let dn = match Dn::parse(&entry.dn) {
+            Ok(dn) if !dn.is_root() => dn,
+            Ok(_) => return self.fail(AuthFailure::UnexpectedMessage("entry with an empty DN")),
+            Err(e) => return self.fail(AuthFailure::InvalidDn(e)),
+        };
+        let login = self.config.user_filter.login_attribute().and_then(|a| {
+            entry
+                .values(a.as_str())
+                .first()
+                .and_then(|v| String::from_utf8(v.clone()).ok())
+        });
+        let mut attributes = BTreeMap::new();
+        for m in &self.config.attributes {
+            let values = entry.values(m.ldap.as_str());
+            if !values.is_empty() {
+                attributes
+                    .entry(m.name.clone())
+                    .or_insert_with(Vec::new)
+                    .extend(values.iter().cloned());
+            }
+        }
+        let mut groups = Vec::new();
+        if let GroupLookup::MemberOf { attribute } = &self.config.groups {
+            for v in entry.values(attribute.as_str()) {
+                match std::str::from_utf8(v).map(Dn::parse) {
+                    Ok(Ok(g)) => groups.push(g),
+                    Ok(Err(e)) => return self.fail(AuthFailure::InvalidDn(e)),
+                    Err(_) => {
+                        return self.fail(AuthFailure::UnexpectedMessage("memberOf not UTF-8"));
+                    }
+                }
+            }
+        }
+        let user = AuthenticatedUser {
+            dn,
+            dn_string: entry.dn,
+            login,
+            attributes,
+            groups,
+            authz_id: None,
+        };
+        // The password is never sent empty: `new` refused that before any bind.
+        let password = self.password.clone();
+        self.bind(user.dn_string.clone(), password);
+        self.state = State::UserBind {
+            user: Box::new(user),
+        };
+    }
+
+    fn user_bind_done(&mut self, user: Box<AuthenticatedUser>, r: LdapResult) {
+        if r.code == ResultCode::SUCCESS {
+            self.password = Password::default();
+            if self.config.confirm_identity {
+                self.send(ProtocolOp::ExtendedRequest(ExtendedRequest {
+                    name: OID_WHO_AM_I.to_owned(),
+                    value: None,
+                }));
+                self.state = State::WhoAmI { user };
+            } else {
+                self.after_identity(user);
+            }
+            return;
+        }
+        let ad = AdBindError::from_diagnostic(&r.diagnostic);
+        let failure = match (r.code, ad) {
+            (ResultCode::INVALID_CREDENTIALS, None | Some(AdBindError::InvalidCredentials)) => {
+                AuthFailure::WrongPassword
+            }
+            (ResultCode::INVALID_CREDENTIALS, Some(ad)) => match ad {
+                AdBindError::NoSuchUser => AuthFailure::NoSuchUser,
+                AdBindError::AccountLocked => AuthFailure::AccountLocked,
+                AdBindError::AccountDisabled => AuthFailure::AccountDisabled,
+                AdBindError::AccountExpired => AuthFailure::AccountExpired,
+                AdBindError::PasswordExpired => AuthFailure::PasswordExpired,
+                AdBindError::PasswordMustChange => AuthFailure::PasswordMustChange,
+                AdBindError::LogonHoursRestricted => AuthFailure::LogonHoursRestricted,
+                AdBindError::WorkstationRestricted => AuthFailure::WorkstationRestricted,
+                other => AuthFailure::UserBindRejected {
+                    code: r.code,
+                    diagnostic: r.diagnostic,
+                    ad: Some(other),
+                },
+            },
+            (code, ad) => AuthFailure::UserBindRejected {
+                code,
+                diagnostic: r.diagnostic,
+                ad,
+            },
+        };
+        self.fail(failure);
+    }
+
+    fn after_identity(&mut self, user: Box<AuthenticatedUser>) {
+        if !matches!(self.config.groups, GroupLookup::Search { .. }) {
+            return self.finish(Ok(*user));
+        }
+        // Group searches run with the service account's rights, as the user search did.
+        if let Some(account) = self.config.service_account.clone() {
+            self.bind(account.dn.to_string(), account.password);
+            self.state = State::ServiceRebind { user };
+        } else {
+            self.begin_group_search(user);
+        }
+    }
+
+    fn begin_group_search(&mut self, user: Box<AuthenticatedUser>) {
+        let GroupLookup::Search {
+            base,
+            member_attribute,
+            nesting,
+        } = self.config.groups.clone()
+        else {
+            return self.finish(Ok(*user));
+        };
+        let filter = match nesting {
+            Nesting::InChain => Filter::in_chain(member_attribute, &user.dn_string),
+            Nesting::Direct | Nesting::Iterative { .. } => {
+                Filter::equality(member_attribute, &user.dn_string)
+            }
+        };
+        self.search(&base, filter, 0, vec!["1.1".to_owned()]);
+        let mut seen = HashSet::new();
+        seen.insert(user.dn.clone());
+        self.state = State::GroupSearch {
+            user,
+            level: 1,
+            found: Vec::new(),
+            seen,
+        };
+    }
+
+    fn group_level_done(
+        &mut self,
+        mut user: Box<AuthenticatedUser>,
+        level: usize,
+        found: Vec<(String, Dn)>,
+        mut seen: HashSet<Dn>,
+    ) {
+        let GroupLookup::Search {
+            base,
+            member_attribute,
+            nesting,
+        } = self.config.groups.clone()
+        else {
+            return self.finish(Ok(*user));
+        };
+        let mut frontier = Vec::new();
+        for (text, dn) in found {
+            if seen.insert(dn.clone()) {
+                frontier.push((text, dn));
+            }
+        }
+        let Nesting::Iterative { max_depth } = nesting else {
+            user.groups.extend(frontier.into_iter().map(|(_, dn)| dn));
+            return self.finish(Ok(*user));
+        };
+        if frontier.is_empty() {
+            return self.finish(Ok(*user));
+        }
+        if level > max_depth {
+            return self.fail(AuthFailure::GroupNestingTooDeep { max_depth });
+        }
+        let filter = Filter::or(
+            frontier
+                .iter()
+                .map(|(text, _)| Filter::equality(member_attribute.clone(), text)),
+        );
+        user.groups.extend(frontier.into_iter().map(|(_, dn)| dn));
+        self.search(&base, filter, 0, vec!["1.1".to_owned()]);
+        self.state = State::GroupSearch {
+            user,
+            level: level + 1,
+            found: Vec::new(),
+            seen,
+        };
+    }
+}
