@@ -1,7 +1,22 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod cert;
+pub mod dsig;
 pub mod error;
+pub mod id;
+pub mod ns;
+pub mod response;
+pub mod sign;
 pub mod xml;
 
+pub use cert::Certificate;
 pub use error::{Error, Result};
+pub use id::SamlId;
+pub use response::{
+    AttributeNameFormat, AuthnContextClass, NameId, NameIdFormat, Response, ResponseBuilder,
+    SamlAttribute, SignTarget, Status, StatusCode, SubStatusCode,
+};
+#[cfg(feature = "aws-lc-rs")]
+pub use sign::AwsLcRsSigner;
+pub use sign::{RsaSigner, SignatureAlgorithm, Signer, VerifyingKey};

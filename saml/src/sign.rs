@@ -1,0 +1,393 @@
+//! Signature algorithms, the [`Signer`] trait and its backends, and signature
+//! verification keys.
+//!
+//! The default backend, [`RsaSigner`], is pure Rust (the `rsa` crate). That crate
+//! has a known, unpatched timing side channel on private-key operations
+//! (RUSTSEC-2023-0071, the "Marvin" attack): a network attacker who can time many
+//! signatures may learn the key. Servers should use the constant-time
+//! `AwsLcRsSigner` (cargo feature `aws-lc-rs`) or a key held in an HSM or cloud KMS
+//! behind their own [`Signer`] implementation.
+
+use rsa::pkcs1v15;
+use rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
+use sha1::Sha1;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Digest algorithm URI of SHA-256.
+pub const DIGEST_SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+/// Digest algorithm URI of SHA-1 (legacy).
+pub const DIGEST_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+/// Signature algorithm URI of RSA PKCS#1 v1.5 with SHA-256.
+pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+/// Signature algorithm URI of RSA PKCS#1 v1.5 with SHA-1 (legacy).
+pub const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+
+/// A signature algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignatureAlgorithm {
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    RsaSha256,
+    /// RSA PKCS#1 v1.5 with SHA-1: only for service providers that cannot do better,
+    /// and only when explicitly allowed.
+    RsaSha1Legacy,
+}
+
+impl SignatureAlgorithm {
+    /// The XML-DSig algorithm URI (also the `SigAlg` of the Redirect binding).
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => RSA_SHA256,
+            Self::RsaSha1Legacy => RSA_SHA1,
+        }
+    }
+
+    /// The algorithm for a URI, `None` when unknown.
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        match uri {
+            RSA_SHA256 => Some(Self::RsaSha256),
+            RSA_SHA1 => Some(Self::RsaSha1Legacy),
+            _ => None,
+        }
+    }
+
+    /// `true` for SHA-1 based algorithms.
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Self::RsaSha1Legacy)
+    }
+}
+
+/// A digest algorithm for `ds:Reference`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DigestAlgorithm {
+    /// SHA-256.
+    Sha256,
+    /// SHA-1, legacy.
+    Sha1Legacy,
+}
+
+impl DigestAlgorithm {
+    /// The XML-DSig algorithm URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Sha256 => DIGEST_SHA256,
+            Self::Sha1Legacy => DIGEST_SHA1,
+        }
+    }
+
+    /// The algorithm for a URI, `None` when unknown.
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        match uri {
+            DIGEST_SHA256 => Some(Self::Sha256),
+            DIGEST_SHA1 => Some(Self::Sha1Legacy),
+            _ => None,
+        }
+    }
+
+    /// Hashes `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        match self {
+            Self::Sha256 => Sha256::digest(data).to_vec(),
+            Self::Sha1Legacy => Sha1::digest(data).to_vec(),
+        }
+    }
+
+    /// `true` for SHA-1.
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Self::Sha1Legacy)
+    }
+}
+
+/// Something that produces signatures: a key in memory, an HSM, a cloud KMS.
+pub trait Signer {
+    /// The algorithm of the signatures this signer makes.
+    fn algorithm(&self) -> SignatureAlgorithm;
+
+    /// Signs `message` (the signer hashes it).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+}
+
+impl<S: Signer + ?Sized> Signer for &S {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        (**self).algorithm()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        (**self).sign(message)
+    }
+}
+
+/// Extracts the DER body of the first PEM block labelled `label`.
+fn pem_body(pem: &str, label: &str) -> Option<Zeroizing<String>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = pem[start..].find(&end)? + start;
+    Some(Zeroizing::new(pem[start..stop].to_owned()))
+}
+
+fn private_key_der(pem: &str) -> Result<(Zeroizing<Vec<u8>>, bool)> {
+    if let Some(body) = pem_body(pem, "PRIVATE KEY") {
+        let der = crate::cert::decode_base64(&body, "PEM private key")?;
+        return Ok((Zeroizing::new(der), true));
+    }
+    if let Some(body) = pem_body(pem, "RSA PRIVATE KEY") {
+        let der = crate::cert::decode_base64(&body, "PEM private key")?;
+        return Ok((Zeroizing::new(der), false));
+    }
+    Err(Error::Key(
+        "no PEM PRIVATE KEY or RSA PRIVATE KEY block".into(),
+    ))
+}
+
+enum RsaKey {
+    Sha256(pkcs1v15::SigningKey<Sha256>),
+    Sha1(pkcs1v15::SigningKey<Sha1>),
+}
+
+/// RSA PKCS#1 v1.5 signing with the pure-Rust `rsa` crate (see the module docs for
+/// its timing side channel, RUSTSEC-2023-0071).
+pub struct RsaSigner {
+    key: RsaKey,
+}
+
+impl std::fmt::Debug for RsaSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaSigner")
+            .field("algorithm", &self.algorithm())
+            .field("key", &"**redacted**")
+            .finish()
+    }
+}
+
+impl RsaSigner {
+    /// Loads a PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`) PEM key for
+    /// RSA-SHA256.
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        let (der, pkcs8) = private_key_der(pem)?;
+        if pkcs8 {
+            Self::from_pkcs8_der(&der)
+        } else {
+            use rsa::pkcs1::DecodeRsaPrivateKey as _;
+            let key = rsa::PrivateKey::from_pkcs1_der(&der)
+                .map_err(|e| Error::Key(format!("PKCS#1 RSA key: {e}")))?;
+            Ok(Self::from_key(key))
+        }
+    }
+
+    /// Loads a PKCS#8 DER key for RSA-SHA256.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        use rsa::pkcs8::DecodePrivateKey as _;
+        let key = rsa::PrivateKey::from_pkcs8_der(der)
+            .map_err(|e| Error::Key(format!("PKCS#8 RSA key: {e}")))?;
+        Ok(Self::from_key(key))
+    }
+
+    fn from_key(key: rsa::PrivateKey) -> Self {
+        Self {
+            key: RsaKey::Sha256(pkcs1v15::SigningKey::new(key)),
+        }
+    }
+
+    /// Switches this signer to RSA-SHA1. Only for service providers that cannot
+    /// verify SHA-256; SHA-1 signatures are forgeable with enough resources.
+    #[must_use]
+    pub fn into_sha1_legacy(self) -> Self {
+        let key: rsa::PrivateKey = match self.key {
+            RsaKey::Sha256(k) => k.into(),
+            RsaKey::Sha1(k) => k.into(),
+        };
+        Self {
+            key: RsaKey::Sha1(pkcs1v15::SigningKey::new(key)),
+        }
+    }
+}
+
+impl Signer for RsaSigner {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        match self.key {
+            RsaKey::Sha256(_) => SignatureAlgorithm::RsaSha256,
+            RsaKey::Sha1(_) => SignatureAlgorithm::RsaSha1Legacy,
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let sig = match &self.key {
+            RsaKey::Sha256(k) => k.try_sign(message),
+            RsaKey::Sha1(k) => k.try_sign(message),
+        }
+        .map_err(|e| Error::Signing(e.to_string()))?;
+        Ok(sig.to_vec())
+    }
+}
+
+/// RSA PKCS#1 v1.5 SHA-256 signing with aws-lc-rs (constant-time).
+#[cfg(feature = "aws-lc-rs")]
+pub struct AwsLcRsSigner {
+    key: aws_lc_rs::signature::RsaKeyPair,
+    rng: aws_lc_rs::rand::SystemRandom,
+}
+
+#[cfg(feature = "aws-lc-rs")]
+impl std::fmt::Debug for AwsLcRsSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsLcRsSigner")
+            .field("key", &"**redacted**")
+            .finish()
+    }
+}
+
+#[cfg(feature = "aws-lc-rs")]
+impl AwsLcRsSigner {
+    /// Loads a PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`) PEM key.
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        let (der, pkcs8) = private_key_der(pem)?;
+        let key = if pkcs8 {
+            aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der)
+        } else {
+            aws_lc_rs::signature::RsaKeyPair::from_der(&der)
+        }
+        .map_err(|e| Error::Key(format!("RSA key: {e}")))?;
+        Ok(Self {
+            key,
+            rng: aws_lc_rs::rand::SystemRandom::new(),
+        })
+    }
+
+    /// Loads a PKCS#8 DER key.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der)
+            .map_err(|e| Error::Key(format!("RSA key: {e}")))?;
+        Ok(Self {
+            key,
+            rng: aws_lc_rs::rand::SystemRandom::new(),
+        })
+    }
+}
+
+#[cfg(feature = "aws-lc-rs")]
+impl Signer for AwsLcRsSigner {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::RsaSha256
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let mut sig = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &self.rng,
+                message,
+                &mut sig,
+            )
+            .map_err(|_| Error::Signing("aws-lc-rs RSA signing failed".into()))?;
+        Ok(sig)
+    }
+}
+
+/// A public key that verifies signatures (obtained from a trusted certificate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyingKey {
+    key: rsa::PublicKey,
+}
+
+impl VerifyingKey {
+    pub(crate) fn from_rsa(key: rsa::PublicKey) -> Self {
+        Self { key }
+    }
+
+    /// Verifies `signature` over `message` with `algorithm`. Errors say only
+    /// [`Error::SignatureInvalid`].
+    pub fn verify(
+        &self,
+        algorithm: SignatureAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        let sig = pkcs1v15::Signature::try_from(signature).map_err(|_| Error::SignatureInvalid)?;
+        let ok = match algorithm {
+            SignatureAlgorithm::RsaSha256 => {
+                pkcs1v15::VerifyingKey::<Sha256>::new(self.key.clone()).verify(message, &sig)
+            }
+            SignatureAlgorithm::RsaSha1Legacy => {
+                pkcs1v15::VerifyingKey::<Sha1>::new(self.key.clone()).verify(message, &sig)
+            }
+        };
+        ok.map_err(|_| Error::SignatureInvalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::Certificate;
+
+    const KEY: &str = include_str!("../tests/data/idp-key.pem");
+    const CERT: &str = include_str!("../tests/data/idp-cert.pem");
+    const OTHER_CERT: &str = include_str!("../tests/data/other-cert.pem");
+
+    #[test]
+    fn rsa_sign_verify_and_flip() {
+        let s = RsaSigner::from_pem(KEY).unwrap();
+        let vk = Certificate::from_pem(CERT)
+            .unwrap()
+            .verifying_key()
+            .unwrap();
+        let sig = s.sign(b"hello").unwrap();
+        assert_eq!(sig.len(), 256);
+        vk.verify(SignatureAlgorithm::RsaSha256, b"hello", &sig)
+            .unwrap();
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        assert_eq!(
+            vk.verify(SignatureAlgorithm::RsaSha256, b"hello", &bad),
+            Err(Error::SignatureInvalid)
+        );
+        assert!(
+            vk.verify(SignatureAlgorithm::RsaSha256, b"hellp", &sig)
+                .is_err()
+        );
+        assert!(
+            vk.verify(SignatureAlgorithm::RsaSha1Legacy, b"hello", &sig)
+                .is_err()
+        );
+        let other = Certificate::from_pem(OTHER_CERT)
+            .unwrap()
+            .verifying_key()
+            .unwrap();
+        assert!(
+            other
+                .verify(SignatureAlgorithm::RsaSha256, b"hello", &sig)
+                .is_err()
+        );
+        let s1 = s.into_sha1_legacy();
+        assert_eq!(s1.algorithm(), SignatureAlgorithm::RsaSha1Legacy);
+        let sig1 = s1.sign(b"hello").unwrap();
+        vk.verify(SignatureAlgorithm::RsaSha1Legacy, b"hello", &sig1)
+            .unwrap();
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = RsaSigner::from_pem(KEY).unwrap();
+        let dbg = format!("{s:?}");
+        assert!(dbg.contains("redacted"));
+        assert!(!dbg.contains("BoxedUint"));
+        assert!(dbg.len() < 100);
+    }
+
+    #[cfg(feature = "aws-lc-rs")]
+    #[test]
+    fn aws_lc_rs_matches_rsa() {
+        let a = AwsLcRsSigner::from_pem(KEY).unwrap();
+        let r = RsaSigner::from_pem(KEY).unwrap();
+        // PKCS#1 v1.5 is deterministic: both backends give the same octets.
+        assert_eq!(a.sign(b"msg").unwrap(), r.sign(b"msg").unwrap());
+        assert!(format!("{a:?}").contains("redacted"));
+    }
+}

@@ -1,0 +1,240 @@
+//! Interop with Debian's `xmlsec1`: every signed response the builder emits verifies
+//! with it (the IdP certificate as the only key, KeyInfo not trusted), and documents
+//! signed by `xmlsec1` verify with this crate.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+
+use chrono::DateTime;
+use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
+use idforge_saml::xml::{self, Document, NodeId};
+use idforge_saml::{
+    Certificate, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
+    SignTarget, ns,
+};
+
+const KEY: &str = include_str!("data/idp-key.pem");
+const CERT: &str = include_str!("data/idp-cert.pem");
+const OTHER_CERT: &str = include_str!("data/other-cert.pem");
+
+/// `true` when xmlsec1 can run; otherwise fails in CI and skips elsewhere.
+fn have_xmlsec1() -> bool {
+    let found = Command::new("xmlsec1")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let required =
+            std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some();
+        assert!(
+            !required,
+            "xmlsec1 is required (CI or IDFORGE_REQUIRE_PEERS set) but not found"
+        );
+        eprintln!("SKIP: xmlsec1 not installed (apt-get install xmlsec1); interop not checked");
+    }
+    found
+}
+
+/// Runs `xmlsec1 --verify` the strict way; `node_xpath` selects which signature.
+fn xmlsec1_verify(dir: &Path, doc: &str, cert_pem: &str, node_xpath: Option<&str>) -> bool {
+    let doc_path = dir.join("doc.xml");
+    let cert_path = dir.join("cert.pem");
+    std::fs::write(&doc_path, doc).unwrap();
+    std::fs::write(&cert_path, cert_pem).unwrap();
+    let mut cmd = Command::new("xmlsec1");
+    cmd.arg("--verify")
+        .arg("--pubkey-cert-pem")
+        .arg(&cert_path)
+        .args(["--enabled-key-data", "key-name"])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+        ]);
+    if let Some(x) = node_xpath {
+        cmd.args(["--node-xpath", x]);
+    }
+    let out = cmd.arg(&doc_path).output().unwrap();
+    if !out.status.success() {
+        eprintln!("xmlsec1: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    out.status.success()
+}
+
+const RESPONSE_SIG: &str = "/*[local-name()='Response']/*[local-name()='Signature']";
+const ASSERTION_SIG: &str =
+    "/*[local-name()='Response']/*[local-name()='Assertion']/*[local-name()='Signature']";
+
+fn response_xml(target: SignTarget) -> String {
+    let signer = RsaSigner::from_pem(KEY).unwrap();
+    let cert = Certificate::from_pem(CERT).unwrap();
+    let mut r = ResponseBuilder::new(
+        "https://idp.example.org/saml",
+        SamlId::new("_r0123456789").unwrap(),
+        SamlId::new("_a0123456789").unwrap(),
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+    )
+    .destination("https://signin.aws.amazon.com/saml")
+    .audience("urn:amazon:webservices")
+    .name_id(NameId::new("ålice & <bob>", NameIdFormat::Persistent))
+    .attribute(SamlAttribute::uri(
+        "https://aws.amazon.com/SAML/Attributes/Role",
+        ["arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/idforge"],
+    ))
+    .attribute(SamlAttribute::basic(
+        "note",
+        ["tab\there \"quoted\"\r\nnext"],
+    ))
+    .build()
+    .unwrap();
+    r.sign(target, &signer, Some(&cert), &SignOptions::default())
+        .unwrap();
+    r.to_xml()
+}
+
+#[test]
+fn xmlsec1_verifies_our_signatures() {
+    if !have_xmlsec1() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let assertion = response_xml(SignTarget::Assertion);
+    assert!(xmlsec1_verify(p, &assertion, CERT, None));
+    let response = response_xml(SignTarget::Response);
+    assert!(xmlsec1_verify(p, &response, CERT, None));
+    let both = response_xml(SignTarget::Both);
+    assert!(xmlsec1_verify(p, &both, CERT, Some(RESPONSE_SIG)));
+    assert!(xmlsec1_verify(p, &both, CERT, Some(ASSERTION_SIG)));
+}
+
+#[test]
+fn xmlsec1_rejects_tampering_and_wrong_key() {
+    if !have_xmlsec1() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let assertion = response_xml(SignTarget::Assertion);
+    assert!(!xmlsec1_verify(p, &assertion, OTHER_CERT, None));
+    let tampered = assertion.replace("Admin", "Admim");
+    assert_ne!(tampered, assertion);
+    assert!(!xmlsec1_verify(p, &tampered, CERT, None));
+}
+
+/// A SAML response template with an empty enveloped signature, for xmlsec1 to fill.
+fn template(id: &str, prefix_list: Option<&str>) -> String {
+    let transform_params = prefix_list.map_or(String::new(), |l| {
+        format!(
+            "<ec:InclusiveNamespaces xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\" PrefixList=\"{l}\"/>"
+        )
+    });
+    format!(
+        r##"<?xml version="1.0" encoding="UTF-8"?>
+<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_resp" Version="2.0" IssueInstant="2024-01-01T00:00:00Z">
+  <saml:Issuer>https://idp.example.org</saml:Issuer>
+  <samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>
+  <saml:Assertion ID="{id}" Version="2.0" IssueInstant="2024-01-01T00:00:00Z">
+    <saml:Issuer>https://idp.example.org</saml:Issuer>
+    <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+      <ds:SignedInfo>
+        <ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+        <ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>
+        <ds:Reference URI="#{id}">
+          <ds:Transforms>
+            <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+            <ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#">{transform_params}</ds:Transform>
+          </ds:Transforms>
+          <ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
+          <ds:DigestValue></ds:DigestValue>
+        </ds:Reference>
+      </ds:SignedInfo>
+      <ds:SignatureValue></ds:SignatureValue>
+      <ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo>
+    </ds:Signature>
+    <saml:Subject><saml:NameID>carol<!-- a comment -->@example.org</saml:NameID></saml:Subject>
+    <saml:AttributeStatement>
+      <saml:Attribute Name="groups"><saml:AttributeValue xsi:type="xs:string">admins &amp; ops</saml:AttributeValue></saml:Attribute>
+    </saml:AttributeStatement>
+  </saml:Assertion>
+</samlp:Response>
+"##
+    )
+}
+
+fn xmlsec1_sign(dir: &Path, template: &str) -> String {
+    let tpl = dir.join("tpl.xml");
+    let key = dir.join("key.pem");
+    let cert = dir.join("cert.pem");
+    let out = dir.join("signed.xml");
+    std::fs::write(&tpl, template).unwrap();
+    std::fs::write(&key, KEY).unwrap();
+    std::fs::write(&cert, CERT).unwrap();
+    let mut keyarg = key.into_os_string();
+    keyarg.push(",");
+    keyarg.push(&cert);
+    let status = Command::new("xmlsec1")
+        .arg("--sign")
+        .arg("--privkey-pem")
+        .arg(keyarg)
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ])
+        .arg("--output")
+        .arg(&out)
+        .arg(&tpl)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read_to_string(out).unwrap()
+}
+
+fn assertion_of(doc: &Document) -> NodeId {
+    doc.unique_child(doc.root(), ns::SAML, "Assertion")
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn we_verify_what_xmlsec1_signs() {
+    if !have_xmlsec1() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = Certificate::from_pem(CERT)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    let other = Certificate::from_pem(OTHER_CERT)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    for prefix_list in [None, Some("xs"), Some("xs xsi #default")] {
+        let signed = xmlsec1_sign(dir.path(), &template("_assert42", prefix_list));
+        let doc = xml::parse(signed.as_bytes()).unwrap();
+        let a = assertion_of(&doc);
+        dsig::verify_enveloped(&doc, a, &key, VerifyOptions::default())
+            .unwrap_or_else(|e| panic!("{prefix_list:?}: {e}"));
+        assert!(dsig::verify_enveloped(&doc, a, &other, VerifyOptions::default()).is_err());
+        // The NameID reads whole, comment or not, and is what was signed.
+        let subject = doc.unique_child(a, ns::SAML, "Subject").unwrap().unwrap();
+        let name_id = doc
+            .unique_child(subject, ns::SAML, "NameID")
+            .unwrap()
+            .unwrap();
+        assert_eq!(doc.text(name_id).unwrap(), "carol@example.org");
+        // Tampering anywhere in the assertion breaks the digest.
+        let tampered = signed.replace("admins &amp; ops", "admins &amp; ops2");
+        let doc = xml::parse(tampered.as_bytes()).unwrap();
+        let a = assertion_of(&doc);
+        assert_eq!(
+            dsig::verify_enveloped(&doc, a, &key, VerifyOptions::default()),
+            Err(idforge_saml::Error::DigestMismatch)
+        );
+    }
+}
