@@ -1,0 +1,659 @@
+//! The compiled rule set and the evaluator trait.
+//!
+//! Evaluation order and precedence:
+//! 1. Blocked networks and blocked countries deny, whatever else holds.
+//! 2. An address in a trusted network skips every other rule (it can only relax a decision).
+//! 3. Device: a registered, trusted device skips the new-device, new-network and new-country
+//!    rules; an unregistered device is checked against the device limit (when the limit is
+//!    reached that rule fires instead of the new-device rule); a registered device whose
+//!    trust expired fires the new-device rule.
+//! 4. New network, new country, impossible travel, time of day.
+//!
+//! The action is the strictest effect of the rules that fired (deny over challenge over
+//! allow); `allow_and_alert` only adds an alert.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::assessment::{
+    Action, Alert, AlertKind, Assessment, ChallengeOutcome, Effect, Finding, Reason, Registration,
+};
+use crate::cidr::{CidrMap, canonical};
+use crate::config::{
+    AdaptiveConfig, AlertSettings, Audience, ChallengeType, DeviceLimitRule, ImpossibleTravelRule,
+    NetworkAction, NewNetworkRule, RuleAction, SimpleRule, TimeOfDayRule, Weekday, weights,
+};
+use crate::{CountryCode, Error, LoginAttempt, RegisteredDevice};
+
+/// Anything that can assess a login: the built-in [`RuleSet`], or another backend (for
+/// example a general policy engine) behind the same calls.
+pub trait RiskEvaluator {
+    /// Assesses one login attempt.
+    fn assess(&self, attempt: &LoginAttempt<'_>) -> Assessment;
+
+    /// The user passed the challenge: register the device (or renew its trust) if the limit
+    /// allows, and say whom to tell.
+    fn challenge_passed(&self, attempt: &LoginAttempt<'_>) -> ChallengeOutcome;
+
+    /// The user failed the challenge: say whom to tell.
+    fn challenge_failed(&self, attempt: &LoginAttempt<'_>) -> Vec<Alert>;
+}
+
+/// A rule's action, alert audience and weight, after validation.
+#[derive(Debug, Clone, Copy)]
+struct Fire {
+    action: RuleAction,
+    alert: Option<Audience>,
+    weight: u8,
+}
+
+impl From<SimpleRule> for Fire {
+    fn from(r: SimpleRule) -> Self {
+        Fire {
+            action: r.action,
+            alert: r.alert,
+            weight: r.weight,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    days: [bool; 7],
+    start: u16,
+    end: u16,
+}
+
+#[derive(Debug, Clone)]
+struct Hours {
+    offset_secs: i64,
+    windows: Vec<Window>,
+    fire: Fire,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Travel {
+    max_speed_kmh: f64,
+    min_distance_km: f64,
+    fire: Fire,
+}
+
+/// A validated adaptive configuration, ready to assess logins.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    deny_message: String,
+    challenge_types: Vec<ChallengeType>,
+    allow: CidrMap<u32>,
+    block: CidrMap<u32>,
+    list_names: Vec<String>,
+    blocked_countries: Vec<CountryCode>,
+    device_limit: Option<(u32, Fire)>,
+    new_device: Option<Fire>,
+    new_network: Option<(u8, u8, Fire)>,
+    new_country: Option<Fire>,
+    travel: Option<Travel>,
+    hours: Option<Hours>,
+    trust_secs: u64,
+    alerts: AlertSettings,
+}
+
+fn out_of_range(section: &'static str, field: &'static str, problem: &'static str) -> Error {
+    Error::OutOfRange {
+        section,
+        field,
+        problem,
+    }
+}
+
+/// Parses `HH:MM` into minutes of the day; `24:00` only when `end` is true.
+fn parse_time(text: &str, end: bool) -> Option<u16> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let h: u16 = h.parse().ok()?;
+    let m: u16 = m.parse().ok()?;
+    let minutes = h * 60 + m;
+    let ok = m < 60 && (h < 24 || (end && minutes == 24 * 60));
+    ok.then_some(minutes)
+}
+
+fn compile_hours(rule: &TimeOfDayRule) -> Result<Hours, Error> {
+    if rule.windows.is_empty() {
+        return Err(out_of_range(
+            "time_of_day",
+            "windows",
+            "must list at least one window",
+        ));
+    }
+    if rule.utc_offset_minutes.abs() > 18 * 60 {
+        return Err(out_of_range(
+            "time_of_day",
+            "utc_offset_minutes",
+            "must be within -1080..=1080",
+        ));
+    }
+    let mut windows = Vec::with_capacity(rule.windows.len());
+    for (i, w) in rule.windows.iter().enumerate() {
+        let start = parse_time(&w.start, false).ok_or_else(|| Error::InvalidTime {
+            window: i,
+            field: "start",
+            value: w.start.clone(),
+        })?;
+        let end = parse_time(&w.end, true).ok_or_else(|| Error::InvalidTime {
+            window: i,
+            field: "end",
+            value: w.end.clone(),
+        })?;
+        if w.days.is_empty() {
+            return Err(Error::EmptyWindow {
+                window: i,
+                problem: "field `days` is empty",
+            });
+        }
+        if start == end {
+            return Err(Error::EmptyWindow {
+                window: i,
+                problem: "`start` equals `end`",
+            });
+        }
+        let mut days = [false; 7];
+        for d in &w.days {
+            days[*d as usize] = true;
+        }
+        windows.push(Window { days, start, end });
+    }
+    Ok(Hours {
+        offset_secs: i64::from(rule.utc_offset_minutes) * 60,
+        windows,
+        fire: Fire {
+            action: rule.action,
+            alert: rule.alert,
+            weight: rule.weight,
+        },
+    })
+}
+
+fn compile_travel(rule: &ImpossibleTravelRule) -> Result<Travel, Error> {
+    if !(rule.max_speed_kmh.is_finite() && rule.max_speed_kmh > 0.0) {
+        return Err(out_of_range(
+            "impossible_travel",
+            "max_speed_kmh",
+            "must be a positive number",
+        ));
+    }
+    if !(rule.min_distance_km.is_finite() && rule.min_distance_km >= 0.0) {
+        return Err(out_of_range(
+            "impossible_travel",
+            "min_distance_km",
+            "must be zero or a positive number",
+        ));
+    }
+    Ok(Travel {
+        max_speed_kmh: rule.max_speed_kmh,
+        min_distance_km: rule.min_distance_km,
+        fire: Fire {
+            action: rule.action,
+            alert: rule.alert,
+            weight: rule.weight,
+        },
+    })
+}
+
+fn compile_new_network(rule: NewNetworkRule) -> Result<(u8, u8, Fire), Error> {
+    if rule.ipv4_prefix > 32 {
+        return Err(out_of_range(
+            "new_network",
+            "ipv4_prefix",
+            "must be at most 32",
+        ));
+    }
+    if rule.ipv6_prefix > 128 {
+        return Err(out_of_range(
+            "new_network",
+            "ipv6_prefix",
+            "must be at most 128",
+        ));
+    }
+    Ok((
+        rule.ipv4_prefix,
+        rule.ipv6_prefix,
+        Fire {
+            action: rule.action,
+            alert: rule.alert,
+            weight: rule.weight,
+        },
+    ))
+}
+
+fn compile_device_limit(rule: DeviceLimitRule) -> Result<(u32, Fire), Error> {
+    if rule.max_devices == 0 {
+        return Err(out_of_range(
+            "device_limit",
+            "max_devices",
+            "must be at least 1",
+        ));
+    }
+    Ok((
+        rule.max_devices,
+        Fire {
+            action: rule.action,
+            alert: Some(rule.alert),
+            weight: rule.weight,
+        },
+    ))
+}
+
+impl AdaptiveConfig {
+    /// Checks the configuration and builds the lookup structures.
+    ///
+    /// Rejected: unnamed or repeated network lists, ranges that are not CIDR ranges,
+    /// countries that are not two-letter codes, bad or empty time windows, out-of-range
+    /// numbers (device limit 0, speed not positive, prefix too long, zero trust time), and an
+    /// empty `challenge_types` list when some rule can challenge.
+    pub fn compile(&self) -> Result<RuleSet, Error> {
+        let mut allow = Vec::new();
+        let mut block = Vec::new();
+        let mut list_names: Vec<String> = Vec::with_capacity(self.networks.len());
+        for (index, list) in self.networks.iter().enumerate() {
+            if list.name.is_empty() {
+                return Err(Error::EmptyName { index });
+            }
+            if list_names.contains(&list.name) {
+                return Err(Error::DuplicateName {
+                    name: list.name.clone(),
+                });
+            }
+            let id = u32::try_from(index).unwrap_or(u32::MAX);
+            for (i, value) in list.ranges.iter().enumerate() {
+                let net: IpNet = value.trim().parse().map_err(|_| Error::InvalidRange {
+                    list: list.name.clone(),
+                    index: i,
+                    value: value.clone(),
+                })?;
+                match list.action {
+                    NetworkAction::Allow => allow.push((net, id)),
+                    NetworkAction::Block => block.push((net, id)),
+                }
+            }
+            list_names.push(list.name.clone());
+        }
+        let mut blocked_countries = Vec::with_capacity(self.countries.blocked.len());
+        for (index, value) in self.countries.blocked.iter().enumerate() {
+            blocked_countries.push(value.parse().map_err(|_| Error::InvalidCountry {
+                index,
+                value: value.clone(),
+            })?);
+        }
+        blocked_countries.sort_unstable();
+        blocked_countries.dedup();
+
+        let device_limit = self.device_limit.map(compile_device_limit).transpose()?;
+        let new_network = self.new_network.map(compile_new_network).transpose()?;
+        let travel = self
+            .impossible_travel
+            .as_ref()
+            .map(compile_travel)
+            .transpose()?;
+        let hours = self.time_of_day.as_ref().map(compile_hours).transpose()?;
+        if self.trusted_devices.trust_secs == 0 {
+            return Err(out_of_range(
+                "trusted_devices",
+                "trust_secs",
+                "must be at least 1",
+            ));
+        }
+        let fires = [
+            device_limit.map(|d| d.1),
+            self.new_device.map(Fire::from),
+            new_network.map(|n| n.2),
+            self.new_country.map(Fire::from),
+            travel.map(|t| t.fire),
+            hours.as_ref().map(|h| h.fire),
+        ];
+        let can_challenge = fires
+            .iter()
+            .flatten()
+            .any(|f| f.action == RuleAction::Challenge);
+        if can_challenge && self.challenge_types.is_empty() {
+            return Err(out_of_range(
+                "adaptive",
+                "challenge_types",
+                "is empty but a rule can challenge",
+            ));
+        }
+        Ok(RuleSet {
+            deny_message: self.deny_message.clone(),
+            challenge_types: self.challenge_types.clone(),
+            allow: CidrMap::new(allow),
+            block: CidrMap::new(block),
+            list_names,
+            blocked_countries,
+            device_limit,
+            new_device: self.new_device.map(Fire::from),
+            new_network,
+            new_country: self.new_country.map(Fire::from),
+            travel,
+            hours,
+            trust_secs: self.trusted_devices.trust_secs,
+            alerts: self.alerts,
+        })
+    }
+}
+
+/// The network of `ip` at the configured prefix lengths.
+fn network_of(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
+    let ip = canonical(ip);
+    let len = if ip.is_ipv4() { v4 } else { v6 };
+    // The prefix lengths are validated, so this cannot fail; fall back to the host route.
+    IpNet::new(ip, len).map_or_else(|_| IpNet::from(ip), |n| n.trunc())
+}
+
+/// Local weekday (Monday = 0) and minute of the day.
+fn local_time(now: u64, offset_secs: i64) -> (usize, u16) {
+    let t = i128::from(now) + i128::from(offset_secs);
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // 1970-01-01 was a Thursday (index 3).
+    let weekday = (days + 3).rem_euclid(7) as usize;
+    (weekday, u16::try_from(secs / 60).unwrap_or(0))
+}
+
+impl Hours {
+    fn inside(&self, now: u64) -> (bool, usize, u16) {
+        let (day, minute) = local_time(now, self.offset_secs);
+        let yesterday = (day + 6) % 7;
+        let inside = self.windows.iter().any(|w| {
+            if w.start < w.end {
+                w.days[day] && w.start <= minute && minute < w.end
+            } else {
+                (w.days[day] && minute >= w.start) || (w.days[yesterday] && minute < w.end)
+            }
+        });
+        (inside, day, minute)
+    }
+}
+
+struct Collector<'a> {
+    user: &'a str,
+    reasons: Vec<Reason>,
+    alerts: Vec<Alert>,
+}
+
+impl Collector<'_> {
+    fn trust(&mut self, finding: Finding) {
+        self.reasons.push(Reason {
+            finding,
+            effect: Effect::Allow,
+            weight: 0,
+        });
+    }
+
+    fn fire(&mut self, finding: Finding, fire: Fire) {
+        let effect = match fire.action {
+            RuleAction::Challenge => Effect::Challenge,
+            RuleAction::Deny => Effect::Deny,
+            RuleAction::AllowAndAlert => Effect::AllowAndAlert,
+        };
+        let audience = match (fire.alert, fire.action) {
+            (Some(a), _) => Some(a),
+            (None, RuleAction::AllowAndAlert) => Some(Audience::Admins),
+            (None, _) => None,
+        };
+        if let Some(audience) = audience {
+            let rule = finding.rule();
+            let message = match &finding {
+                Finding::DeviceLimitExceeded { .. } => {
+                    format!("device limit exceeded for {}", self.user)
+                }
+                other => format!("{}: {other} for {}", rule.as_str(), self.user),
+            };
+            self.alerts.push(Alert {
+                kind: AlertKind::RuleFired(rule),
+                audience,
+                user: self.user.to_owned(),
+                message,
+            });
+        }
+        self.reasons.push(Reason {
+            finding,
+            effect,
+            weight: fire.weight,
+        });
+    }
+}
+
+impl RuleSet {
+    /// The network, device and travel rules, skipped for trusted networks.
+    fn risk_rules(&self, attempt: &LoginAttempt<'_>, out: &mut Collector<'_>) {
+        let known = attempt
+            .device
+            .and_then(|d| attempt.registered_devices.iter().find(|r| r.id == d));
+        let trusted = known.is_some_and(|r| r.is_trusted(attempt.now));
+        match known {
+            Some(device) if trusted => out.trust(Finding::TrustedDevice {
+                device: device.id.clone(),
+            }),
+            Some(device) => {
+                if let Some(fire) = self.new_device {
+                    out.fire(
+                        Finding::DeviceTrustExpired {
+                            device: device.id.clone(),
+                        },
+                        fire,
+                    );
+                }
+            }
+            None => {
+                let registered = attempt.registered_devices.len();
+                match self.device_limit {
+                    Some((limit, fire)) if registered >= limit as usize => {
+                        out.fire(Finding::DeviceLimitExceeded { registered, limit }, fire);
+                    }
+                    _ => {
+                        if let Some(fire) = self.new_device {
+                            out.fire(Finding::NewDevice, fire);
+                        }
+                    }
+                }
+            }
+        }
+
+        if !trusted {
+            if let Some((v4, v6, fire)) = self.new_network {
+                let network = network_of(attempt.ip, v4, v6);
+                let seen = attempt
+                    .history
+                    .iter()
+                    .any(|p| network.contains(&canonical(p.ip)));
+                if !seen {
+                    out.fire(Finding::NewNetwork { network }, fire);
+                }
+            }
+            if let (Some(fire), Some(country)) = (self.new_country, attempt.country)
+                && !attempt.history.iter().any(|p| p.country == Some(country))
+            {
+                out.fire(Finding::NewCountry { country }, fire);
+            }
+        }
+
+        if let (Some(travel), Some(here)) = (self.travel, attempt.location) {
+            let previous = attempt
+                .history
+                .iter()
+                .filter(|p| p.at <= attempt.now)
+                .filter_map(|p| p.location.map(|l| (p.at, l)))
+                .max_by_key(|&(at, _)| at);
+            if let Some((at, there)) = previous {
+                let km = here.distance_km(&there);
+                // Exact for any span below 2^53 seconds.
+                #[allow(clippy::cast_precision_loss)]
+                let hours = (attempt.now - at) as f64 / 3600.0;
+                let too_fast = km >= travel.min_distance_km
+                    && (hours <= 0.0 || km / hours > travel.max_speed_kmh);
+                if too_fast {
+                    out.fire(Finding::ImpossibleTravel { km, hours }, travel.fire);
+                }
+            }
+        }
+
+        if let Some(hours) = &self.hours {
+            let (inside, day, minute) = hours.inside(attempt.now);
+            if !inside {
+                out.fire(
+                    Finding::OutsideTimeWindow {
+                        weekday: Weekday::ALL[day],
+                        minute,
+                    },
+                    hours.fire,
+                );
+            }
+        }
+    }
+
+    fn list_name(&self, id: u32) -> String {
+        self.list_names
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn alert(kind: AlertKind, audience: Audience, user: &str, message: String) -> Alert {
+        Alert {
+            kind,
+            audience,
+            user: user.to_owned(),
+            message,
+        }
+    }
+}
+
+impl RiskEvaluator for RuleSet {
+    fn assess(&self, attempt: &LoginAttempt<'_>) -> Assessment {
+        let mut out = Collector {
+            user: attempt.user,
+            reasons: Vec::new(),
+            alerts: Vec::new(),
+        };
+        let blocked = Fire {
+            action: RuleAction::Deny,
+            alert: None,
+            weight: weights::BLOCKED,
+        };
+        if let Some((range, &id)) = self.block.longest_match(attempt.ip) {
+            out.fire(
+                Finding::BlockedNetwork {
+                    list: self.list_name(id),
+                    range,
+                },
+                blocked,
+            );
+        }
+        if let Some(country) = attempt.country
+            && self.blocked_countries.binary_search(&country).is_ok()
+        {
+            out.fire(Finding::BlockedCountry { country }, blocked);
+        }
+        if let Some((range, &id)) = self.allow.longest_match(attempt.ip) {
+            out.trust(Finding::TrustedNetwork {
+                list: self.list_name(id),
+                range,
+            });
+        } else {
+            self.risk_rules(attempt, &mut out);
+        }
+
+        let strictest = out
+            .reasons
+            .iter()
+            .map(|r| match r.effect {
+                Effect::Deny => 2,
+                Effect::Challenge => 1,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        let action = match strictest {
+            2 => Action::Deny {
+                message: self.deny_message.clone(),
+            },
+            1 => Action::Challenge {
+                types: self.challenge_types.clone(),
+            },
+            _ => Action::Allow,
+        };
+        let score = out
+            .reasons
+            .iter()
+            .fold(0u8, |s, r| s.saturating_add(r.weight))
+            .min(100);
+        Assessment {
+            action,
+            score,
+            reasons: out.reasons,
+            alerts: out.alerts,
+        }
+    }
+
+    fn challenge_passed(&self, attempt: &LoginAttempt<'_>) -> ChallengeOutcome {
+        let user = attempt.user;
+        let Some(device) = attempt.device else {
+            return ChallengeOutcome {
+                registration: Registration::NoDevice,
+                alerts: vec![Self::alert(
+                    AlertKind::ChallengeCompleted,
+                    self.alerts.challenge_completed,
+                    user,
+                    format!("challenge completed for {user}"),
+                )],
+            };
+        };
+        let trusted_until = attempt.now.saturating_add(self.trust_secs);
+        let existing = attempt.registered_devices.iter().find(|r| r.id == device);
+        let registration = match existing {
+            Some(r) => Registration::Renewed(RegisteredDevice {
+                trusted_until,
+                ..r.clone()
+            }),
+            None => match self.device_limit {
+                Some((limit, _)) if attempt.registered_devices.len() >= limit as usize => {
+                    return ChallengeOutcome {
+                        registration: Registration::LimitReached { limit },
+                        alerts: vec![Self::alert(
+                            AlertKind::RegistrationRefused,
+                            self.alerts.registration_refused,
+                            user,
+                            format!(
+                                "challenge completed for {user}, device not registered: limit of {limit} devices reached"
+                            ),
+                        )],
+                    };
+                }
+                _ => Registration::Registered(RegisteredDevice {
+                    id: device.to_owned(),
+                    registered_at: attempt.now,
+                    trusted_until,
+                }),
+            },
+        };
+        ChallengeOutcome {
+            registration,
+            alerts: vec![Self::alert(
+                AlertKind::ChallengeCompleted,
+                self.alerts.challenge_completed,
+                user,
+                format!("challenge completed, device registered for {user}"),
+            )],
+        }
+    }
+
+    fn challenge_failed(&self, attempt: &LoginAttempt<'_>) -> Vec<Alert> {
+        vec![Self::alert(
+            AlertKind::ChallengeFailed,
+            self.alerts.challenge_failed,
+            attempt.user,
+            format!("challenge failed for {} from {}", attempt.user, attempt.ip),
+        )]
+    }
+}
