@@ -266,8 +266,11 @@ impl Filter {
         Self::Present(attribute)
     }
 
-    /// `(attr=*value*)`: the value contains `value`.
+    /// `(attr=*value*)`: the value contains `value` (`(attr=*)` when `value` is empty).
     pub fn contains(attribute: Attribute, value: impl AsRef<[u8]>) -> Self {
+        if value.as_ref().is_empty() {
+            return Self::Present(attribute);
+        }
         Self::Substrings(
             attribute,
             Substrings {
@@ -278,8 +281,11 @@ impl Filter {
         )
     }
 
-    /// `(attr=value*)`: the value starts with `value`.
+    /// `(attr=value*)`: the value starts with `value` (`(attr=*)` when `value` is empty).
     pub fn starts_with(attribute: Attribute, value: impl AsRef<[u8]>) -> Self {
+        if value.as_ref().is_empty() {
+            return Self::Present(attribute);
+        }
         Self::Substrings(
             attribute,
             Substrings {
