@@ -136,7 +136,7 @@ pub enum Error {
     },
     /// A value broke a rule of the AWS (IAM or Identity Center) preset.
     #[error("AWS preset: {0}")]
-    Aws(String),
+    Aws(#[from] crate::aws::AwsError),
 }
 
 /// Result type of this crate.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod aws;
 pub mod cert;
 pub mod dsig;
 pub mod error;

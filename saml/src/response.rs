@@ -406,6 +406,10 @@ impl ResponseBuilder {
         self
     }
 
+    pub(crate) fn has_name_id(&self) -> bool {
+        self.name_id.is_some()
+    }
+
     /// Adds an audience (the SP's entity ID) to the AudienceRestriction.
     pub fn audience(mut self, audience: &str) -> Self {
         self.audiences.push(audience.to_owned());
