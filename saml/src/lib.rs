@@ -9,6 +9,7 @@ pub mod id;
 pub mod ns;
 pub mod response;
 pub mod sign;
+pub mod verify;
 pub mod xml;
 
 pub use cert::Certificate;

@@ -1,0 +1,286 @@
+//! Signature-wrapping (Somorovsky et al., "On Breaking SAML", 2012), CVE-2022-41912
+//! (two assertions, one signed), references to another element, duplicate IDs and
+//! comment injection into NameID (CVE-2017-11427), against `verify_response`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::DateTime;
+use idforge_saml::dsig::{SignOptions, VerifyOptions};
+use idforge_saml::verify::{VerifiedResponse, verify_response};
+use idforge_saml::{
+    Certificate, Error, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
+    SignTarget,
+};
+
+const KEY: &str = include_str!("data/idp-key.pem");
+const CERT: &str = include_str!("data/idp-cert.pem");
+const OTHER_CERT: &str = include_str!("data/other-cert.pem");
+
+fn signed(target: SignTarget, name_id: &str) -> String {
+    let mut r = ResponseBuilder::new(
+        "https://idp.example.org",
+        SamlId::new("_resp1").unwrap(),
+        SamlId::new("_assert1").unwrap(),
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+    )
+    .destination("https://sp.example.org/acs")
+    .audience("https://sp.example.org")
+    .name_id(NameId::new(name_id, NameIdFormat::EmailAddress))
+    .attribute(SamlAttribute::basic("role", ["user"]))
+    .build()
+    .unwrap();
+    let signer = RsaSigner::from_pem(KEY).unwrap();
+    let cert = Certificate::from_pem(CERT).unwrap();
+    r.sign(target, &signer, Some(&cert), &SignOptions::default())
+        .unwrap();
+    r.to_xml()
+}
+
+fn verify(xml: &str) -> Result<VerifiedResponse, Error> {
+    let key = Certificate::from_pem(CERT)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    verify_response(xml.as_bytes(), &key, VerifyOptions::default())
+}
+
+/// Byte range of the first element starting with `open` and ending with `close`.
+fn range(xml: &str, open: &str, close: &str) -> std::ops::Range<usize> {
+    let start = xml.find(open).unwrap();
+    let end = xml[start..].find(close).unwrap() + start + close.len();
+    start..end
+}
+
+fn assertion(xml: &str) -> std::ops::Range<usize> {
+    range(xml, "<saml:Assertion", "</saml:Assertion>")
+}
+
+fn signature(xml: &str) -> std::ops::Range<usize> {
+    range(xml, "<ds:Signature", "</ds:Signature>")
+}
+
+fn without_signature(xml: &str) -> String {
+    let r = signature(xml);
+    format!("{}{}", &xml[..r.start], &xml[r.end..])
+}
+
+fn evil(assertion: &str) -> String {
+    assertion
+        .replace("alice@example.org", "admin@example.org")
+        .replace("ID=\"_assert1\"", "ID=\"_evil\"")
+}
+
+/// Inserts `what` right after the Response's own `saml:Issuer`.
+fn after_response_issuer(xml: &str, what: &str) -> String {
+    let end = xml.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+    format!("{}{what}{}", &xml[..end], &xml[end..])
+}
+
+fn assert_rejected(name: &str, xml: &str) {
+    match verify(xml) {
+        Ok(v) => {
+            let read = v
+                .assertion
+                .as_ref()
+                .and_then(|a| a.name_id.as_ref())
+                .map(|n| n.value.clone());
+            panic!("{name}: accepted, reads NameID {read:?}");
+        }
+        Err(e) => {
+            // Rejected by the signature logic, not because the test built bad XML.
+            assert!(
+                !matches!(e, Error::Malformed { .. } | Error::Namespace { .. }),
+                "{name}: {e}"
+            );
+            eprintln!("{name}: rejected: {e}");
+        }
+    }
+}
+
+#[test]
+fn genuine_responses_verify() {
+    for target in [
+        SignTarget::Assertion,
+        SignTarget::Response,
+        SignTarget::Both,
+    ] {
+        let v = verify(&signed(target, "alice@example.org")).unwrap();
+        let a = v.assertion.unwrap();
+        assert_eq!(a.name_id.unwrap().value, "alice@example.org");
+        assert_eq!(v.response_signed, target != SignTarget::Assertion);
+        assert_eq!(v.assertion_signed, target != SignTarget::Response);
+        assert_eq!(a.audiences, ["https://sp.example.org"]);
+    }
+}
+
+#[test]
+fn tampering_and_wrong_key_are_rejected() {
+    let xml = signed(SignTarget::Assertion, "alice@example.org");
+    let tampered = xml.replace("alice@example.org", "admin@example.org");
+    assert_eq!(verify(&tampered), Err(Error::DigestMismatch));
+    let other = Certificate::from_pem(OTHER_CERT)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    assert_eq!(
+        verify_response(xml.as_bytes(), &other, VerifyOptions::default()),
+        Err(Error::SignatureInvalid)
+    );
+    assert!(matches!(
+        verify(&without_signature(&xml)),
+        Err(Error::Unsigned { .. })
+    ));
+}
+
+#[test]
+fn xsw1_and_xsw2_response_wrapping() {
+    let xml = signed(SignTarget::Response, "alice@example.org");
+    let body = xml.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    let original = without_signature(body);
+    let forged = evil(&xml.replace("ID=\"_resp1\"", "ID=\"_evilresp\""));
+    // XSW1: the original response goes inside the forged response's Signature.
+    let sig_end = signature(&forged).end - "</ds:Signature>".len();
+    let xsw1 = format!(
+        "{}<ds:Object>{original}</ds:Object>{}",
+        &forged[..sig_end],
+        &forged[sig_end..]
+    );
+    assert_rejected("XSW1", &xsw1);
+    // XSW2: the original response goes right before the Signature, detached.
+    let sig_start = signature(&forged).start;
+    let xsw2 = format!("{}{original}{}", &forged[..sig_start], &forged[sig_start..]);
+    assert_rejected("XSW2", &xsw2);
+    // Same, keeping the original ID on the forged root: duplicate IDs.
+    let forged_same_id = evil(&xml);
+    let sig_start = signature(&forged_same_id).start;
+    let dup = format!(
+        "{}{original}{}",
+        &forged_same_id[..sig_start],
+        &forged_same_id[sig_start..]
+    );
+    assert!(matches!(verify(&dup), Err(Error::DuplicateId { .. })));
+}
+
+#[test]
+fn xsw3_to_xsw8_assertion_wrapping() {
+    let xml = signed(SignTarget::Assertion, "alice@example.org");
+    let a = assertion(&xml);
+    let (head, original, tail) = (&xml[..a.start], &xml[a.clone()], &xml[a.end..]);
+    let evil_unsigned = without_signature(&evil(original));
+    let evil_signed = evil(original);
+
+    // XSW3: forged assertion before the original, as a sibling.
+    assert_rejected("XSW3", &format!("{head}{evil_unsigned}{original}{tail}"));
+    // XSW4: the forged assertion wraps the original.
+    let close = evil_unsigned.len() - "</saml:Assertion>".len();
+    let xsw4 = format!(
+        "{head}{}{original}{}{tail}",
+        &evil_unsigned[..close],
+        &evil_unsigned[close..]
+    );
+    assert_rejected("XSW4", &xsw4);
+    // XSW5: the forged assertion carries the copied signature; the original is
+    // appended after it.
+    assert_rejected("XSW5", &format!("{head}{evil_signed}{original}{tail}"));
+    // XSW5 variant: the original hidden in Extensions.
+    let hidden = after_response_issuer(
+        &format!("{head}{evil_signed}{tail}"),
+        &format!("<samlp:Extensions>{original}</samlp:Extensions>"),
+    );
+    assert_rejected("XSW5-extensions", &hidden);
+    // XSW6: the original (without its signature) inside the copied signature's Object.
+    let sig = signature(&evil_signed);
+    let inner_end = sig.end - "</ds:Signature>".len();
+    let xsw6 = format!(
+        "{head}{}<ds:Object>{}</ds:Object>{}{tail}",
+        &evil_signed[..inner_end],
+        without_signature(original),
+        &evil_signed[inner_end..]
+    );
+    assert_rejected("XSW6", &xsw6);
+    // XSW7: the original in Extensions, the forged one unsigned.
+    let xsw7 = after_response_issuer(
+        &format!("{head}{evil_unsigned}{tail}"),
+        &format!("<samlp:Extensions>{original}</samlp:Extensions>"),
+    );
+    assert_rejected("XSW7", &xsw7);
+    // XSW8: the forged assertion's signature holds the original in an Object.
+    let xsw8 = format!(
+        "{head}{}<ds:Object>{original}</ds:Object>{}{tail}",
+        &evil_signed[..inner_end],
+        &evil_signed[inner_end..]
+    );
+    assert_rejected("XSW8", &xsw8);
+}
+
+#[test]
+fn two_assertions_one_signed_cve_2022_41912() {
+    let xml = signed(SignTarget::Assertion, "alice@example.org");
+    let a = assertion(&xml);
+    let evil_unsigned = without_signature(&evil(&xml[a.clone()]));
+    let after = format!("{}{evil_unsigned}{}", &xml[..a.end], &xml[a.end..]);
+    let before = format!("{}{evil_unsigned}{}", &xml[..a.start], &xml[a.start..]);
+    assert!(matches!(
+        verify(&after),
+        Err(Error::UnexpectedElement { .. })
+    ));
+    assert!(matches!(
+        verify(&before),
+        Err(Error::UnexpectedElement { .. })
+    ));
+}
+
+#[test]
+fn signature_referencing_another_element() {
+    // A valid signature over the Response, moved into the Assertion.
+    let xml = signed(SignTarget::Response, "alice@example.org");
+    let sig = signature(&xml);
+    let sig_text = xml[sig.clone()].to_owned();
+    let unsigned = format!("{}{}", &xml[..sig.start], &xml[sig.end..]);
+    let a = assertion(&unsigned);
+    let issuer_end =
+        unsigned[a.clone()].find("</saml:Issuer>").unwrap() + a.start + "</saml:Issuer>".len();
+    let moved = format!(
+        "{}{sig_text}{}",
+        &unsigned[..issuer_end],
+        &unsigned[issuer_end..]
+    );
+    assert!(matches!(verify(&moved), Err(Error::InvalidValue { .. })));
+}
+
+#[test]
+fn duplicate_ids_are_rejected() {
+    let xml = signed(SignTarget::Assertion, "alice@example.org");
+    let a = assertion(&xml);
+    let original = &xml[a.clone()];
+    // Forged assertion with the original ID and signature, original in Extensions.
+    let forged = original.replace("alice@example.org", "admin@example.org");
+    let doc = after_response_issuer(
+        &format!("{}{forged}{}", &xml[..a.start], &xml[a.end..]),
+        &format!("<samlp:Extensions>{original}</samlp:Extensions>"),
+    );
+    assert!(matches!(verify(&doc), Err(Error::DuplicateId { .. })));
+}
+
+#[test]
+fn comment_injection_cannot_truncate_name_id() {
+    // The IdP signed "admin@example.org.evil.com" for a user who registered it.
+    let xml = signed(SignTarget::Assertion, "admin@example.org.evil.com");
+    for injected in [
+        xml.replace(
+            "admin@example.org.evil.com",
+            "admin@example.org<!---->.evil.com",
+        ),
+        xml.replace(
+            "admin@example.org.evil.com",
+            "admin@example.org<!-- x -->.evil<!---->.com",
+        ),
+    ] {
+        // The signature still verifies (comments are not signed) ...
+        let v = verify(&injected).unwrap();
+        // ... and the value read is the whole signed one, not a prefix.
+        assert_eq!(
+            v.assertion.unwrap().name_id.unwrap().value,
+            "admin@example.org.evil.com"
+        );
+    }
+}
