@@ -3,6 +3,7 @@
 use core::fmt;
 
 use rand_core::CryptoRng;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -22,7 +23,7 @@ use crate::Error;
 /// assert_eq!(format!("{secret:?}"), "Secret(**redacted**)");
 /// # Ok::<(), idforge_otp::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret {
     bytes: Zeroizing<Vec<u8>>,
 }
@@ -146,6 +147,15 @@ impl Secret {
     }
 }
 
+/// Constant-time in the contents (the length is not secret).
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.bytes.as_slice().ct_eq(other.bytes.as_slice()))
+    }
+}
+
+impl Eq for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(**redacted**)")
@@ -239,6 +249,14 @@ mod tests {
         assert!(!shown.contains("1234"));
         assert!(!shown.contains(&s.to_base32()));
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn equality() {
+        let a = Secret::from_bytes(b"abc").unwrap();
+        assert_eq!(a, Secret::from_bytes(b"abc").unwrap());
+        assert_ne!(a, Secret::from_bytes(b"abd").unwrap());
+        assert_ne!(a, Secret::from_bytes(b"abcd").unwrap());
     }
 
     #[test]
