@@ -1,0 +1,407 @@
+//! Authenticators, Message-Authenticator, and the hiding schemes of RADIUS.
+//!
+//! Every comparison of a secret-derived value is constant time, and every verification
+//! failure is opaque.
+
+use hmac::Mac;
+use md5::{Digest, Md5};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::code::{AuthenticatorKind, Code};
+use crate::error::Error;
+use crate::packet::{AUTHENTICATOR_LEN, HEADER_LEN, Packet, check_attributes};
+use crate::secret::{MessageAuthenticatorKey, SharedSecret};
+
+/// Longest User-Password RFC 2865 §5.2 allows.
+pub const MAX_PASSWORD_LEN: usize = 128;
+
+/// A 16-byte authenticator.
+pub type Authenticator = [u8; AUTHENTICATOR_LEN];
+
+const ZERO: Authenticator = [0; AUTHENTICATOR_LEN];
+
+/// HMAC-MD5 over `packet` with its Authenticator field replaced by `authenticator` and the
+/// 16 value bytes of the Message-Authenticator attribute at `ma_offset` taken as zero
+/// (RFC 2869 §5.14, RFC 3579 §3.2). Nothing is copied.
+pub fn message_authenticator(
+    key: &MessageAuthenticatorKey,
+    packet: &[u8],
+    ma_offset: usize,
+    authenticator: &Authenticator,
+) -> Result<Authenticator, Error> {
+    let value_start = ma_offset + 2;
+    let value_end = value_start + AUTHENTICATOR_LEN;
+    if ma_offset < HEADER_LEN || value_end > packet.len() {
+        return Err(Error::MissingMessageAuthenticator);
+    }
+    let mut mac = key.start();
+    Mac::update(&mut mac, &packet[..4]);
+    Mac::update(&mut mac, authenticator);
+    Mac::update(&mut mac, &packet[HEADER_LEN..value_start]);
+    Mac::update(&mut mac, &ZERO);
+    Mac::update(&mut mac, &packet[value_end..]);
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// MD5(Code + Identifier + Length + `authenticator` + Attributes + secret): the Response
+/// Authenticator (RFC 2865 §3) with the Request Authenticator, or the Accounting Request
+/// Authenticator (RFC 2866 §3) with sixteen zero bytes.
+pub fn packet_digest(packet: &[u8], authenticator: &Authenticator, secret: &[u8]) -> Authenticator {
+    let mut md5 = Md5::new();
+    md5.update(packet.get(..4).unwrap_or(&[]));
+    md5.update(authenticator);
+    md5.update(packet.get(HEADER_LEN..).unwrap_or(&[]));
+    md5.update(secret);
+    md5.finalize().into()
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// Signs a finished packet in place: fills in the Message-Authenticator (if the packet has
+/// one) and then the Authenticator field as the code requires.
+///
+/// * Access-Request, Status-Server: the Authenticator field must already hold the random
+///   Request Authenticator; only Message-Authenticator is computed.
+/// * Accounting-Request, CoA-Request, Disconnect-Request: Message-Authenticator is computed
+///   over a zero authenticator, then the Request Authenticator is the MD5 digest.
+/// * Responses: `request_authenticator` is required; Message-Authenticator is computed with
+///   it, then the Response Authenticator.
+pub fn sign(
+    packet: &mut [u8],
+    secret: &SharedSecret,
+    request_authenticator: Option<&Authenticator>,
+) -> Result<(), Error> {
+    let Some(&code) = packet.first() else {
+        return Err(Error::TooShort { len: 0 });
+    };
+    if packet.len() < HEADER_LEN {
+        return Err(Error::TooShort { len: packet.len() });
+    }
+    let code = Code::from(code);
+    let kind = code
+        .authenticator_kind()
+        .ok_or(Error::UnexpectedCode { code: code.value() })?;
+    let ma = check_attributes(&packet[HEADER_LEN..], HEADER_LEN)?;
+    let base: Authenticator = match kind {
+        AuthenticatorKind::RandomRequest => packet[4..HEADER_LEN]
+            .try_into()
+            .map_err(|_| Error::TooShort { len: packet.len() })?,
+        AuthenticatorKind::HashedRequest => ZERO,
+        AuthenticatorKind::Response => {
+            *request_authenticator.ok_or(Error::UnexpectedCode { code: code.value() })?
+        }
+    };
+    if let Some(offset) = ma {
+        let value =
+            message_authenticator(secret.message_authenticator_key(), packet, offset, &base)?;
+        packet[offset + 2..offset + 2 + AUTHENTICATOR_LEN].copy_from_slice(&value);
+    }
+    if kind != AuthenticatorKind::RandomRequest {
+        let digest = packet_digest(packet, &base, secret.expose());
+        packet[4..HEADER_LEN].copy_from_slice(&digest);
+    }
+    Ok(())
+}
+
+fn verify_message_authenticator(
+    packet: &Packet<'_>,
+    secret: &SharedSecret,
+    base: &Authenticator,
+) -> Result<(), Error> {
+    if let Some(offset) = packet.message_authenticator_offset() {
+        let bytes = packet.as_bytes();
+        let expected =
+            message_authenticator(secret.message_authenticator_key(), bytes, offset, base)?;
+        if !ct_eq(
+            &expected,
+            &bytes[offset + 2..offset + 2 + AUTHENTICATOR_LEN],
+        ) {
+            return Err(Error::InvalidMessageAuthenticator);
+        }
+    }
+    Ok(())
+}
+
+/// Verifies a request: the Request Authenticator of Accounting-, CoA- and Disconnect-Requests,
+/// and the Message-Authenticator of any request that carries one. Whether a missing
+/// Message-Authenticator is acceptable is the caller's policy ([`Packet::has_message_authenticator`]).
+pub fn verify_request(packet: &Packet<'_>, secret: &SharedSecret) -> Result<(), Error> {
+    match packet.code().authenticator_kind() {
+        Some(AuthenticatorKind::RandomRequest) => {
+            verify_message_authenticator(packet, secret, packet.authenticator())
+        }
+        Some(AuthenticatorKind::HashedRequest) => {
+            let expected = packet_digest(packet.as_bytes(), &ZERO, secret.expose());
+            if !ct_eq(&expected, packet.authenticator()) {
+                return Err(Error::InvalidAuthenticator);
+            }
+            verify_message_authenticator(packet, secret, &ZERO)
+        }
+        _ => Err(Error::UnexpectedCode {
+            code: packet.code().value(),
+        }),
+    }
+}
+
+/// Verifies a response against the Request Authenticator of the request it answers: the
+/// Response Authenticator and, if present, the Message-Authenticator.
+pub fn verify_response(
+    packet: &Packet<'_>,
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+) -> Result<(), Error> {
+    if packet.code().authenticator_kind() != Some(AuthenticatorKind::Response) {
+        return Err(Error::UnexpectedCode {
+            code: packet.code().value(),
+        });
+    }
+    let expected = packet_digest(packet.as_bytes(), request_authenticator, secret.expose());
+    if !ct_eq(&expected, packet.authenticator()) {
+        return Err(Error::InvalidAuthenticator);
+    }
+    verify_message_authenticator(packet, secret, request_authenticator)
+}
+
+/// XORs `block` with MD5(secret + `chain`) (the keystream step shared by User-Password and
+/// Tunnel-Password hiding).
+fn keystream(secret: &SharedSecret, chain: &[&[u8]]) -> Zeroizing<[u8; 16]> {
+    let mut md5 = secret.md5_after_secret();
+    for part in chain {
+        md5.update(part);
+    }
+    Zeroizing::new(md5.finalize().into())
+}
+
+fn xor_into(out: &mut [u8], key: &[u8; 16]) {
+    for (o, k) in out.iter_mut().zip(key) {
+        *o ^= k;
+    }
+}
+
+/// Hides a User-Password (RFC 2865 §5.2) of at most 128 bytes with the Request
+/// Authenticator; appends the hidden value (a multiple of 16 bytes, at least 16) to `out`.
+pub fn hide_user_password(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    password: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::PasswordTooLong {
+            length: password.len(),
+            max: MAX_PASSWORD_LEN,
+        });
+    }
+    let blocks = password.len().div_ceil(16).max(1);
+    let start = out.len();
+    out.extend_from_slice(password);
+    out.resize(start + blocks * 16, 0);
+    let mut prev: [u8; 16] = *request_authenticator;
+    for i in 0..blocks {
+        let block = &mut out[start + i * 16..start + (i + 1) * 16];
+        let key = keystream(secret, &[&prev]);
+        xor_into(block, &key);
+        prev.copy_from_slice(block);
+    }
+    Ok(())
+}
+
+/// Recovers a User-Password hidden with [`hide_user_password`]. Trailing zero bytes (the
+/// padding) are removed.
+pub fn recover_user_password(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    hidden: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if hidden.is_empty() || !hidden.len().is_multiple_of(16) || hidden.len() > MAX_PASSWORD_LEN {
+        return Err(Error::InvalidHiddenLength {
+            length: hidden.len(),
+        });
+    }
+    let mut out = Zeroizing::new(hidden.to_vec());
+    let mut prev: &[u8] = request_authenticator;
+    for (plain, cipher) in out.chunks_mut(16).zip(hidden.chunks(16)) {
+        let key = keystream(secret, &[prev]);
+        xor_into(plain, &key);
+        prev = cipher;
+    }
+    let len = out.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    out.truncate(len);
+    Ok(out)
+}
+
+/// Longest password the salted scheme of RFC 2868 §3.5 can carry in one attribute
+/// (tag and salt leave 250 bytes, 240 of them usable in 16-byte blocks after the length byte).
+pub const MAX_TUNNEL_PASSWORD_LEN: usize = 239;
+
+/// Hides a Tunnel-Password (RFC 2868 §3.5; also MS-MPPE-Send/Recv-Key, RFC 2548 §2.4.2):
+/// appends salt and hidden value (without the tag) to `out`. The high bit of the salt is set
+/// as the RFC requires; the salt must be unique per attribute, so take it from an RNG.
+pub fn hide_tunnel_password(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    salt: [u8; 2],
+    password: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if password.len() > MAX_TUNNEL_PASSWORD_LEN {
+        return Err(Error::PasswordTooLong {
+            length: password.len(),
+            max: MAX_TUNNEL_PASSWORD_LEN,
+        });
+    }
+    let salt = [salt[0] | 0x80, salt[1]];
+    out.extend_from_slice(&salt);
+    let start = out.len();
+    let blocks = (password.len() + 1).div_ceil(16);
+    out.push(password.len() as u8);
+    out.extend_from_slice(password);
+    out.resize(start + blocks * 16, 0);
+    let mut prev = [0u8; 16];
+    for i in 0..blocks {
+        let key = if i == 0 {
+            keystream(secret, &[request_authenticator, &salt])
+        } else {
+            keystream(secret, &[&prev])
+        };
+        let block = &mut out[start + i * 16..start + (i + 1) * 16];
+        xor_into(block, &key);
+        prev.copy_from_slice(block);
+    }
+    prev.zeroize();
+    Ok(())
+}
+
+/// Recovers a password hidden with [`hide_tunnel_password`] from the salt and hidden value
+/// (the attribute value after its tag byte).
+pub fn recover_tunnel_password(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    salted: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let Some((salt, hidden)) = salted.split_first_chunk::<2>() else {
+        return Err(Error::InvalidHiddenLength {
+            length: salted.len(),
+        });
+    };
+    if hidden.is_empty() || !hidden.len().is_multiple_of(16) {
+        return Err(Error::InvalidHiddenLength {
+            length: hidden.len(),
+        });
+    }
+    if salt[0] & 0x80 == 0 {
+        return Err(Error::InvalidHiddenValue);
+    }
+    let mut out = Zeroizing::new(hidden.to_vec());
+    let mut prev: &[u8] = &[];
+    for (i, (plain, cipher)) in out.chunks_mut(16).zip(hidden.chunks(16)).enumerate() {
+        let key = if i == 0 {
+            keystream(secret, &[request_authenticator, salt])
+        } else {
+            keystream(secret, &[prev])
+        };
+        xor_into(plain, &key);
+        prev = cipher;
+    }
+    let len = usize::from(out[0]);
+    if len + 1 > out.len() {
+        return Err(Error::InvalidHiddenValue);
+    }
+    out.copy_within(1..=len, 0);
+    out.truncate(len);
+    Ok(out)
+}
+
+/// The CHAP response MD5(identifier + password + challenge) (RFC 1994 §4.1).
+pub fn chap_response(ident: u8, password: &[u8], challenge: &[u8]) -> Authenticator {
+    let mut md5 = Md5::new();
+    md5.update([ident]);
+    md5.update(password);
+    md5.update(challenge);
+    md5.finalize().into()
+}
+
+/// Verifies a CHAP-Password attribute value (identifier and 16-byte response, RFC 2865 §5.3)
+/// against a candidate password. The challenge is the CHAP-Challenge attribute if the request
+/// has one, otherwise its Request Authenticator.
+pub fn verify_chap(chap_password: &[u8], password: &[u8], challenge: &[u8]) -> Result<(), Error> {
+    let Some((&ident, response)) = chap_password.split_first() else {
+        return Err(Error::InvalidAuthenticator);
+    };
+    if response.len() != 16 {
+        return Err(Error::InvalidAuthenticator);
+    }
+    let expected = chap_response(ident, password, challenge);
+    if ct_eq(&expected, response) {
+        Ok(())
+    } else {
+        Err(Error::InvalidAuthenticator)
+    }
+}
+
+/// The CHAP challenge of an Access-Request: its CHAP-Challenge attribute, or the Request
+/// Authenticator when there is none (RFC 2865 §2.2).
+pub fn chap_challenge<'a>(packet: &Packet<'a>) -> &'a [u8] {
+    packet
+        .find(crate::attribute::AttributeType::CHAP_CHALLENGE)
+        .map_or(&packet.authenticator()[..], |a| a.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_password_round_trips_all_block_counts() {
+        let secret = SharedSecret::new("s3cr3t");
+        let ra = [0x42; 16];
+        for len in [0usize, 1, 15, 16, 17, 31, 32, 100, 128] {
+            let pw: Vec<u8> = (1..=len).map(|i| i as u8).collect();
+            let mut hidden = Vec::new();
+            hide_user_password(&secret, &ra, &pw, &mut hidden).unwrap();
+            assert_eq!(hidden.len(), len.div_ceil(16).max(1) * 16);
+            let back = recover_user_password(&secret, &ra, &hidden).unwrap();
+            assert_eq!(&back[..], &pw[..]);
+        }
+        assert!(hide_user_password(&secret, &ra, &[1; 129], &mut Vec::new()).is_err());
+        assert!(recover_user_password(&secret, &ra, &[0; 15]).is_err());
+        assert!(recover_user_password(&secret, &ra, &[0; 144]).is_err());
+    }
+
+    #[test]
+    fn tunnel_password_round_trips() {
+        let secret = SharedSecret::new("s3cr3t");
+        let ra = [7; 16];
+        for len in [0usize, 1, 15, 16, 200, MAX_TUNNEL_PASSWORD_LEN] {
+            let pw = vec![b'p'; len];
+            let mut v = Vec::new();
+            hide_tunnel_password(&secret, &ra, [1, 2], &pw, &mut v).unwrap();
+            assert_eq!(v[0], 0x81);
+            assert!(v.len() <= 252);
+            assert_eq!(
+                &recover_tunnel_password(&secret, &ra, &v).unwrap()[..],
+                &pw[..]
+            );
+            let other = SharedSecret::new("other");
+            if let Ok(p) = recover_tunnel_password(&other, &ra, &v) {
+                assert_ne!(&p[..], &pw[..]);
+            }
+        }
+        assert!(hide_tunnel_password(&secret, &ra, [0, 0], &[0; 240], &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn chap_verifies_and_rejects() {
+        let challenge = [9u8; 16];
+        let r = chap_response(5, b"secretpw", &challenge);
+        let mut attr = vec![5];
+        attr.extend_from_slice(&r);
+        assert!(verify_chap(&attr, b"secretpw", &challenge).is_ok());
+        assert!(verify_chap(&attr, b"secretpx", &challenge).is_err());
+        assert!(verify_chap(&attr[..16], b"secretpw", &challenge).is_err());
+        assert!(verify_chap(&[], b"secretpw", &challenge).is_err());
+    }
+}

@@ -1,0 +1,569 @@
+//! The sans-IO server core: client lookup, verification, Blast-RADIUS policy, duplicate
+//! detection and counters. The caller owns the socket and the clock.
+//!
+//! ```text
+//! loop {
+//!     let (len, from) = socket.recv_from(&mut datagram)?;
+//!     match server.handle(Instant::now(), from, &datagram[..len], &mut out) {
+//!         Event::Request(req) => {
+//!             // decide, then
+//!             let to = server.answer(&req, Code::AccessAccept, &[], &mut out)?;
+//!             socket.send_to(&out, to)?;
+//!         }
+//!         Event::Retransmit(to) => socket.send_to(&out, to)?,
+//!         Event::Dropped(_) => {}
+//!     }
+//! }
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use zeroize::Zeroizing;
+
+use crate::attribute::{Attribute, AttributeType};
+use crate::code::Code;
+use crate::crypto::{self, Authenticator};
+use crate::error::Error;
+use crate::packet::{Packet, PacketBuilder};
+use crate::secret::SharedSecret;
+
+/// Server-wide policy. The defaults are the Blast-RADIUS (CVE-2024-3596) defences; every
+/// relaxation is explicit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Drop every Access-Request without a valid Message-Authenticator (default `true`).
+    /// Clients can be exempted one by one with [`NasClient::allow_missing_message_authenticator`].
+    pub require_message_authenticator: bool,
+    /// Drop an Access-Request that carries Proxy-State but no Message-Authenticator, even from
+    /// an exempted client (default `true`; FreeRADIUS's `limit_proxy_state`).
+    pub limit_proxy_state: bool,
+    /// How long answers are kept to replay on retransmission (default 10 s).
+    pub duplicate_window: Duration,
+    /// Most entries the duplicate cache holds (default 4096); the oldest is evicted first.
+    pub duplicate_capacity: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            require_message_authenticator: true,
+            limit_proxy_state: true,
+            duplicate_window: Duration::from_secs(10),
+            duplicate_capacity: 4096,
+        }
+    }
+}
+
+/// A RADIUS client (NAS) allowed to talk to the server: an address or prefix and its secret.
+#[derive(Debug, Clone)]
+pub struct NasClient {
+    name: String,
+    network: IpNet,
+    secret: SharedSecret,
+    allow_missing_message_authenticator: bool,
+}
+
+impl NasClient {
+    /// A client identified by the source addresses in `network` (a single host is a /32 or
+    /// /128 prefix).
+    pub fn new(name: impl Into<String>, network: IpNet, secret: SharedSecret) -> Self {
+        Self {
+            name: name.into(),
+            network: network.trunc(),
+            secret,
+            allow_missing_message_authenticator: false,
+        }
+    }
+
+    /// A client with exactly one address.
+    pub fn host(name: impl Into<String>, addr: IpAddr, secret: SharedSecret) -> Self {
+        Self::new(name, IpNet::from(addr), secret)
+    }
+
+    /// Opt-out: accept Access-Requests from this client without Message-Authenticator (for
+    /// NASes that cannot send it). Each such request is counted in
+    /// [`Counters::accepted_without_message_authenticator`].
+    #[must_use]
+    pub fn allow_missing_message_authenticator(mut self) -> Self {
+        self.allow_missing_message_authenticator = true;
+        self
+    }
+
+    /// The name given at construction.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The shared secret.
+    pub fn secret(&self) -> &SharedSecret {
+        &self.secret
+    }
+}
+
+/// Index of a client in the server's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientId(usize);
+
+/// Per-client counters in the spirit of RFC 4669 (RADIUS authentication server MIB).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Access-Requests passed to the application.
+    pub access_requests: u64,
+    /// Access-Accepts sent.
+    pub access_accepts: u64,
+    /// Access-Rejects sent.
+    pub access_rejects: u64,
+    /// Access-Challenges sent.
+    pub access_challenges: u64,
+    /// Accounting-Requests passed to the application.
+    pub accounting_requests: u64,
+    /// Accounting-Responses sent.
+    pub accounting_responses: u64,
+    /// Status-Server requests passed to the application.
+    pub status_server: u64,
+    /// CoA- and Disconnect-Requests passed to the application.
+    pub dynamic_authorization_requests: u64,
+    /// Other responses (CoA/Disconnect ACK/NAK) sent.
+    pub other_responses: u64,
+    /// Retransmissions answered from the duplicate cache.
+    pub duplicates_replayed: u64,
+    /// Retransmissions dropped because the first copy is still being answered.
+    pub duplicates_in_progress: u64,
+    /// Packets dropped because they do not parse.
+    pub malformed: u64,
+    /// Packets dropped for a bad Request Authenticator or Message-Authenticator.
+    pub bad_authenticators: u64,
+    /// Access-Requests and Status-Servers dropped for lacking Message-Authenticator.
+    pub missing_message_authenticator: u64,
+    /// Access-Requests dropped for Proxy-State without Message-Authenticator.
+    pub proxy_state_without_message_authenticator: u64,
+    /// Packets dropped because their code is not a request this server answers.
+    pub unexpected_codes: u64,
+    /// Access-Requests accepted without Message-Authenticator under the client's opt-out.
+    pub accepted_without_message_authenticator: u64,
+}
+
+/// Why a datagram was dropped without an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The source address is in no client's network.
+    UnknownClient,
+    /// The packet does not parse.
+    Malformed(Error),
+    /// The Request Authenticator or Message-Authenticator does not verify.
+    BadAuthenticator,
+    /// Message-Authenticator is required but absent.
+    MissingMessageAuthenticator,
+    /// Proxy-State without Message-Authenticator.
+    ProxyStateWithoutMessageAuthenticator,
+    /// Not a request code this server answers.
+    UnexpectedCode(Code),
+    /// A retransmission of a request the application is still answering.
+    DuplicateInProgress,
+}
+
+/// What the caller must do with a datagram.
+#[derive(Debug)]
+#[must_use]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A verified request for the application to answer with [`Server::answer`].
+    Request(Request<'a>),
+    /// A retransmission: the cached answer was written to the output buffer; send it here.
+    Retransmit(SocketAddr),
+    /// Nothing to send.
+    Dropped(DropReason),
+}
+
+/// A verified request, borrowed from the datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    packet: Packet<'a>,
+    client: ClientId,
+    from: SocketAddr,
+}
+
+impl<'a> Request<'a> {
+    /// The verified packet.
+    pub fn packet(&self) -> &Packet<'a> {
+        &self.packet
+    }
+
+    /// The client (NAS) that sent it.
+    pub fn client(&self) -> ClientId {
+        self.client
+    }
+
+    /// The source address.
+    pub fn from(&self) -> SocketAddr {
+        self.from
+    }
+
+    /// The User-Name, if present and valid UTF-8.
+    pub fn user_name(&self) -> Option<&'a str> {
+        self.packet
+            .find(AttributeType::USER_NAME)
+            .and_then(|a| core::str::from_utf8(a.value).ok())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DuplicateKey {
+    from: SocketAddr,
+    identifier: u8,
+    authenticator: Authenticator,
+}
+
+#[derive(Debug)]
+struct CacheEntry {
+    inserted: Instant,
+    answer: Option<Vec<u8>>,
+}
+
+/// Bounded, time-expiring cache of answers, keyed by source, identifier and authenticator
+/// (RFC 5080 §2.2.2).
+#[derive(Debug)]
+struct DuplicateCache {
+    entries: HashMap<DuplicateKey, CacheEntry>,
+    order: VecDeque<(Instant, DuplicateKey)>,
+    spare: Vec<Vec<u8>>,
+    window: Duration,
+    capacity: usize,
+}
+
+impl DuplicateCache {
+    fn new(window: Duration, capacity: usize) -> Self {
+        Self {
+            entries: HashMap::with_capacity(capacity.min(1 << 16)),
+            order: VecDeque::with_capacity(capacity.min(1 << 16)),
+            spare: Vec::new(),
+            window,
+            capacity,
+        }
+    }
+
+    fn remove_front(&mut self) {
+        if let Some((inserted, key)) = self.order.pop_front()
+            && self
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.inserted == inserted)
+            && let Some(entry) = self.entries.remove(&key)
+            && let Some(mut buf) = entry.answer
+            && self.spare.len() < 64
+        {
+            buf.clear();
+            self.spare.push(buf);
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(inserted, _)) = self.order.front() {
+            if now.saturating_duration_since(inserted) < self.window {
+                break;
+            }
+            self.remove_front();
+        }
+    }
+
+    fn insert_pending(&mut self, now: Instant, key: DuplicateKey) {
+        if self.capacity == 0 {
+            return;
+        }
+        while self.order.len() >= self.capacity {
+            self.remove_front();
+        }
+        self.entries.insert(
+            key,
+            CacheEntry {
+                inserted: now,
+                answer: None,
+            },
+        );
+        self.order.push_back((now, key));
+    }
+
+    fn store(&mut self, key: &DuplicateKey, answer: &[u8]) {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        if let Some(entry) = self.entries.get_mut(key) {
+            buf.extend_from_slice(answer);
+            entry.answer = Some(buf);
+        } else {
+            self.spare.push(buf);
+        }
+    }
+}
+
+/// The server state machine.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    clients: Vec<NasClient>,
+    counters: Vec<Counters>,
+    unknown_clients: u64,
+    cache: DuplicateCache,
+}
+
+impl Server {
+    /// A server answering the given clients. When several networks contain an address, the
+    /// longest prefix wins.
+    pub fn new(config: ServerConfig, clients: Vec<NasClient>) -> Self {
+        let cache = DuplicateCache::new(config.duplicate_window, config.duplicate_capacity);
+        let counters = vec![Counters::default(); clients.len()];
+        Self {
+            config,
+            clients,
+            counters,
+            unknown_clients: 0,
+            cache,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Finds the client for a source address (longest matching prefix).
+    pub fn lookup(&self, addr: IpAddr) -> Option<ClientId> {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        self.clients
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.network.contains(&addr))
+            .max_by_key(|(_, c)| c.network.prefix_len())
+            .map(|(i, _)| ClientId(i))
+    }
+
+    /// A client of the table.
+    pub fn client(&self, id: ClientId) -> Option<&NasClient> {
+        self.clients.get(id.0)
+    }
+
+    /// The counters of a client.
+    pub fn counters(&self, id: ClientId) -> Counters {
+        self.counters.get(id.0).copied().unwrap_or_default()
+    }
+
+    /// Datagrams dropped because their source matched no client.
+    pub fn unknown_clients(&self) -> u64 {
+        self.unknown_clients
+    }
+
+    /// Number of entries in the duplicate cache.
+    pub fn duplicate_cache_len(&self) -> usize {
+        self.cache.entries.len()
+    }
+
+    fn drop_with(&mut self, id: ClientId, reason: DropReason) -> Event<'static> {
+        if let Some(c) = self.counters.get_mut(id.0) {
+            match &reason {
+                DropReason::Malformed(_) => c.malformed += 1,
+                DropReason::BadAuthenticator => c.bad_authenticators += 1,
+                DropReason::MissingMessageAuthenticator => c.missing_message_authenticator += 1,
+                DropReason::ProxyStateWithoutMessageAuthenticator => {
+                    c.proxy_state_without_message_authenticator += 1;
+                }
+                DropReason::UnexpectedCode(_) => c.unexpected_codes += 1,
+                DropReason::DuplicateInProgress => c.duplicates_in_progress += 1,
+                DropReason::UnknownClient => {}
+            }
+        }
+        Event::Dropped(reason)
+    }
+
+    /// Handles one datagram from `from` at time `now`. A retransmission of an answered request
+    /// has its cached answer written to `out`.
+    pub fn handle<'a>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &'a [u8],
+        out: &mut Vec<u8>,
+    ) -> Event<'a> {
+        self.cache.expire(now);
+        let Some(id) = self.lookup(from.ip()) else {
+            self.unknown_clients += 1;
+            return Event::Dropped(DropReason::UnknownClient);
+        };
+        let packet = match Packet::parse(datagram) {
+            Ok(p) => p,
+            Err(e) => return self.drop_with(id, DropReason::Malformed(e)),
+        };
+        let code = packet.code();
+        if !matches!(
+            code,
+            Code::AccessRequest
+                | Code::AccountingRequest
+                | Code::StatusServer
+                | Code::CoaRequest
+                | Code::DisconnectRequest
+        ) {
+            return self.drop_with(id, DropReason::UnexpectedCode(code));
+        }
+        let key = DuplicateKey {
+            from,
+            identifier: packet.identifier(),
+            authenticator: *packet.authenticator(),
+        };
+        let dedupe = code != Code::StatusServer;
+        if dedupe && let Some(entry) = self.cache.entries.get(&key) {
+            if let Some(answer) = &entry.answer {
+                out.clear();
+                out.extend_from_slice(answer);
+                if let Some(c) = self.counters.get_mut(id.0) {
+                    c.duplicates_replayed += 1;
+                }
+                return Event::Retransmit(from);
+            }
+            return self.drop_with(id, DropReason::DuplicateInProgress);
+        }
+        let Some(client) = self.clients.get(id.0) else {
+            return Event::Dropped(DropReason::UnknownClient);
+        };
+        if crypto::verify_request(&packet, &client.secret).is_err() {
+            return self.drop_with(id, DropReason::BadAuthenticator);
+        }
+        let has_ma = packet.has_message_authenticator();
+        let exempt = client.allow_missing_message_authenticator;
+        match code {
+            // RFC 5997 §3: Status-Server without Message-Authenticator is always discarded.
+            Code::StatusServer if !has_ma => {
+                return self.drop_with(id, DropReason::MissingMessageAuthenticator);
+            }
+            Code::AccessRequest if !has_ma => {
+                if self.config.require_message_authenticator && !exempt {
+                    return self.drop_with(id, DropReason::MissingMessageAuthenticator);
+                }
+                if self.config.limit_proxy_state
+                    && packet.find(AttributeType::PROXY_STATE).is_some()
+                {
+                    return self.drop_with(id, DropReason::ProxyStateWithoutMessageAuthenticator);
+                }
+                if let Some(c) = self.counters.get_mut(id.0) {
+                    c.accepted_without_message_authenticator += 1;
+                }
+            }
+            _ => {}
+        }
+        if let Some(c) = self.counters.get_mut(id.0) {
+            match code {
+                Code::AccessRequest => c.access_requests += 1,
+                Code::AccountingRequest => c.accounting_requests += 1,
+                Code::StatusServer => c.status_server += 1,
+                _ => c.dynamic_authorization_requests += 1,
+            }
+        }
+        if dedupe {
+            self.cache.insert_pending(now, key);
+        }
+        Event::Request(Request {
+            packet,
+            client: id,
+            from,
+        })
+    }
+
+    /// Recovers the User-Password of a verified Access-Request.
+    pub fn user_password(&self, request: &Request<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let client = self
+            .clients
+            .get(request.client.0)
+            .ok_or(Error::UnexpectedCode { code: 0 })?;
+        let hidden = request
+            .packet
+            .find(AttributeType::USER_PASSWORD)
+            .ok_or(Error::MissingAttribute { attr_type: 2 })?;
+        crypto::recover_user_password(&client.secret, request.packet.authenticator(), hidden.value)
+    }
+
+    /// Verifies the CHAP-Password of a verified Access-Request against a candidate password.
+    pub fn verify_chap(&self, request: &Request<'_>, password: &[u8]) -> Result<(), Error> {
+        let chap = request
+            .packet
+            .find(AttributeType::CHAP_PASSWORD)
+            .ok_or(Error::MissingAttribute { attr_type: 3 })?;
+        crypto::verify_chap(
+            chap.value,
+            password,
+            crypto::chap_challenge(&request.packet),
+        )
+    }
+
+    /// Builds, signs and caches the answer to `request`, writing it to `out`; returns where to
+    /// send it. Message-Authenticator is put first; the request's Proxy-State attributes are
+    /// copied last, in order (RFC 2865 §5.33).
+    pub fn answer(
+        &mut self,
+        request: &Request<'_>,
+        code: Code,
+        attributes: &[Attribute<'_>],
+        out: &mut Vec<u8>,
+    ) -> Result<SocketAddr, Error> {
+        let req = &request.packet;
+        if !req.code().accepts_response(code) {
+            return Err(Error::UnexpectedCode { code: code.value() });
+        }
+        let client = self
+            .clients
+            .get(request.client.0)
+            .ok_or(Error::UnexpectedCode { code: code.value() })?;
+        let mut builder = PacketBuilder::new(out, code, req.identifier(), req.authenticator());
+        builder.push_message_authenticator()?;
+        for attr in attributes {
+            attr.encode(&mut builder)?;
+        }
+        for proxy_state in req.find_all(AttributeType::PROXY_STATE) {
+            builder.push(AttributeType::PROXY_STATE, proxy_state.value)?;
+        }
+        let bytes = builder.finish();
+        crypto::sign(bytes, &client.secret, Some(req.authenticator()))?;
+        if let Some(c) = self.counters.get_mut(request.client.0) {
+            match code {
+                Code::AccessAccept => c.access_accepts += 1,
+                Code::AccessReject => c.access_rejects += 1,
+                Code::AccessChallenge => c.access_challenges += 1,
+                Code::AccountingResponse => c.accounting_responses += 1,
+                _ => c.other_responses += 1,
+            }
+        }
+        if req.code() != Code::StatusServer {
+            let key = DuplicateKey {
+                from: request.from,
+                identifier: req.identifier(),
+                authenticator: *req.authenticator(),
+            };
+            self.cache.store(&key, out);
+        }
+        Ok(request.from)
+    }
+
+    /// Forgets a request the application decided not to answer, so that its retransmissions
+    /// are handled afresh instead of dropped as in progress.
+    pub fn abandon(&mut self, request: &Request<'_>) {
+        let key = DuplicateKey {
+            from: request.from,
+            identifier: request.packet.identifier(),
+            authenticator: *request.packet.authenticator(),
+        };
+        if self
+            .cache
+            .entries
+            .get(&key)
+            .is_some_and(|e| e.answer.is_none())
+        {
+            self.cache.entries.remove(&key);
+        }
+    }
+}
