@@ -357,12 +357,17 @@ impl Default for AdaptiveConfig {
     }
 }
 
-/// Default score weights.
-pub(crate) mod weights {
-    pub(crate) const BLOCKED: u8 = 100;
-    pub(crate) const DEVICE_LIMIT: u8 = 40;
-    pub(crate) const DEFAULT: u8 = 25;
-    pub(crate) const TRAVEL: u8 = 70;
+/// Score weights: what a fired rule adds to [`Assessment::score`](crate::Assessment) when the
+/// configuration does not say otherwise.
+pub mod weights {
+    /// A blocked network or country (not configurable).
+    pub const BLOCKED: u8 = 100;
+    /// The device limit.
+    pub const DEVICE_LIMIT: u8 = 40;
+    /// New device, new network, new country and time of day.
+    pub const DEFAULT: u8 = 25;
+    /// Impossible travel.
+    pub const TRAVEL: u8 = 70;
 }
 
 fn deny_message() -> String {

@@ -19,7 +19,7 @@ pub use cidr::CidrMap;
 pub use config::{
     AdaptiveConfig, AlertSettings, Audience, ChallengeType, CountryRule, DeviceLimitRule,
     ImpossibleTravelRule, NetworkAction, NetworkList, NewNetworkRule, RuleAction, SimpleRule,
-    TimeOfDayRule, TimeWindow, TrustSettings, Weekday,
+    TimeOfDayRule, TimeWindow, TrustSettings, Weekday, weights,
 };
 pub use country::{CountryCode, InvalidCountryCode};
 pub use error::Error;

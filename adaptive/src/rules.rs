@@ -350,6 +350,25 @@ fn network_of(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
     IpNet::new(ip, len).map_or_else(|_| IpNet::from(ip), |n| n.trunc())
 }
 
+/// The network of `ip` as a comparable number: the address with the host bits shifted out,
+/// tagged with the family.
+fn network_key(ip: IpAddr, v4: u8, v6: u8) -> (bool, u128) {
+    match canonical(ip) {
+        IpAddr::V4(a) => (
+            false,
+            u128::from(u32::from(a))
+                .checked_shr(32 - u32::from(v4.min(32)))
+                .unwrap_or(0),
+        ),
+        IpAddr::V6(a) => (
+            true,
+            u128::from(a)
+                .checked_shr(128 - u32::from(v6.min(128)))
+                .unwrap_or(0),
+        ),
+    }
+}
+
 /// Local weekday (Monday = 0) and minute of the day.
 fn local_time(now: u64, offset_secs: i64) -> (usize, u16) {
     let t = i128::from(now) + i128::from(offset_secs);
@@ -463,10 +482,11 @@ impl RuleSet {
         if !trusted {
             if let Some((v4, v6, fire)) = self.new_network {
                 let network = network_of(attempt.ip, v4, v6);
+                let key = network_key(attempt.ip, v4, v6);
                 let seen = attempt
                     .history
                     .iter()
-                    .any(|p| network.contains(&canonical(p.ip)));
+                    .any(|p| network_key(p.ip, v4, v6) == key);
                 if !seen {
                     out.fire(Finding::NewNetwork { network }, fire);
                 }
