@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod authn_request;
 pub mod aws;
+pub mod binding;
 pub mod cert;
 pub mod dsig;
 pub mod error;
 pub mod id;
+pub mod metadata;
 pub mod ns;
 pub mod response;
 pub mod sign;

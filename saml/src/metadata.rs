@@ -1,0 +1,383 @@
+//! SAML 2.0 metadata: reading a service provider's `EntityDescriptor` and writing
+//! the IdP's own.
+
+use crate::cert::Certificate;
+use crate::dsig::{self, SignOptions};
+use crate::error::{Error, Result};
+use crate::id::SamlId;
+use crate::ns;
+use crate::response::NameIdFormat;
+use crate::sign::Signer;
+use crate::xml::{self, Document, Name, NodeId};
+
+/// Binding URI of HTTP-Redirect.
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+/// Binding URI of HTTP-POST.
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+/// An endpoint (AssertionConsumerService, SingleLogoutService, SingleSignOnService).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The binding URI.
+    pub binding: String,
+    /// The URL.
+    pub location: String,
+    /// `index` (indexed endpoints only).
+    pub index: Option<u16>,
+    /// `isDefault` (indexed endpoints only).
+    pub is_default: bool,
+    /// `ResponseLocation`, when different from `location`.
+    pub response_location: Option<String>,
+}
+
+/// What a `KeyDescriptor` certificate may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyUse {
+    /// `use="signing"`.
+    Signing,
+    /// `use="encryption"`.
+    Encryption,
+    /// No `use`: both.
+    Both,
+}
+
+/// A service provider as its metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpMetadata {
+    /// The entity ID (expected as `Issuer` of its requests, and the audience).
+    pub entity_id: String,
+    /// Assertion consumer services in document order.
+    pub assertion_consumer_services: Vec<Endpoint>,
+    /// Single logout services.
+    pub single_logout_services: Vec<Endpoint>,
+    /// Certificates with their use.
+    pub certificates: Vec<(KeyUse, Certificate)>,
+    /// Accepted NameID formats, in order of preference.
+    pub name_id_formats: Vec<NameIdFormat>,
+    /// `WantAssertionsSigned`.
+    pub want_assertions_signed: bool,
+    /// `AuthnRequestsSigned`.
+    pub authn_requests_signed: bool,
+}
+
+fn bool_attr(doc: &Document, el: NodeId, name: &str) -> Result<bool> {
+    match doc.element(el).and_then(|e| e.attribute(name)) {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(_) => Err(Error::InvalidValue {
+            field: format!("{}/@{name}", doc.path(el)),
+            reason: "not an xs:boolean".into(),
+        }),
+    }
+}
+
+fn endpoint(doc: &Document, el: NodeId, indexed: bool) -> Result<Endpoint> {
+    let e = doc
+        .element(el)
+        .ok_or_else(|| Error::MissingElement { path: doc.path(el) })?;
+    let req = |name: &str| {
+        e.attribute(name)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::MissingAttribute {
+                element: doc.path(el),
+                attribute: name.into(),
+            })
+    };
+    let index = if indexed {
+        Some(
+            req("index")?
+                .parse::<u16>()
+                .map_err(|_| Error::InvalidValue {
+                    field: format!("{}/@index", doc.path(el)),
+                    reason: "not an unsigned short".into(),
+                })?,
+        )
+    } else {
+        None
+    };
+    Ok(Endpoint {
+        binding: req("Binding")?,
+        location: req("Location")?,
+        index,
+        is_default: bool_attr(doc, el, "isDefault")?,
+        response_location: e.attribute("ResponseLocation").map(str::to_owned),
+    })
+}
+
+impl SpMetadata {
+    /// Parses SP metadata: an `EntityDescriptor` with one `SPSSODescriptor`
+    /// supporting SAML 2.0. A metadata signature is not checked here (see
+    /// [`dsig::verify_enveloped`] with the federation's key).
+    pub fn parse(xml_bytes: &[u8]) -> Result<Self> {
+        let doc = xml::parse(xml_bytes)?;
+        let root = doc.root();
+        if !doc
+            .element(root)
+            .is_some_and(|e| e.is(ns::MD, "EntityDescriptor"))
+        {
+            return Err(Error::UnexpectedElement {
+                path: doc.path(root),
+                reason: "expected md:EntityDescriptor".into(),
+            });
+        }
+        let entity_id = doc
+            .element(root)
+            .and_then(|e| e.attribute("entityID"))
+            .filter(|v| !v.is_empty() && v.len() <= 1024)
+            .ok_or_else(|| Error::MissingAttribute {
+                element: "EntityDescriptor".into(),
+                attribute: "entityID".into(),
+            })?
+            .to_owned();
+        let sp = doc
+            .unique_child(root, ns::MD, "SPSSODescriptor")?
+            .ok_or_else(|| Error::MissingElement {
+                path: "EntityDescriptor/SPSSODescriptor".into(),
+            })?;
+        let protocols = doc
+            .element(sp)
+            .and_then(|e| e.attribute("protocolSupportEnumeration"))
+            .unwrap_or_default();
+        if !protocols.split_ascii_whitespace().any(|p| p == ns::SAMLP) {
+            return Err(Error::InvalidValue {
+                field: "SPSSODescriptor/@protocolSupportEnumeration".into(),
+                reason: "SAML 2.0 protocol not supported".into(),
+            });
+        }
+        let mut md = Self {
+            entity_id,
+            assertion_consumer_services: Vec::new(),
+            single_logout_services: Vec::new(),
+            certificates: Vec::new(),
+            name_id_formats: Vec::new(),
+            want_assertions_signed: bool_attr(&doc, sp, "WantAssertionsSigned")?,
+            authn_requests_signed: bool_attr(&doc, sp, "AuthnRequestsSigned")?,
+        };
+        for (c, e) in doc.child_elements(sp) {
+            if e.is(ns::MD, "AssertionConsumerService") {
+                md.assertion_consumer_services
+                    .push(endpoint(&doc, c, true)?);
+            } else if e.is(ns::MD, "SingleLogoutService") {
+                md.single_logout_services.push(endpoint(&doc, c, false)?);
+            } else if e.is(ns::MD, "NameIDFormat") {
+                md.name_id_formats
+                    .push(NameIdFormat::from_uri(doc.text(c)?.trim()));
+            } else if e.is(ns::MD, "KeyDescriptor") {
+                let key_use = match e.attribute("use") {
+                    None => KeyUse::Both,
+                    Some("signing") => KeyUse::Signing,
+                    Some("encryption") => KeyUse::Encryption,
+                    Some(_) => {
+                        return Err(Error::InvalidValue {
+                            field: format!("{}/@use", doc.path(c)),
+                            reason: "expected signing or encryption".into(),
+                        });
+                    }
+                };
+                if let Some(ki) = doc.unique_child(c, ns::DS, "KeyInfo")? {
+                    for xd in doc.children_named(ki, ns::DS, "X509Data") {
+                        for xc in doc.children_named(xd, ns::DS, "X509Certificate") {
+                            md.certificates
+                                .push((key_use, Certificate::from_base64(&doc.text(xc)?)?));
+                        }
+                    }
+                }
+            }
+        }
+        if md.assertion_consumer_services.is_empty() {
+            return Err(Error::MissingElement {
+                path: "EntityDescriptor/SPSSODescriptor/AssertionConsumerService".into(),
+            });
+        }
+        Ok(md)
+    }
+
+    /// The ACS to answer at: the requested URL if the metadata lists it, the
+    /// requested index, or else the default one (`isDefault`, else the first with the
+    /// POST binding, else the first).
+    pub fn resolve_acs(&self, url: Option<&str>, index: Option<u16>) -> Result<&Endpoint> {
+        let acs = &self.assertion_consumer_services;
+        if let Some(url) = url {
+            return acs
+                .iter()
+                .find(|e| e.location == url)
+                .ok_or_else(|| Error::InvalidValue {
+                    field: "AssertionConsumerServiceURL".into(),
+                    reason: "not listed in the SP metadata".into(),
+                });
+        }
+        if let Some(i) = index {
+            return acs
+                .iter()
+                .find(|e| e.index == Some(i))
+                .ok_or_else(|| Error::InvalidValue {
+                    field: "AssertionConsumerServiceIndex".into(),
+                    reason: "not listed in the SP metadata".into(),
+                });
+        }
+        acs.iter()
+            .find(|e| e.is_default)
+            .or_else(|| acs.iter().find(|e| e.binding == BINDING_POST))
+            .or_else(|| acs.first())
+            .ok_or_else(|| Error::MissingElement {
+                path: "SPSSODescriptor/AssertionConsumerService".into(),
+            })
+    }
+
+    /// Certificates usable to verify the SP's signatures.
+    pub fn signing_certificates(&self) -> impl Iterator<Item = &Certificate> {
+        self.certificates
+            .iter()
+            .filter(|(u, _)| matches!(u, KeyUse::Signing | KeyUse::Both))
+            .map(|(_, c)| c)
+    }
+}
+
+/// The IdP's metadata, written by [`IdpMetadata::to_document`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpMetadata {
+    /// The IdP's entity ID.
+    pub entity_id: String,
+    /// SingleSignOnService endpoints (bindings and URLs).
+    pub single_sign_on_services: Vec<(String, String)>,
+    /// SingleLogoutService endpoints.
+    pub single_logout_services: Vec<(String, String)>,
+    /// NameID formats offered.
+    pub name_id_formats: Vec<NameIdFormat>,
+    /// The signing certificate.
+    pub signing_certificate: Certificate,
+    /// Whether the IdP wants signed AuthnRequests.
+    pub want_authn_requests_signed: bool,
+}
+
+impl IdpMetadata {
+    /// Metadata for an IdP with the usual endpoints under `base_url`:
+    /// `{base_url}/sso` (Redirect and POST) and `{base_url}/slo` (Redirect and POST).
+    pub fn with_base_url(
+        entity_id: &str,
+        base_url: &str,
+        signing_certificate: Certificate,
+    ) -> Self {
+        let base = base_url.trim_end_matches('/');
+        let both = |path: &str| {
+            vec![
+                (BINDING_REDIRECT.to_owned(), format!("{base}/{path}")),
+                (BINDING_POST.to_owned(), format!("{base}/{path}")),
+            ]
+        };
+        Self {
+            entity_id: entity_id.to_owned(),
+            single_sign_on_services: both("sso"),
+            single_logout_services: both("slo"),
+            name_id_formats: vec![
+                NameIdFormat::Persistent,
+                NameIdFormat::Transient,
+                NameIdFormat::EmailAddress,
+                NameIdFormat::Unspecified,
+            ],
+            signing_certificate,
+            want_authn_requests_signed: false,
+        }
+    }
+
+    /// The metadata document (unsigned). `id` is written as the `ID` attribute so that
+    /// the document can be signed.
+    pub fn to_document(&self, id: &SamlId) -> Result<Document> {
+        let md = |l: &str| Name::qualified("md", l, ns::MD);
+        let mut doc = Document::new(md("EntityDescriptor"));
+        let root = doc.root();
+        doc.declare_namespace(root, Some("md"), ns::MD)?;
+        doc.declare_namespace(root, Some("ds"), ns::DS)?;
+        doc.set_attribute(root, "ID", id.as_str())?;
+        doc.set_attribute(root, "entityID", &self.entity_id)?;
+        let idp = doc.append_element(root, md("IDPSSODescriptor"))?;
+        doc.set_attribute(
+            idp,
+            "WantAuthnRequestsSigned",
+            if self.want_authn_requests_signed {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
+        doc.set_attribute(idp, "protocolSupportEnumeration", ns::SAMLP)?;
+        let kd = doc.append_element(idp, md("KeyDescriptor"))?;
+        doc.set_attribute(kd, "use", "signing")?;
+        let ki = doc.append_element(kd, Name::qualified("ds", "KeyInfo", ns::DS))?;
+        let xd = doc.append_element(ki, Name::qualified("ds", "X509Data", ns::DS))?;
+        doc.append_text_element(
+            xd,
+            Name::qualified("ds", "X509Certificate", ns::DS),
+            &self.signing_certificate.to_base64(),
+        )?;
+        for (binding, location) in &self.single_logout_services {
+            let e = doc.append_element(idp, md("SingleLogoutService"))?;
+            doc.set_attribute(e, "Binding", binding)?;
+            doc.set_attribute(e, "Location", location)?;
+        }
+        for f in &self.name_id_formats {
+            doc.append_text_element(idp, md("NameIDFormat"), f.uri())?;
+        }
+        for (binding, location) in &self.single_sign_on_services {
+            let e = doc.append_element(idp, md("SingleSignOnService"))?;
+            doc.set_attribute(e, "Binding", binding)?;
+            doc.set_attribute(e, "Location", location)?;
+        }
+        Ok(doc)
+    }
+
+    /// The metadata as XML, optionally signed (enveloped, first child of the root).
+    pub fn to_xml(&self, id: &SamlId, signer: Option<&dyn Signer>) -> Result<String> {
+        let mut doc = self.to_document(id)?;
+        if let Some(s) = signer {
+            let root = doc.root();
+            dsig::sign_enveloped(
+                &mut doc,
+                root,
+                s,
+                Some(&self.signing_certificate),
+                &SignOptions::default(),
+            )?;
+        }
+        Ok(doc.to_xml())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_metadata_parses() {
+        let md = SpMetadata::parse(include_bytes!(
+            "../tests/vectors/metadata/aws-signin-sp.xml"
+        ))
+        .unwrap();
+        assert_eq!(md.entity_id, "urn:amazon:webservices");
+        let acs = md.resolve_acs(None, None).unwrap();
+        assert_eq!(acs.location, "https://signin.aws.amazon.com/saml");
+        assert_eq!(acs.binding, BINDING_POST);
+        assert_eq!(acs.index, Some(1));
+        assert!(md.want_assertions_signed);
+        assert!(!md.authn_requests_signed);
+        assert_eq!(md.signing_certificates().count(), 1);
+        assert_eq!(md.name_id_formats.len(), 8);
+        assert_eq!(md.name_id_formats[0], NameIdFormat::Transient);
+        assert!(
+            md.resolve_acs(Some("https://evil.example/acs"), None)
+                .is_err()
+        );
+        assert!(md.resolve_acs(None, Some(2)).is_err());
+        assert_eq!(md.resolve_acs(None, Some(1)).unwrap(), acs);
+    }
+
+    #[test]
+    fn refuses_non_sp_metadata() {
+        assert!(SpMetadata::parse(b"<a/>").is_err());
+        let no_acs = br#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>"#;
+        assert!(matches!(
+            SpMetadata::parse(no_acs),
+            Err(Error::MissingElement { .. })
+        ));
+    }
+}
