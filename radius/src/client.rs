@@ -16,7 +16,6 @@ use crate::secret::SharedSecret;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default))]
-#[non_exhaustive]
 pub struct ClientConfig {
     /// Reject answers to Access-Requests and Status-Servers without Message-Authenticator
     /// (default `true`). Set to `false` only for servers that predate the Blast-RADIUS fixes

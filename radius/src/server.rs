@@ -35,7 +35,6 @@ use crate::secret::SharedSecret;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default))]
-#[non_exhaustive]
 pub struct ServerConfig {
     /// Drop every Access-Request without a valid Message-Authenticator (default `true`).
     /// Clients can be exempted one by one with [`NasClient::allow_missing_message_authenticator`].
@@ -412,23 +411,6 @@ impl Server {
         ) {
             return self.drop_with(id, DropReason::UnexpectedCode(code));
         }
-        let key = DuplicateKey {
-            from,
-            identifier: packet.identifier(),
-            authenticator: *packet.authenticator(),
-        };
-        let dedupe = code != Code::StatusServer;
-        if dedupe && let Some(entry) = self.cache.entries.get(&key) {
-            if let Some(answer) = &entry.answer {
-                out.clear();
-                out.extend_from_slice(answer);
-                if let Some(c) = self.counters.get_mut(id.0) {
-                    c.duplicates_replayed += 1;
-                }
-                return Event::Retransmit(from);
-            }
-            return self.drop_with(id, DropReason::DuplicateInProgress);
-        }
         let Some(client) = self.clients.get(id.0) else {
             return Event::Dropped(DropReason::UnknownClient);
         };
@@ -451,13 +433,32 @@ impl Server {
                 {
                     return self.drop_with(id, DropReason::ProxyStateWithoutMessageAuthenticator);
                 }
-                if let Some(c) = self.counters.get_mut(id.0) {
-                    c.accepted_without_message_authenticator += 1;
-                }
             }
             _ => {}
         }
+        // Retransmissions are recognised only after verification, so a forged packet that
+        // copies an identifier and authenticator cannot fetch or block an answer.
+        let key = DuplicateKey {
+            from,
+            identifier: packet.identifier(),
+            authenticator: *packet.authenticator(),
+        };
+        let dedupe = code != Code::StatusServer;
+        if dedupe && let Some(entry) = self.cache.entries.get(&key) {
+            if let Some(answer) = &entry.answer {
+                out.clear();
+                out.extend_from_slice(answer);
+                if let Some(c) = self.counters.get_mut(id.0) {
+                    c.duplicates_replayed += 1;
+                }
+                return Event::Retransmit(from);
+            }
+            return self.drop_with(id, DropReason::DuplicateInProgress);
+        }
         if let Some(c) = self.counters.get_mut(id.0) {
+            if !has_ma && code == Code::AccessRequest {
+                c.accepted_without_message_authenticator += 1;
+            }
             match code {
                 Code::AccessRequest => c.access_requests += 1,
                 Code::AccountingRequest => c.accounting_requests += 1,

@@ -1,0 +1,510 @@
+//! The sans-IO server and client driven together in memory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use idforge_radius::client::{Client, ClientConfig, Credentials, Timeout};
+use idforge_radius::crypto;
+use idforge_radius::packet::PacketBuilder;
+use idforge_radius::server::{DropReason, Event, NasClient, Server, ServerConfig};
+use idforge_radius::{Attribute, AttributeType, Code, Error, Packet, SharedSecret};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+const SECRET: &str = "testing123";
+
+fn nas() -> SocketAddr {
+    "10.1.2.3:50000".parse().unwrap()
+}
+
+fn server(config: ServerConfig, exempt: bool) -> Server {
+    let mut client = NasClient::new(
+        "lab",
+        "10.1.0.0/16".parse().unwrap(),
+        SharedSecret::new(SECRET),
+    );
+    if exempt {
+        client = client.allow_missing_message_authenticator();
+    }
+    let other = NasClient::host(
+        "one-host",
+        "10.1.9.9".parse::<IpAddr>().unwrap(),
+        SharedSecret::new("other-secret"),
+    );
+    Server::new(config, vec![client, other])
+}
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(7)
+}
+
+#[test]
+fn pap_accept_round_trip_and_counters() {
+    let mut srv = server(ServerConfig::default(), false);
+    let mut cli = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let now = Instant::now();
+    let (mut req, mut out) = (Vec::new(), Vec::new());
+    let id = cli
+        .request(
+            now,
+            &mut rng(),
+            Code::AccessRequest,
+            Credentials::Pap(b"password"),
+            &[Attribute::text(AttributeType::USER_NAME, "bob")],
+            &mut req,
+        )
+        .unwrap();
+    assert!(
+        Packet::parse(&req)
+            .unwrap()
+            .message_authenticator_is_first()
+    );
+    let Event::Request(r) = srv.handle(now, nas(), &req, &mut out) else {
+        panic!("dropped")
+    };
+    assert_eq!(r.user_name(), Some("bob"));
+    assert_eq!(&srv.user_password(&r).unwrap()[..], b"password");
+    let to = srv
+        .answer(
+            &r,
+            Code::AccessAccept,
+            &[Attribute::reply_message("hi")],
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(to, nas());
+    let answer = Packet::parse(&out).unwrap();
+    assert!(answer.message_authenticator_is_first());
+    let resp = cli.handle_response(&out).unwrap();
+    assert_eq!(resp.code(), Code::AccessAccept);
+    assert_eq!(resp.packet().identifier(), id);
+    let c = srv.counters(r.client());
+    assert_eq!((c.access_requests, c.access_accepts), (1, 1));
+    // The answer cannot be accepted twice.
+    assert_eq!(
+        cli.handle_response(&out).unwrap_err(),
+        Error::UnknownIdentifier { identifier: id }
+    );
+}
+
+#[test]
+fn retransmissions_replay_the_cached_answer_and_expire() {
+    let config = ServerConfig {
+        duplicate_window: Duration::from_secs(5),
+        ..ServerConfig::default()
+    };
+    let mut srv = server(config, false);
+    let mut cli = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let t0 = Instant::now();
+    let (mut req, mut out) = (Vec::new(), Vec::new());
+    cli.request(
+        t0,
+        &mut rng(),
+        Code::AccessRequest,
+        Credentials::Pap(b"x"),
+        &[],
+        &mut req,
+    )
+    .unwrap();
+    let Event::Request(r) = srv.handle(t0, nas(), &req, &mut out) else {
+        panic!()
+    };
+    let id = r.client();
+    // Retransmitted while the application is still deciding: dropped, not re-run.
+    let mut scratch = Vec::new();
+    assert!(matches!(
+        srv.handle(t0, nas(), &req, &mut scratch),
+        Event::Dropped(DropReason::DuplicateInProgress)
+    ));
+    srv.answer(
+        &r,
+        Code::AccessReject,
+        &[Attribute::reply_message("no")],
+        &mut out,
+    )
+    .unwrap();
+    let first = out.clone();
+    let mut replay = Vec::new();
+    assert!(matches!(
+        srv.handle(t0 + Duration::from_secs(1), nas(), &req, &mut replay),
+        Event::Retransmit(to) if to == nas()
+    ));
+    assert_eq!(replay, first);
+    assert_eq!(srv.counters(id).duplicates_replayed, 1);
+    assert_eq!(srv.counters(id).access_requests, 1);
+    // After the window the same bytes are a new request again.
+    assert!(matches!(
+        srv.handle(t0 + Duration::from_secs(6), nas(), &req, &mut replay),
+        Event::Request(_)
+    ));
+    assert_eq!(srv.counters(id).access_requests, 2);
+}
+
+#[test]
+fn duplicate_cache_is_bounded() {
+    let config = ServerConfig {
+        duplicate_capacity: 8,
+        ..ServerConfig::default()
+    };
+    let mut srv = server(config, false);
+    let mut cli = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let now = Instant::now();
+    let mut rng = rng();
+    let (mut req, mut out) = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        cli.request(
+            now,
+            &mut rng,
+            Code::AccessRequest,
+            Credentials::Pap(b"x"),
+            &[],
+            &mut req,
+        )
+        .unwrap();
+        let Event::Request(r) = srv.handle(now, nas(), &req, &mut out) else {
+            panic!()
+        };
+        srv.answer(&r, Code::AccessAccept, &[], &mut out).unwrap();
+        cli.handle_response(&out).unwrap();
+        assert!(srv.duplicate_cache_len() <= 8);
+    }
+}
+
+#[test]
+fn blast_radius_defaults_drop_and_count() {
+    let secret = SharedSecret::new(SECRET);
+    let build = |with_ma: bool, proxy_state: bool, auth: u8| {
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, 1, &[auth; 16]);
+        if with_ma {
+            b.push_message_authenticator().unwrap();
+        }
+        b.push(AttributeType::USER_NAME, b"eve").unwrap();
+        if proxy_state {
+            b.push(AttributeType::PROXY_STATE, b"ps").unwrap();
+        }
+        let bytes = b.finish();
+        crypto::sign(bytes, &secret, None).unwrap();
+        buf
+    };
+    let plain = build(false, false, 1);
+    let proxied = build(false, true, 2);
+    let signed_proxied = build(true, true, 3);
+    let now = Instant::now();
+    let mut out = Vec::new();
+
+    let mut strict = server(ServerConfig::default(), false);
+    assert!(matches!(
+        strict.handle(now, nas(), &plain, &mut out),
+        Event::Dropped(DropReason::MissingMessageAuthenticator)
+    ));
+    let id = strict.lookup(nas().ip()).unwrap();
+    assert_eq!(strict.counters(id).missing_message_authenticator, 1);
+    let Event::Request(r) = strict.handle(now, nas(), &signed_proxied, &mut out) else {
+        panic!()
+    };
+    strict
+        .answer(&r, Code::AccessReject, &[], &mut out)
+        .unwrap();
+    // Proxy-State is echoed after everything else.
+    let ans = Packet::parse(&out).unwrap();
+    let last = ans.attributes().last().unwrap();
+    assert_eq!(
+        (last.attr_type, last.value),
+        (AttributeType::PROXY_STATE, &b"ps"[..])
+    );
+
+    let mut lax = server(ServerConfig::default(), true);
+    assert!(matches!(
+        lax.handle(now, nas(), &plain, &mut out),
+        Event::Request(_)
+    ));
+    assert!(matches!(
+        lax.handle(now, nas(), &proxied, &mut out),
+        Event::Dropped(DropReason::ProxyStateWithoutMessageAuthenticator)
+    ));
+    let c = lax.counters(id);
+    assert_eq!(c.accepted_without_message_authenticator, 1);
+    assert_eq!(c.proxy_state_without_message_authenticator, 1);
+
+    // Wrong secret, unknown client, garbage, a response code: all dropped silently.
+    let one_host: SocketAddr = "10.1.9.9:1812".parse().unwrap();
+    assert!(matches!(
+        strict.handle(now, one_host, &signed_proxied, &mut out),
+        Event::Dropped(DropReason::BadAuthenticator)
+    ));
+    let stranger: SocketAddr = "192.0.2.1:1812".parse().unwrap();
+    assert!(matches!(
+        strict.handle(now, stranger, &signed_proxied, &mut out),
+        Event::Dropped(DropReason::UnknownClient)
+    ));
+    assert_eq!(strict.unknown_clients(), 1);
+    assert!(matches!(
+        strict.handle(now, nas(), &[1, 2, 3], &mut out),
+        Event::Dropped(DropReason::Malformed(Error::TooShort { len: 3 }))
+    ));
+    let mut resp = signed_proxied.clone();
+    resp[0] = 2;
+    assert!(matches!(
+        strict.handle(now, nas(), &resp, &mut out),
+        Event::Dropped(DropReason::UnexpectedCode(Code::AccessAccept))
+    ));
+    let mut tampered = signed_proxied.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert!(matches!(
+        strict.handle(now, nas(), &tampered, &mut out),
+        Event::Dropped(DropReason::BadAuthenticator)
+    ));
+}
+
+#[test]
+fn longest_prefix_wins() {
+    let srv = server(ServerConfig::default(), false);
+    let host = srv.lookup("10.1.9.9".parse().unwrap()).unwrap();
+    assert_eq!(srv.client(host).unwrap().name(), "one-host");
+    let net = srv.lookup("10.1.9.8".parse().unwrap()).unwrap();
+    assert_eq!(srv.client(net).unwrap().name(), "lab");
+    assert!(srv.lookup("::ffff:10.1.9.9".parse().unwrap()) == Some(host));
+    assert!(srv.lookup("10.2.0.1".parse().unwrap()).is_none());
+}
+
+#[test]
+fn chap_accounting_status_server_and_challenge() {
+    let mut srv = server(ServerConfig::default(), false);
+    let mut cli = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let now = Instant::now();
+    let mut rng = rng();
+    let (mut req, mut out) = (Vec::new(), Vec::new());
+
+    cli.request(
+        now,
+        &mut rng,
+        Code::AccessRequest,
+        Credentials::Chap {
+            ident: 9,
+            password: b"chappy",
+        },
+        &[Attribute::text(AttributeType::USER_NAME, "carol")],
+        &mut req,
+    )
+    .unwrap();
+    let Event::Request(r) = srv.handle(now, nas(), &req, &mut out) else {
+        panic!()
+    };
+    srv.verify_chap(&r, b"chappy").unwrap();
+    assert!(srv.verify_chap(&r, b"chappx").is_err());
+    srv.answer(
+        &r,
+        Code::AccessChallenge,
+        &[Attribute::state(b"st-1"), Attribute::reply_message("code?")],
+        &mut out,
+    )
+    .unwrap();
+    let resp = cli.handle_response(&out).unwrap();
+    assert_eq!(resp.code(), Code::AccessChallenge);
+    assert_eq!(
+        resp.packet().find(AttributeType::STATE).unwrap().value,
+        b"st-1"
+    );
+
+    cli.request(
+        now,
+        &mut rng,
+        Code::AccountingRequest,
+        Credentials::None,
+        &[Attribute::integer(AttributeType::ACCT_STATUS_TYPE, 1)],
+        &mut req,
+    )
+    .unwrap();
+    let Event::Request(r) = srv.handle(now, nas(), &req, &mut out) else {
+        panic!()
+    };
+    assert!(srv.answer(&r, Code::AccessAccept, &[], &mut out).is_err());
+    srv.answer(&r, Code::AccountingResponse, &[], &mut out)
+        .unwrap();
+    assert_eq!(
+        cli.handle_response(&out).unwrap().code(),
+        Code::AccountingResponse
+    );
+
+    cli.request(
+        now,
+        &mut rng,
+        Code::StatusServer,
+        Credentials::None,
+        &[],
+        &mut req,
+    )
+    .unwrap();
+    let Event::Request(r) = srv.handle(now, nas(), &req, &mut out) else {
+        panic!()
+    };
+    srv.answer(&r, Code::AccessAccept, &[], &mut out).unwrap();
+    assert_eq!(
+        cli.handle_response(&out).unwrap().code(),
+        Code::AccessAccept
+    );
+    let c = srv.counters(r.client());
+    assert_eq!(
+        (
+            c.access_requests,
+            c.accounting_requests,
+            c.status_server,
+            c.access_challenges
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+#[test]
+fn client_rejects_forgeries_and_missing_message_authenticator() {
+    let secret = SharedSecret::new(SECRET);
+    let mut cli = Client::new(ClientConfig::default(), secret.clone());
+    let now = Instant::now();
+    let mut req = Vec::new();
+    let id = cli
+        .request(
+            now,
+            &mut rng(),
+            Code::AccessRequest,
+            Credentials::Pap(b"pw"),
+            &[],
+            &mut req,
+        )
+        .unwrap();
+    let ra: [u8; 16] = req[4..20].try_into().unwrap();
+    let answer = |with_ma: bool, code: Code, secret: &SharedSecret| {
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, code, id, &ra);
+        if with_ma {
+            b.push_message_authenticator().unwrap();
+        }
+        let bytes = b.finish();
+        crypto::sign(bytes, secret, Some(&ra)).unwrap();
+        buf
+    };
+    assert_eq!(
+        cli.handle_response(&answer(false, Code::AccessAccept, &secret))
+            .unwrap_err(),
+        Error::MissingMessageAuthenticator
+    );
+    assert_eq!(
+        cli.handle_response(&answer(true, Code::AccessAccept, &SharedSecret::new("x")))
+            .unwrap_err(),
+        Error::InvalidAuthenticator
+    );
+    assert!(matches!(
+        cli.handle_response(&answer(true, Code::AccountingResponse, &secret)),
+        Err(Error::UnexpectedCode { code: 5 })
+    ));
+    assert_eq!(cli.counters().dropped_responses, 3);
+    assert_eq!(cli.outstanding(), 1);
+    assert!(
+        cli.handle_response(&answer(true, Code::AccessAccept, &secret))
+            .is_ok()
+    );
+
+    // The explicit opt-out accepts and counts answers of servers that predate the fix.
+    let config = ClientConfig {
+        require_message_authenticator: false,
+        ..ClientConfig::default()
+    };
+    let mut old = Client::new(config, secret.clone());
+    let id2 = old
+        .request(
+            now,
+            &mut rng(),
+            Code::AccessRequest,
+            Credentials::Pap(b"pw"),
+            &[],
+            &mut req,
+        )
+        .unwrap();
+    assert_eq!(id2, 0);
+    let ra2: [u8; 16] = req[4..20].try_into().unwrap();
+    let mut buf = Vec::new();
+    let b = PacketBuilder::new(&mut buf, Code::AccessReject, id2, &ra2);
+    crypto::sign(b.finish(), &secret, Some(&ra2)).unwrap();
+    assert_eq!(
+        old.handle_response(&buf).unwrap().code(),
+        Code::AccessReject
+    );
+    assert_eq!(old.counters().accepted_without_message_authenticator, 1);
+}
+
+#[test]
+fn client_retransmits_then_gives_up() {
+    let config = ClientConfig {
+        retransmit_interval: Duration::from_secs(2),
+        max_attempts: 3,
+        ..ClientConfig::default()
+    };
+    let mut cli = Client::new(config, SharedSecret::new(SECRET));
+    let t0 = Instant::now();
+    let (mut req, mut out) = (Vec::new(), Vec::new());
+    let id = cli
+        .request(
+            t0,
+            &mut rng(),
+            Code::AccessRequest,
+            Credentials::None,
+            &[],
+            &mut req,
+        )
+        .unwrap();
+    assert_eq!(cli.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+    assert_eq!(
+        cli.handle_timeout(t0 + Duration::from_secs(1), &mut out),
+        None
+    );
+    let t = t0 + Duration::from_secs(2);
+    assert_eq!(
+        cli.handle_timeout(t, &mut out),
+        Some(Timeout::Retransmit { identifier: id })
+    );
+    assert_eq!(out, req);
+    assert_eq!(cli.handle_timeout(t, &mut out), None);
+    let t = t + Duration::from_secs(2);
+    assert_eq!(
+        cli.handle_timeout(t, &mut out),
+        Some(Timeout::Retransmit { identifier: id })
+    );
+    let t = t + Duration::from_secs(2);
+    assert_eq!(
+        cli.handle_timeout(t, &mut out),
+        Some(Timeout::GaveUp { identifier: id })
+    );
+    assert_eq!(cli.outstanding(), 0);
+    assert_eq!(cli.poll_timeout(), None);
+}
+
+#[test]
+fn client_identifiers_run_out_at_256() {
+    let mut cli = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let now = Instant::now();
+    let mut rng = rng();
+    let mut req = Vec::new();
+    for _ in 0..256 {
+        cli.request(
+            now,
+            &mut rng,
+            Code::StatusServer,
+            Credentials::None,
+            &[],
+            &mut req,
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        cli.request(
+            now,
+            &mut rng,
+            Code::StatusServer,
+            Credentials::None,
+            &[],
+            &mut req
+        ),
+        Err(Error::IdentifiersExhausted)
+    );
+}
