@@ -1,0 +1,337 @@
+//! Interop with pysaml2 as the service provider: its metadata and AuthnRequest come
+//! in, our signed Responses go out, and it must accept the genuine ones and refuse
+//! tampered, expired, wrong-audience, replayed, unsigned and wrongly signed ones.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use idforge_saml::authn_request::{AuthnRequest, RequestCheck};
+use idforge_saml::binding::{BindingLimits, MessageKind, RedirectMessage};
+use idforge_saml::dsig::SignOptions;
+use idforge_saml::metadata::{IdpMetadata, SpMetadata};
+use idforge_saml::{
+    Certificate, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
+    SignTarget,
+};
+
+const KEY: &str = include_str!("data/idp-key.pem");
+const CERT: &str = include_str!("data/idp-cert.pem");
+const OTHER_KEY: &str = include_str!("data/other-key.pem");
+const IDP: &str = "https://idp.example.org/saml";
+const SP: &str = "https://sp.example.org/metadata";
+const ACS: &str = "https://sp.example.org/acs";
+
+/// The Python interpreter with pysaml2, or `None` (skip) outside CI.
+fn python() -> Option<PathBuf> {
+    let python = std::env::var_os("IDFORGE_PYTHON").map_or_else(
+        || PathBuf::from("/var/tmp/idforge-peers-venv/bin/python"),
+        PathBuf::from,
+    );
+    let ok = Command::new(&python)
+        .args(["-c", "import saml2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    let required =
+        std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some();
+    assert!(
+        !required,
+        "pysaml2 is required (CI or IDFORGE_REQUIRE_PEERS set) but `{} -c 'import saml2'` failed",
+        python.display()
+    );
+    eprintln!(
+        "SKIP: pysaml2 not available to {} (pip install -r .ci/requirements-peers.txt); interop not checked",
+        python.display()
+    );
+    None
+}
+
+fn run(python: &Path, command: &str, request: &serde_json::Value) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pysaml2_sp.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "pysaml2 {command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Case<'a> {
+    now: DateTime<Utc>,
+    in_response_to: Option<&'a str>,
+    audience: &'a str,
+    target: Option<SignTarget>,
+    key: &'a str,
+}
+
+fn response(c: &Case<'_>, n: u32) -> String {
+    let mut b = ResponseBuilder::new(
+        IDP,
+        SamlId::new(&format!("_resp{n}")).unwrap(),
+        SamlId::new(&format!("_assert{n}")).unwrap(),
+        c.now,
+    )
+    .destination(ACS)
+    .audience(c.audience)
+    .name_id(NameId::new("alice-ø & <co>", NameIdFormat::Persistent))
+    .session_index("_session1")
+    .attribute(SamlAttribute::uri(
+        "urn:oid:0.9.2342.19200300.100.1.3",
+        ["alice@example.org"],
+    ))
+    .attribute(SamlAttribute::uri(
+        "urn:oid:1.3.6.1.4.1.5923.1.1.1.7",
+        ["admins", "ops & <dev> \"ünïcode\""],
+    ));
+    if let Some(id) = c.in_response_to {
+        b = b.in_response_to(id);
+    }
+    let mut r = b.build().unwrap();
+    if let Some(t) = c.target {
+        let signer = RsaSigner::from_pem(c.key).unwrap();
+        let cert = Certificate::from_pem(CERT).unwrap();
+        r.sign(t, &signer, Some(&cert), &SignOptions::default())
+            .unwrap();
+    }
+    r.to_base64()
+}
+
+#[test]
+fn pysaml2_sp_accepts_our_responses_and_refuses_bad_ones() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cert = Certificate::from_pem(CERT).unwrap();
+    let signer = RsaSigner::from_pem(KEY).unwrap();
+    let idp_md = IdpMetadata::with_base_url(IDP, "https://idp.example.org", cert);
+    let md_path = dir.path().join("idp-metadata.xml");
+    std::fs::write(
+        &md_path,
+        idp_md
+            .to_xml(&SamlId::new("_idpmd").unwrap(), Some(&signer))
+            .unwrap(),
+    )
+    .unwrap();
+    let base = serde_json::json!({
+        "idp_metadata": md_path,
+        "sp_entity_id": SP,
+        "acs_url": ACS,
+        "idp_entity_id": IDP,
+        "relay_state": "/after/login?x=1&y=ü",
+    });
+
+    // pysaml2's SP metadata parses.
+    let sp_md = SpMetadata::parse(run(&python, "sp-metadata", &base).as_bytes()).unwrap();
+    assert_eq!(sp_md.entity_id, SP);
+
+    // Its AuthnRequest arrives through the Redirect binding and validates.
+    let ar: serde_json::Value =
+        serde_json::from_str(&run(&python, "authn-request", &base)).unwrap();
+    let msg =
+        RedirectMessage::decode(ar["query"].as_str().unwrap(), &BindingLimits::default()).unwrap();
+    assert_eq!(msg.kind, MessageKind::Request);
+    assert_eq!(msg.relay_state.as_deref(), Some("/after/login?x=1&y=ü"));
+    let request = AuthnRequest::parse(&msg.xml).unwrap();
+    assert_eq!(request.id, ar["id"].as_str().unwrap());
+    let now: DateTime<Utc> = std::time::SystemTime::now().into();
+    let acs = request
+        .validate(
+            &sp_md,
+            &RequestCheck {
+                sso_urls: &["https://idp.example.org/sso"],
+                now,
+                max_skew: TimeDelta::minutes(3),
+            },
+        )
+        .unwrap();
+    assert_eq!(acs.location, ACS);
+
+    let good = Case {
+        now,
+        in_response_to: Some(&request.id),
+        audience: SP,
+        target: Some(SignTarget::Assertion),
+        key: KEY,
+    };
+    let sp_initiated = response(&good, 1);
+    let mut tampered_xml = String::from_utf8(
+        idforge_saml::binding::decode_post(&sp_initiated, &BindingLimits::default()).unwrap(),
+    )
+    .unwrap();
+    tampered_xml = tampered_xml.replace(">admins<", ">root<");
+    let tampered = base64_encode(tampered_xml.as_bytes());
+    let cases = [
+        (
+            "sp-initiated",
+            sp_initiated.clone(),
+            Some(request.id.as_str()),
+            false,
+            None,
+        ),
+        (
+            "sp-initiated-both-signed",
+            response(
+                &Case {
+                    target: Some(SignTarget::Both),
+                    ..good
+                },
+                2,
+            ),
+            Some(request.id.as_str()),
+            false,
+            None,
+        ),
+        (
+            "idp-initiated",
+            response(
+                &Case {
+                    in_response_to: None,
+                    ..good
+                },
+                3,
+            ),
+            None,
+            true,
+            None,
+        ),
+        (
+            "replayed",
+            sp_initiated,
+            None,
+            false,
+            Some("UnsolicitedResponse"),
+        ),
+        (
+            "tampered",
+            tampered,
+            Some(request.id.as_str()),
+            false,
+            Some("SignatureError"),
+        ),
+        (
+            "expired",
+            response(
+                &Case {
+                    now: now - TimeDelta::hours(2),
+                    ..good
+                },
+                4,
+            ),
+            Some(request.id.as_str()),
+            false,
+            Some("too old"),
+        ),
+        (
+            "wrong-audience",
+            response(
+                &Case {
+                    audience: "https://other-sp.example.org",
+                    ..good
+                },
+                5,
+            ),
+            Some(request.id.as_str()),
+            false,
+            Some("AudienceRestrictions"),
+        ),
+        (
+            "unsigned",
+            response(
+                &Case {
+                    target: None,
+                    ..good
+                },
+                6,
+            ),
+            Some(request.id.as_str()),
+            false,
+            Some("Signature missing"),
+        ),
+        (
+            "wrong-key",
+            response(
+                &Case {
+                    key: OTHER_KEY,
+                    ..good
+                },
+                7,
+            ),
+            Some(request.id.as_str()),
+            false,
+            Some("SignatureError"),
+        ),
+    ];
+    let mut req = base.clone();
+    req["cases"] = cases
+        .iter()
+        .map(|(name, resp, outstanding, unsolicited, _)| {
+            serde_json::json!({
+                "name": name,
+                "response": resp,
+                "outstanding": outstanding,
+                "allow_unsolicited": unsolicited,
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> =
+        serde_json::from_str(&run(&python, "consume", &req)).unwrap();
+    assert_eq!(results.len(), cases.len());
+    for ((name, _, _, _, refusal), result) in cases.iter().zip(&results) {
+        assert_eq!(result["name"], *name);
+        assert_eq!(
+            result["ok"].as_bool(),
+            Some(refusal.is_none()),
+            "{name}: {result}"
+        );
+        if let Some(reason) = refusal {
+            let error = result["error"].as_str().unwrap();
+            assert!(
+                error.contains(reason),
+                "{name}: refused for another reason: {error}"
+            );
+            eprintln!("{name}: refused as expected: {error}");
+        } else {
+            assert_eq!(result["name_id"], "alice-ø & <co>", "{name}");
+            assert_eq!(
+                result["name_id_format"],
+                "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+            );
+            assert_eq!(
+                result["attributes"]["mail"],
+                serde_json::json!(["alice@example.org"]),
+                "{name}: {result}"
+            );
+            assert_eq!(
+                result["attributes"]["eduPersonEntitlement"],
+                serde_json::json!(["admins", "ops & <dev> \"ünïcode\""]),
+                "{name}: {result}"
+            );
+        }
+    }
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
