@@ -335,3 +335,96 @@ fn base64_encode(data: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(data)
 }
+
+const SP_KEY_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/other-key.pem");
+const SP_CERT_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/other-cert.pem");
+
+#[test]
+fn pysaml2_signed_authn_requests_verify() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let idp_md = IdpMetadata::with_base_url(
+        IDP,
+        "https://idp.example.org",
+        Certificate::from_pem(CERT).unwrap(),
+    );
+    let md_path = dir.path().join("idp-metadata.xml");
+    std::fs::write(
+        &md_path,
+        idp_md
+            .to_xml(&SamlId::new("_idpmd").unwrap(), None)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut base = serde_json::json!({
+        "idp_metadata": md_path,
+        "sp_entity_id": SP,
+        "acs_url": ACS,
+        "idp_entity_id": IDP,
+        "relay_state": "rs 1+2",
+        "sign": true,
+        "sp_key": SP_KEY_PATH,
+        "sp_cert": SP_CERT_PATH,
+    });
+    // The SP's signing key comes from its own metadata.
+    let sp_md = SpMetadata::parse(run(&python, "sp-metadata", &base).as_bytes()).unwrap();
+    assert!(sp_md.authn_requests_signed);
+    let sp_key = sp_md
+        .signing_certificates()
+        .next()
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    let idp_key = Certificate::from_pem(CERT)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    let limits = BindingLimits::default();
+
+    // HTTP-Redirect, RSA-SHA256: the query signature verifies over the exact octets.
+    let ar: serde_json::Value =
+        serde_json::from_str(&run(&python, "authn-request", &base)).unwrap();
+    let query = ar["query"].as_str().unwrap();
+    let msg = RedirectMessage::decode(query, &limits).unwrap();
+    msg.verify(&sp_key, false).unwrap();
+    assert!(msg.verify(&idp_key, false).is_err());
+    assert_eq!(msg.relay_state.as_deref(), Some("rs 1+2"));
+    assert_eq!(
+        AuthnRequest::parse(&msg.xml).unwrap().id,
+        ar["id"].as_str().unwrap()
+    );
+    // Any change to the signed parameters breaks it.
+    let tampered = query.replace("RelayState=rs", "RelayState=rt");
+    assert_ne!(tampered, query);
+    assert!(
+        RedirectMessage::decode(&tampered, &limits)
+            .unwrap()
+            .verify(&sp_key, false)
+            .is_err()
+    );
+
+    // HTTP-Redirect, RSA-SHA1: refused unless allowed.
+    base["sigalg"] = "sha1".into();
+    let ar: serde_json::Value =
+        serde_json::from_str(&run(&python, "authn-request", &base)).unwrap();
+    let msg = RedirectMessage::decode(ar["query"].as_str().unwrap(), &limits).unwrap();
+    assert!(matches!(
+        msg.verify(&sp_key, false),
+        Err(idforge_saml::Error::AlgorithmNotAllowed { .. })
+    ));
+    msg.verify(&sp_key, true).unwrap();
+
+    // HTTP-POST: enveloped signature on the AuthnRequest.
+    base["sigalg"] = "sha256".into();
+    base["binding"] = "post".into();
+    let ar: serde_json::Value =
+        serde_json::from_str(&run(&python, "authn-request", &base)).unwrap();
+    let xml =
+        idforge_saml::binding::decode_post(ar["saml_request"].as_str().unwrap(), &limits).unwrap();
+    let opts = idforge_saml::dsig::VerifyOptions::default();
+    let request = AuthnRequest::parse_signed(&xml, &sp_key, opts).unwrap();
+    assert_eq!(request.id, ar["id"].as_str().unwrap());
+    assert!(AuthnRequest::parse_signed(&xml, &idp_key, opts).is_err());
+}
