@@ -90,20 +90,34 @@ pub fn sign(
             .try_into()
             .map_err(|_| Error::TooShort { len: packet.len() })?,
         AuthenticatorKind::HashedRequest => ZERO,
-        AuthenticatorKind::Response => {
-            *request_authenticator.ok_or(Error::UnexpectedCode { code: code.value() })?
-        }
+        AuthenticatorKind::Response => response_ma_base(
+            code,
+            request_authenticator.ok_or(Error::UnexpectedCode { code: code.value() })?,
+        ),
     };
     if let Some(offset) = ma {
         let value =
             message_authenticator(secret.message_authenticator_key(), packet, offset, &base)?;
         packet[offset + 2..offset + 2 + AUTHENTICATOR_LEN].copy_from_slice(&value);
     }
-    if kind != AuthenticatorKind::RandomRequest {
+    if kind == AuthenticatorKind::HashedRequest {
         let digest = packet_digest(packet, &base, secret.expose());
+        packet[4..HEADER_LEN].copy_from_slice(&digest);
+    } else if let (AuthenticatorKind::Response, Some(ra)) = (kind, request_authenticator) {
+        let digest = packet_digest(packet, ra, secret.expose());
         packet[4..HEADER_LEN].copy_from_slice(&digest);
     }
     Ok(())
+}
+
+/// The authenticator a response's Message-Authenticator is computed over: the Request
+/// Authenticator for answers to Access-Requests (RFC 3579 §3.2), sixteen zero bytes for
+/// Accounting-Response and the CoA/Disconnect answers, as FreeRADIUS computes them.
+fn response_ma_base(code: Code, request_authenticator: &Authenticator) -> Authenticator {
+    match code {
+        Code::AccessAccept | Code::AccessReject | Code::AccessChallenge => *request_authenticator,
+        _ => ZERO,
+    }
 }
 
 fn verify_message_authenticator(
@@ -162,7 +176,11 @@ pub fn verify_response(
     if !ct_eq(&expected, packet.authenticator()) {
         return Err(Error::InvalidAuthenticator);
     }
-    verify_message_authenticator(packet, secret, request_authenticator)
+    verify_message_authenticator(
+        packet,
+        secret,
+        &response_ma_base(packet.code(), request_authenticator),
+    )
 }
 
 /// XORs `block` with MD5(secret + `chain`) (the keystream step shared by User-Password and

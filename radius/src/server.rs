@@ -503,7 +503,7 @@ impl Server {
     }
 
     /// Builds, signs and caches the answer to `request`, writing it to `out`; returns where to
-    /// send it. Message-Authenticator is put first; the request's Proxy-State attributes are
+    /// send it. Answers to Access-Request and Status-Server get Message-Authenticator first; the request's Proxy-State attributes are
     /// copied last, in order (RFC 2865 §5.33).
     pub fn answer(
         &mut self,
@@ -521,7 +521,11 @@ impl Server {
             .get(request.client.0)
             .ok_or(Error::UnexpectedCode { code: code.value() })?;
         let mut builder = PacketBuilder::new(out, code, req.identifier(), req.authenticator());
-        builder.push_message_authenticator()?;
+        // Blast-RADIUS: the answer to anything that authenticates carries Message-Authenticator,
+        // first, so that no chosen prefix can precede it.
+        if matches!(req.code(), Code::AccessRequest | Code::StatusServer) {
+            builder.push_message_authenticator()?;
+        }
         for attr in attributes {
             attr.encode(&mut builder)?;
         }

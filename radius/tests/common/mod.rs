@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::collections::HashMap;
 
@@ -23,4 +29,153 @@ pub fn hex(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
+}
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use idforge_radius::server::{Event, NasClient, Request, Server, ServerConfig};
+use idforge_radius::{Attribute, AttributeType, Code};
+
+/// Whether a missing peer must fail the test instead of skipping it.
+pub fn peers_required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some()
+}
+
+/// Finds a peer binary, or returns `None` after printing a skip message (panics when peers are
+/// required).
+pub fn peer(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"])
+        .map(|d| PathBuf::from(d).join(bin))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            !peers_required(),
+            "peer `{bin}` is missing (install Debian packages freeradius freeradius-utils)"
+        );
+        eprintln!("SKIP: peer `{bin}` not installed; install freeradius and freeradius-utils");
+    }
+    found
+}
+
+/// The password database of the test server.
+pub const USERS: &[(&str, &str)] = &[("bob", "hello"), ("carol", "chappy")];
+
+fn password_of(user: &str) -> Option<&'static str> {
+    USERS.iter().find(|(u, _)| *u == user).map(|(_, p)| *p)
+}
+
+/// The test application: PAP and CHAP against [`USERS`], user `chal` gets a challenge,
+/// accounting and Status-Server are acknowledged.
+pub fn decide(server: &Server, req: &Request<'_>) -> (Code, Vec<Attribute<'static>>) {
+    match req.packet().code() {
+        Code::AccountingRequest => (Code::AccountingResponse, vec![]),
+        Code::StatusServer => (Code::AccessAccept, vec![]),
+        _ => {
+            let user = req.user_name().unwrap_or_default();
+            if user == "chal" {
+                return (
+                    Code::AccessChallenge,
+                    vec![
+                        Attribute::state(b"idforge-state"),
+                        Attribute::reply_message("enter code"),
+                    ],
+                );
+            }
+            let Some(expected) = password_of(user) else {
+                return (
+                    Code::AccessReject,
+                    vec![Attribute::reply_message("unknown user")],
+                );
+            };
+            let ok = if req.packet().find(AttributeType::CHAP_PASSWORD).is_some() {
+                server.verify_chap(req, expected.as_bytes()).is_ok()
+            } else {
+                server
+                    .user_password(req)
+                    .is_ok_and(|p| p.as_slice() == expected.as_bytes())
+            };
+            if ok {
+                (
+                    Code::AccessAccept,
+                    vec![Attribute::reply_message("welcome")],
+                )
+            } else {
+                (
+                    Code::AccessReject,
+                    vec![Attribute::reply_message("wrong password")],
+                )
+            }
+        }
+    }
+}
+
+/// A UDP server on 127.0.0.1 driven by [`Server`] in a thread; stopped and joined on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Server>>,
+}
+
+impl TestServer {
+    pub fn start(config: ServerConfig, clients: Vec<NasClient>) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut server = Server::new(config, clients);
+            let mut buf = vec![0u8; 4096];
+            let mut out = Vec::with_capacity(4096);
+            // Bounded in time: a test server never outlives two minutes.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                match server.handle(Instant::now(), from, &buf[..len], &mut out) {
+                    Event::Request(req) => {
+                        let (code, attrs) = decide(&server, &req);
+                        let to = server.answer(&req, code, &attrs, &mut out).unwrap();
+                        socket.send_to(&out, to).unwrap();
+                    }
+                    Event::Retransmit(to) => {
+                        socket.send_to(&out, to).unwrap();
+                    }
+                    _ => {}
+                }
+            }
+            server
+        });
+        Self {
+            addr,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops the server and returns it (for its counters).
+    pub fn finish(mut self) -> Server {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
