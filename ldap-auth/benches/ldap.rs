@@ -46,7 +46,7 @@ fn filters(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("filter_parse");
     g.bench_function("idforge", |b| {
-        b.iter(|| Filter::parse(black_box(FILTER)).unwrap())
+        b.iter(|| Filter::parse(black_box(FILTER)).unwrap());
     });
     g.bench_function("ldap3_proto", |b| {
         b.iter(|| ldap3_proto::parse_ldap_filter_str(black_box(FILTER)).unwrap());
@@ -140,7 +140,7 @@ fn messages(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("search_entry_decode");
     g.bench_function("idforge", |b| {
-        b.iter(|| LdapMessage::decode(black_box(&entry)).unwrap())
+        b.iter(|| LdapMessage::decode(black_box(&entry)).unwrap());
     });
     g.bench_function("ldap3_proto", |b| {
         let mut codec = ldap3_proto::LdapCodec::default();

@@ -162,10 +162,26 @@ member: cn=loop-b,ou=groups,dc=example,dc=com
 
 impl Slapd {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With `tls` (certificate and key PEM), StartTLS is offered and simple binds need TLS.
+    fn start_with(tls: Option<(&str, &str)>) -> Self {
         let mut last_log = String::new();
         for _ in 0..3 {
             let dir = temp_dir();
             let port = free_port();
+            let tls_conf = match tls {
+                Some((cert, key)) => {
+                    std::fs::write(dir.join("cert.pem"), cert).unwrap();
+                    std::fs::write(dir.join("key.pem"), key).unwrap();
+                    format!(
+                        "TLSCertificateFile {d}/cert.pem\nTLSCertificateKeyFile {d}/key.pem\nsecurity simple_bind=128\n",
+                        d = dir.display()
+                    )
+                }
+                None => String::new(),
+            };
             let conf = format!(
                 "include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -178,7 +194,7 @@ moduleload back_mdb
 moduleload memberof
 allow bind_anon_dn
 sizelimit 500
-
+{tls_conf}
 database mdb
 maxsize 16777216
 suffix \"{SUFFIX}\"
@@ -235,8 +251,15 @@ access to * by * read
     fn load(&self) {
         let path = self.dir.join("seed.ldif");
         std::fs::write(&path, LDIF).unwrap();
-        let out = Command::new(LDAPADD)
-            .env("LDAPNOINIT", "1")
+        let mut cmd = Command::new(LDAPADD);
+        if self.dir.join("cert.pem").exists() {
+            // StartTLS (-ZZ), trusting the test certificate.
+            cmd.env("LDAPTLS_CACERT", self.dir.join("cert.pem"))
+                .arg("-ZZ");
+        } else {
+            cmd.env("LDAPNOINIT", "1");
+        }
+        let out = cmd
             .args([
                 "-x",
                 "-D",
@@ -619,4 +642,141 @@ fn interop_slapd_who_am_i_confirms_the_entry() {
     let user = ok.unwrap();
     let authz = user.authz_id.clone().unwrap();
     assert_eq!(dn(authz.strip_prefix("dn:").unwrap()), user.dn);
+}
+
+/// A connection that starts in clear text and may switch to TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn io(&mut self) -> &mut dyn ReadWrite {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.as_mut(),
+        }
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn tls_client(trusted: &rcgen::Certificate) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(trusted.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
+/// The outcome of a login, the messages sent, and how many went through TLS.
+type TlsLogin = (
+    Result<AuthenticatedUser, AuthFailure>,
+    Vec<LdapMessage>,
+    usize,
+);
+
+/// Like `login`, with StartTLS handled by rustls. Returns the outcome, the messages sent and
+/// how many of them went through TLS; a failed handshake is returned as `Err(text)`.
+fn login_start_tls(
+    server: &Slapd,
+    config: DirectoryConfig,
+    user: &str,
+    password: &str,
+    tls: &std::sync::Arc<rustls::ClientConfig>,
+) -> Result<TlsLogin, String> {
+    let mut auth = Authenticator::new(config, user, Password::from(password));
+    let mut conn = Conn::Plain(server.connect());
+    let mut sent = Vec::new();
+    let mut sent_over_tls = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        match auth.step() {
+            Step::Transmit(bytes) => {
+                sent.push(LdapMessage::decode(&bytes).unwrap());
+                if matches!(conn, Conn::Tls(_)) {
+                    sent_over_tls += 1;
+                }
+                conn.io().write_all(&bytes).map_err(|e| e.to_string())?;
+            }
+            Step::NeedInput => {
+                let n = conn.io().read(&mut buf).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    auth.connection_closed();
+                } else {
+                    auth.receive(&buf[..n]);
+                }
+            }
+            Step::StartTls => {
+                let Conn::Plain(tcp) = conn else {
+                    panic!("StartTLS twice")
+                };
+                let name = rustls::pki_types::ServerName::IpAddress(
+                    std::net::IpAddr::from([127, 0, 0, 1]).into(),
+                );
+                let client = rustls::ClientConnection::new(tls.clone(), name).unwrap();
+                let mut stream = rustls::StreamOwned::new(client, tcp);
+                while stream.conn.is_handshaking() {
+                    stream
+                        .conn
+                        .complete_io(&mut stream.sock)
+                        .map_err(|e| e.to_string())?;
+                }
+                conn = Conn::Tls(Box::new(stream));
+                auth.tls_established();
+            }
+            Step::Done(result) => return Ok((result, sent, sent_over_tls)),
+        }
+    }
+}
+
+#[test]
+fn interop_slapd_start_tls() {
+    if !peers_present("interop_slapd_start_tls") {
+        return;
+    }
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let server = Slapd::start_with(Some((
+        &certified.cert.pem(),
+        &certified.signing_key.serialize_pem(),
+    )));
+    let tls = tls_client(&certified.cert);
+    let mut c = config();
+    c.start_tls = true;
+    c.groups = GroupLookup::MemberOf {
+        attribute: Attribute::new("memberOf").unwrap(),
+    };
+
+    let (result, sent, over_tls) =
+        login_start_tls(&server, c.clone(), "alice", "alice-pw", &tls).expect("TLS handshake");
+    let user = result.expect("alice logs in over StartTLS");
+    assert_eq!(group_set(&user), ["engineers", "staff"]);
+    // Everything after the StartTLS request (both binds, search, unbind) went through TLS.
+    assert_eq!(over_tls, sent.len() - 1);
+    assert_eq!(binds(&sent).len(), 2);
+
+    let (result, _, _) =
+        login_start_tls(&server, c.clone(), "alice", "wrong", &tls).expect("TLS handshake");
+    assert_eq!(result.unwrap_err(), AuthFailure::WrongPassword);
+
+    // This server refuses simple binds without TLS (security simple_bind=128).
+    let mut plain = c.clone();
+    plain.start_tls = false;
+    let (result, _) = login(&server, plain, "alice", "alice-pw");
+    assert!(matches!(
+        result.unwrap_err(),
+        AuthFailure::ServiceBindFailed { code, .. } if code == ResultCode::CONFIDENTIALITY_REQUIRED
+    ));
+
+    // A client that does not trust the certificate never gets to send a bind.
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let err = login_start_tls(&server, c, "alice", "alice-pw", &tls_client(&other.cert))
+        .expect_err("untrusted certificate");
+    assert!(err.contains("certificate"), "{err}");
 }

@@ -68,13 +68,12 @@ fn filter() -> impl Strategy<Value = Filter> {
                     final_
                 }
             )),
-        (attribute(), value(), any::<bool>())
-            .prop_map(|(a, v, dn)| Filter::Extensible {
-                rule: Some("1.2.840.113556.1.4.1941".into()),
-                attribute: Some(a),
-                value: v,
-                dn_attributes: dn,
-            }),
+        (attribute(), value(), any::<bool>()).prop_map(|(a, v, dn)| Filter::Extensible {
+            rule: Some("1.2.840.113556.1.4.1941".into()),
+            attribute: Some(a),
+            value: v,
+            dn_attributes: dn,
+        }),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
