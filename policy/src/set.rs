@@ -147,6 +147,9 @@ pub struct PolicySet {
     compiled: Vec<Compiled>,
     /// (application or ANY, group or ANY) -> policy indexes in ascending order.
     lists: Table<u64, Vec<u32>>,
+    /// Whether some policy has no `applications` condition (else the "any application"
+    /// lists are empty and are not looked up).
+    any_app: bool,
 }
 
 impl fmt::Debug for PolicySet {
@@ -412,7 +415,9 @@ impl PolicyConfig {
             });
         }
 
+        let any_app = self.policies.iter().any(|p| p.applications.is_none());
         Ok(PolicySet {
+            any_app,
             config: self,
             apps,
             groups,
@@ -442,7 +447,7 @@ impl PolicySet {
             AuthSource::Directory(name) => self.directories.get(name).map(|d| d + 1),
         };
         let app = self.apps.get(request.application).copied();
-        let app_slots = [Some(ANY), app];
+        let app_slots = [self.any_app.then_some(ANY), app];
         // (policy, group, zone) of the best match so far.
         let mut best: Option<(u32, u32, Option<u32>)> = None;
         for slot in app_slots.into_iter().flatten() {
