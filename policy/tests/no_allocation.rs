@@ -6,8 +6,8 @@ use idforge_policy::{
     LockoutState, LoginRequest, Method, Policy, PolicyConfig, SecondFactor, Zone,
 };
 
-fn names(v: &[&str]) -> Option<Vec<String>> {
-    Some(v.iter().map(|s| (*s).to_owned()).collect())
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
 }
 
 #[test]
@@ -39,24 +39,24 @@ fn evaluation_does_not_allocate() {
         policies: vec![
             Policy {
                 name: "p0".into(),
-                applications: names(&["vpn"]),
-                groups: names(&["a"]),
+                applications: Some(names(&["vpn"])),
+                groups: Some(names(&["a"])),
                 ..base.clone()
             },
             Policy {
                 name: "p1".into(),
-                sources: names(&["ad"]),
-                groups: names(&["b", "c"]),
+                sources: Some(names(&["ad"])),
+                groups: Some(names(&["b", "c"])),
                 ..base.clone()
             },
             Policy {
                 name: "p2".into(),
-                zones: names(&["office"]),
+                zones: Some(names(&["office"])),
                 ..base.clone()
             },
             Policy {
                 name: "p3".into(),
-                applications: names(&["aws"]),
+                applications: Some(names(&["aws"])),
                 ..base
             },
         ],
