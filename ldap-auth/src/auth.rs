@@ -441,6 +441,13 @@ impl Authenticator {
         if self.result.is_some() || matches!(self.state, State::Finished) {
             return;
         }
+        if matches!(self.state, State::AwaitTls) && !data.is_empty() {
+            // Clear-text bytes between the StartTLS response and the handshake would otherwise
+            // be read as if they had come through TLS (STARTTLS command injection).
+            return self.fail(AuthFailure::UnexpectedMessage(
+                "clear-text data after the StartTLS response",
+            ));
+        }
         self.inbox.extend_from_slice(data);
         loop {
             let len = match frame_len(&self.inbox, self.config.max_message_size) {
@@ -455,7 +462,15 @@ impl Authenticator {
                 Ok(msg) => self.handle(msg),
                 Err(e) => return self.fail(AuthFailure::Malformed(e)),
             }
-            if self.result.is_some() || matches!(self.state, State::AwaitTls) {
+            if self.result.is_some() {
+                return;
+            }
+            if matches!(self.state, State::AwaitTls) {
+                if !self.inbox.is_empty() {
+                    self.fail(AuthFailure::UnexpectedMessage(
+                        "clear-text data after the StartTLS response",
+                    ));
+                }
                 return;
             }
         }

@@ -2,7 +2,7 @@
 //! at the last moment, and a parser for filters written by administrators.
 //!
 //! Values in a [`Filter`] are raw bytes. They are escaped only when the filter is written out
-//! ([`Filter::to_string`]) or encoded as BER, so a value can never add a parenthesis, a `*` or a
+//! (`Filter::to_string`, from `Display`) or encoded as BER, so a value can never add a parenthesis, a `*` or a
 //! new component to the filter: `*)(uid=*` is searched for as those eight characters.
 
 use std::fmt;
@@ -219,7 +219,7 @@ pub struct Substrings {
 /// An RFC 4515 / RFC 4511 §4.5.1.7 search filter.
 ///
 /// Build filters with the associated functions ([`Filter::equality`], [`Filter::and`] …) or parse
-/// an administrator's string with [`Filter::parse`]. [`Filter::to_string`] writes the RFC 4515
+/// an administrator's string with [`Filter::parse`]. `Filter::to_string` (from `Display`) writes the RFC 4515
 /// form with every value escaped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -381,3 +381,53 @@ fn hostile_servers_fail_closed() {
     ));
     assert_eq!(err.user_facing(), UserFacingFailure::Unavailable);
 }
+
+#[test]
+fn bytes_after_the_start_tls_response_are_refused() {
+    let start_tls_ok = LdapMessage::new(
+        1,
+        ProtocolOp::ExtendedResponse(ExtendedResponse {
+            result: ok(),
+            name: Some(OID_START_TLS.into()),
+            value: None,
+        }),
+    )
+    .encode();
+    let injected = LdapMessage::new(
+        2,
+        ProtocolOp::BindResponse(BindResponse {
+            result: ok(),
+            server_sasl_creds: None,
+        }),
+    )
+    .encode();
+    // In the same read as the StartTLS response, and in a later clear-text read.
+    for split in [true, false] {
+        let mut auth = Authenticator::new(ad_config(), "jdoe", Password::from("pw"));
+        assert!(matches!(auth.step(), Step::Transmit(_)));
+        if split {
+            auth.receive(&start_tls_ok);
+            assert!(matches!(auth.step(), Step::StartTls));
+            auth.receive(&injected);
+        } else {
+            auth.receive(&[start_tls_ok.clone(), injected.clone()].concat());
+        }
+        let mut sent_bind = false;
+        let outcome = loop {
+            match auth.step() {
+                Step::Transmit(b) => {
+                    sent_bind |= matches!(
+                        LdapMessage::decode(&b).unwrap().op,
+                        ProtocolOp::BindRequest(_)
+                    );
+                }
+                Step::Done(r) => break r,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(matches!(outcome, Err(AuthFailure::UnexpectedMessage(_))));
+        assert!(!sent_bind);
+        auth.tls_established();
+        assert!(matches!(auth.step(), Step::Done(Err(_))));
+    }
+}
