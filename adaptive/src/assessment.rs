@@ -258,6 +258,8 @@ pub struct Alert {
     pub audience: Audience,
     /// The user concerned.
     pub user: String,
+    /// The application the user was logging in to.
+    pub application: String,
     /// A one-line text, for example "device limit exceeded for alice".
     pub message: String,
 }

@@ -396,6 +396,7 @@ impl Hours {
 
 struct Collector<'a> {
     user: &'a str,
+    application: &'a str,
     reasons: Vec<Reason>,
     alerts: Vec<Alert>,
 }
@@ -432,6 +433,7 @@ impl Collector<'_> {
                 kind: AlertKind::RuleFired(rule),
                 audience,
                 user: self.user.to_owned(),
+                application: self.application.to_owned(),
                 message,
             });
         }
@@ -539,11 +541,17 @@ impl RuleSet {
             .unwrap_or_default()
     }
 
-    fn alert(kind: AlertKind, audience: Audience, user: &str, message: String) -> Alert {
+    fn alert(
+        kind: AlertKind,
+        audience: Audience,
+        attempt: &LoginAttempt<'_>,
+        message: String,
+    ) -> Alert {
         Alert {
             kind,
             audience,
-            user: user.to_owned(),
+            user: attempt.user.to_owned(),
+            application: attempt.application.to_owned(),
             message,
         }
     }
@@ -553,6 +561,7 @@ impl RiskEvaluator for RuleSet {
     fn assess(&self, attempt: &LoginAttempt<'_>) -> Assessment {
         let mut out = Collector {
             user: attempt.user,
+            application: attempt.application,
             reasons: Vec::new(),
             alerts: Vec::new(),
         };
@@ -624,7 +633,7 @@ impl RiskEvaluator for RuleSet {
                 alerts: vec![Self::alert(
                     AlertKind::ChallengeCompleted,
                     self.alerts.challenge_completed,
-                    user,
+                    attempt,
                     format!("challenge completed for {user}"),
                 )],
             };
@@ -643,7 +652,7 @@ impl RiskEvaluator for RuleSet {
                         alerts: vec![Self::alert(
                             AlertKind::RegistrationRefused,
                             self.alerts.registration_refused,
-                            user,
+                            attempt,
                             format!(
                                 "challenge completed for {user}, device not registered: limit of {limit} devices reached"
                             ),
@@ -657,13 +666,19 @@ impl RiskEvaluator for RuleSet {
                 }),
             },
         };
+        let message = match registration {
+            Registration::Renewed(_) => {
+                format!("challenge completed, device trust renewed for {user}")
+            }
+            _ => format!("challenge completed, device registered for {user}"),
+        };
         ChallengeOutcome {
             registration,
             alerts: vec![Self::alert(
                 AlertKind::ChallengeCompleted,
                 self.alerts.challenge_completed,
-                user,
-                format!("challenge completed, device registered for {user}"),
+                attempt,
+                message,
             )],
         }
     }
@@ -672,7 +687,7 @@ impl RiskEvaluator for RuleSet {
         vec![Self::alert(
             AlertKind::ChallengeFailed,
             self.alerts.challenge_failed,
-            attempt.user,
+            attempt,
             format!("challenge failed for {} from {}", attempt.user, attempt.ip),
         )]
     }

@@ -251,6 +251,7 @@ fn device_limit_alert_names_the_user_and_audience() {
     assert_eq!(alert.kind, AlertKind::RuleFired(RuleKind::DeviceLimit));
     assert_eq!(alert.audience, Audience::Both);
     assert_eq!(alert.user, "alice");
+    assert_eq!(alert.application, "aws-console");
     assert_eq!(alert.message, "device limit exceeded for alice");
     assert_eq!(
         out.reasons[0].finding,
@@ -369,6 +370,10 @@ fn challenge_outcomes_register_renew_or_refuse() {
 
     let old = [device("laptop", NOW - 5), device("phone", NOW + 5)];
     let out = set.challenge_passed(&attempt(&old, &[]));
+    assert_eq!(
+        out.alerts[0].message,
+        "challenge completed, device trust renewed for alice"
+    );
     assert_eq!(
         out.registration,
         Registration::Renewed(RegisteredDevice {

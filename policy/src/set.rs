@@ -282,16 +282,13 @@ impl PolicyConfig {
             return Err(Error::ReservedDirectoryName);
         }
         let zone_ids = index_names("zone", self.zones.iter().map(|z| z.name.as_str()))?;
-        let policy_names =
-            std::iter::once("default").chain(self.policies.iter().map(|p| p.name.as_str()));
-        for (index, name) in policy_names.enumerate().skip(1) {
-            if name.is_empty() {
-                return Err(Error::EmptyName {
-                    kind: "policy",
-                    index: index - 1,
-                });
-            }
+        if let Some(index) = self.policies.iter().position(|p| p.name.is_empty()) {
+            return Err(Error::EmptyName {
+                kind: "policy",
+                index,
+            });
         }
+        // `default` goes first so that a policy of that name is reported as a duplicate.
         index_names(
             "policy",
             std::iter::once("default").chain(self.policies.iter().map(|p| p.name.as_str())),
