@@ -79,6 +79,20 @@ impl LockoutSettings {
         self.user.validate("user")?;
         self.source.validate("source")
     }
+
+    /// The stricter of the user's and the source's gates: disabled over locked over open,
+    /// and of two locks the later end.
+    pub fn gate(&self, user: &LockoutState, source: &LockoutState, now: u64) -> Gate {
+        match (self.user.gate(user, now), self.source.gate(source, now)) {
+            (Gate::Disabled, _) | (_, Gate::Disabled) => Gate::Disabled,
+            (Gate::Locked { until: a }, Gate::Locked { until: b }) => {
+                Gate::Locked { until: a.max(b) }
+            }
+            (locked @ Gate::Locked { .. }, Gate::Open)
+            | (Gate::Open, locked @ Gate::Locked { .. }) => locked,
+            (Gate::Open, Gate::Open) => Gate::Open,
+        }
+    }
 }
 
 /// The stored state of one key. `LockoutState::default()` is a key with no failures, and is
@@ -334,6 +348,40 @@ mod tests {
         let (s, g) = r.record_failure(s, 500);
         assert_eq!(g, Gate::Open);
         assert_eq!((s.window_start, s.failures_in_window), (500, 1));
+    }
+
+    #[test]
+    fn combined_gate_is_the_stricter() {
+        let settings = LockoutSettings {
+            user: rule(),
+            source: rule(),
+        };
+        let open = LockoutState::default();
+        let locked = |until| LockoutState {
+            locked_until: Some(until),
+            ..open
+        };
+        let disabled = LockoutState {
+            disabled: true,
+            ..open
+        };
+        let cases = [
+            (open, open, Gate::Open),
+            (locked(50), open, Gate::Locked { until: 50 }),
+            (open, locked(60), Gate::Locked { until: 60 }),
+            (locked(50), locked(60), Gate::Locked { until: 60 }),
+            (locked(70), locked(60), Gate::Locked { until: 70 }),
+            (locked(5), open, Gate::Open),
+            (disabled, locked(60), Gate::Disabled),
+            (open, disabled, Gate::Disabled),
+        ];
+        for (user, source, want) in cases {
+            assert_eq!(
+                settings.gate(&user, &source, 10),
+                want,
+                "{user:?} {source:?}"
+            );
+        }
     }
 
     #[test]
