@@ -6,8 +6,9 @@
 use std::net::IpAddr;
 
 use idforge_policy::{
-    AppKind, Application, AuthSource, DefaultPolicy, Error, FirstFactor, LockoutSettings,
-    LoginRequest, Matched, Method, Policy, PolicyConfig, SecondFactor, Zone,
+    AppKind, Application, AuthSource, DefaultPolicy, Error, FirstFactor, Gate, LockoutRule,
+    LockoutSettings, LockoutState, LoginRequest, Matched, Method, Policy, PolicyConfig,
+    SecondFactor, Zone,
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;
@@ -181,5 +182,51 @@ proptest! {
             rotated.rotate_left(1);
         }
         prop_assert_eq!(&got, &decide(&rotated));
+    }
+}
+
+proptest! {
+    #[test]
+    fn lockout_never_allows_more_than_disable_after_failures(
+        max_failures in 1u32..8,
+        extra in 0u32..10,
+        window_secs in 1u64..300,
+        lock_secs in 1u64..100,
+        cap in 0u64..1000,
+        events in proptest::collection::vec((0u64..400, prop::bool::weighted(0.9)), 0..200),
+    ) {
+        let rule = LockoutRule {
+            max_failures,
+            window_secs,
+            lock_secs,
+            max_lock_secs: lock_secs + cap,
+            disable_after: (max_failures + extra).min(100),
+        };
+        let mut state = LockoutState::default();
+        let mut now = 0u64;
+        let mut verified_failures = 0u32;
+        for (step, failed) in events {
+            now += step;
+            let gate = rule.gate(&state, now);
+            if gate != Gate::Open {
+                // The server refuses without verifying; nothing is recorded.
+                prop_assert_eq!(rule.record_failure(state, now).0, state);
+                continue;
+            }
+            if failed {
+                let (next, after) = rule.record_failure(state, now);
+                verified_failures += 1;
+                prop_assert!(verified_failures <= rule.disable_after);
+                prop_assert_eq!(after == Gate::Disabled, verified_failures == rule.disable_after);
+                if let Gate::Locked { until } = after {
+                    let length = until - now;
+                    prop_assert!(length >= rule.lock_secs && length <= rule.max_lock_secs);
+                }
+                state = next;
+            } else {
+                state = rule.record_success(state);
+                verified_failures = 0;
+            }
+        }
     }
 }
