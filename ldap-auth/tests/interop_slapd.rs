@@ -780,3 +780,74 @@ fn interop_slapd_start_tls() {
         .expect_err("untrusted certificate");
     assert!(err.contains("certificate"), "{err}");
 }
+
+/// The thin async driver an IdP built on tokio would use: the same state machine, only the
+/// reads and writes are awaited.
+async fn login_async(
+    port: u16,
+    config: DirectoryConfig,
+    user: &str,
+    password: &str,
+) -> Result<AuthenticatedUser, AuthFailure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut auth = Authenticator::new(config, user, Password::from(password));
+    let mut stream = None;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match auth.step() {
+            Step::Transmit(bytes) => {
+                if stream.is_none() {
+                    stream = Some(
+                        tokio::net::TcpStream::connect(("127.0.0.1", port))
+                            .await
+                            .unwrap(),
+                    );
+                }
+                stream.as_mut().unwrap().write_all(&bytes).await.unwrap();
+            }
+            Step::NeedInput => match stream.as_mut().unwrap().read(&mut buf).await.unwrap() {
+                0 => auth.connection_closed(),
+                n => auth.receive(&buf[..n]),
+            },
+            Step::StartTls => panic!("no TLS in this test"),
+            Step::Done(result) => return result,
+        }
+    }
+}
+
+#[test]
+fn interop_slapd_tokio_driver() {
+    if !peers_present("interop_slapd_tokio_driver") {
+        return;
+    }
+    let server = Slapd::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let mut c = config();
+    c.groups = GroupLookup::Search {
+        base: dn(&format!("ou=groups,{SUFFIX}")),
+        member_attribute: Attribute::new("member").unwrap(),
+        nesting: Nesting::Iterative { max_depth: 4 },
+    };
+    rt.block_on(async {
+        // Several logins at once on one thread, each on its own connection.
+        let (alice, bob, wrong, empty) = tokio::join!(
+            login_async(server.port, c.clone(), "alice", "alice-pw"),
+            login_async(server.port, c.clone(), "bob", "bob-pw"),
+            login_async(server.port, c.clone(), "carol", "bob-pw"),
+            login_async(server.port, c.clone(), "carol", ""),
+        );
+        assert_eq!(
+            group_set(&alice.unwrap()),
+            ["admins", "engineers", "everyone", "staff"]
+        );
+        assert_eq!(
+            group_set(&bob.unwrap()),
+            ["everyone", "loop-a", "loop-b", "staff"]
+        );
+        assert_eq!(wrong.unwrap_err(), AuthFailure::WrongPassword);
+        assert_eq!(empty.unwrap_err(), AuthFailure::EmptyPassword);
+    });
+}
