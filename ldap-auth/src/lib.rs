@@ -8,6 +8,8 @@ pub mod dn;
 pub mod filter;
 pub mod message;
 pub mod password;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub mod template;
 
 pub use ad::AdBindError;

@@ -21,6 +21,7 @@ const SENTINEL_ESCAPED: &str = r"\00\ffidforge-username\ff\00";
 /// without re-parsing: `(&(objectClass=person)(|(uid={username})(mail={username})))`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterTemplate {
+    source: String,
     filter: Filter,
     placeholders: usize,
 }
@@ -47,6 +48,7 @@ impl FilterTemplate {
             return Err(TemplateError::ReservedSequence);
         }
         Ok(Self {
+            source: template.to_owned(),
             filter,
             placeholders,
         })
@@ -61,6 +63,11 @@ impl FilterTemplate {
             }
         });
         f
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
     }
 
     /// Number of placeholders.
@@ -137,6 +144,8 @@ fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
 
 /// How the user's entry is found from the name they typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum UserFilter {
     /// `(uid=…)` (OpenLDAP, 389-DS, FreeIPA).
