@@ -912,3 +912,58 @@ impl Authenticator {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_passwords() {
+        let mut c = DirectoryConfig::new(Dn::parse("dc=x").unwrap(), UserFilter::Uid);
+        c.start_tls = false;
+        c.service_account = Some(ServiceAccount {
+            dn: Dn::parse("cn=svc,dc=x").unwrap(),
+            password: Password::from("service-secret"),
+        });
+        let mut a = Authenticator::new(c, "jdoe", Password::from("user-secret"));
+        // The service bind (with its password) is queued: it must not show either.
+        let shown = format!("{a:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        let Step::Transmit(bytes) = a.step() else {
+            panic!("expected the service bind")
+        };
+        let shown = format!("{:?} {:?}", Step::Transmit(bytes.clone()), a);
+        assert!(
+            !shown.contains("secret") && !shown.contains("115, 101, 99"),
+            "{shown}"
+        );
+        // The bytes themselves do carry it (they are the bind request).
+        assert!(bytes.windows(14).any(|w| w == b"service-secret"));
+    }
+
+    #[test]
+    fn user_facing_merges_what_would_enumerate_accounts() {
+        let invalid = [
+            AuthFailure::EmptyPassword,
+            AuthFailure::EmptyUsername,
+            AuthFailure::NoSuchUser,
+            AuthFailure::AmbiguousUser { count: 2 },
+            AuthFailure::WrongPassword,
+        ];
+        for f in invalid {
+            assert_eq!(
+                f.user_facing(),
+                UserFacingFailure::InvalidCredentials,
+                "{f}"
+            );
+        }
+        assert_eq!(
+            AuthFailure::AccountLocked.user_facing(),
+            UserFacingFailure::AccountLocked
+        );
+        assert_eq!(
+            AuthFailure::ConnectionClosed.user_facing(),
+            UserFacingFailure::Unavailable
+        );
+    }
+}
