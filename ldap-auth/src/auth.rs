@@ -139,6 +139,10 @@ fn default_max_message_size() -> usize {
     DEFAULT_MAX_MESSAGE_SIZE
 }
 
+/// Most group DNs (found entries, counted across nesting levels) the group lookup collects
+/// before it fails with [`AuthFailure::TooManyGroups`].
+pub const MAX_GROUPS: usize = 4096;
+
 /// timeLimit sent with searches unless configured, in seconds.
 pub const DEFAULT_SEARCH_TIME_LIMIT: i32 = 10;
 
@@ -276,6 +280,12 @@ pub enum AuthFailure {
         /// The configured limit.
         max_depth: usize,
     },
+    /// The group lookup found more than [`MAX_GROUPS`] groups.
+    #[error("more than {limit} groups")]
+    TooManyGroups {
+        /// The limit.
+        limit: usize,
+    },
     /// "Who am I?" named another identity than the entry found.
     #[error("the server says the bound identity is {authz_id}")]
     IdentityMismatch {
@@ -341,6 +351,7 @@ impl AuthFailure {
             | Self::ServiceBindFailed { .. }
             | Self::SearchFailed { .. }
             | Self::GroupNestingTooDeep { .. }
+            | Self::TooManyGroups { .. }
             | Self::IdentityMismatch { .. }
             | Self::InvalidDn(_)
             | Self::Malformed(_)
@@ -630,6 +641,13 @@ impl Authenticator {
                 }
             }
             (State::UserSearch { mut entries }, ProtocolOp::SearchResultEntry(e)) => {
+                if entries.len() >= 2 {
+                    // The search asked for at most two: a server sending more is ignoring the
+                    // size limit. Stop here instead of buffering whatever it sends.
+                    return self.fail(AuthFailure::AmbiguousUser {
+                        count: entries.len() + 1,
+                    });
+                }
                 entries.push(e);
                 self.state = State::UserSearch { entries };
             }
@@ -679,6 +697,9 @@ impl Authenticator {
                 },
                 ProtocolOp::SearchResultEntry(e),
             ) => match Dn::parse(&e.dn) {
+                Ok(_) if user.groups.len() + found.len() >= MAX_GROUPS => {
+                    self.fail(AuthFailure::TooManyGroups { limit: MAX_GROUPS });
+                }
                 Ok(dn) => {
                     found.push((e.dn, dn));
                     self.state = State::GroupSearch {

@@ -431,3 +431,53 @@ fn bytes_after_the_start_tls_response_are_refused() {
         assert!(matches!(auth.step(), Step::Done(Err(_))));
     }
 }
+
+#[test]
+fn servers_that_ignore_limits_are_cut_off() {
+    let mut c = ad_config();
+    c.start_tls = false;
+    // A user search answered with endless entries stops at the third.
+    let mut answered = 0;
+    let (r, sent, _) = run(c.clone(), "jdoe", "pw", 4096, |m| match &m.op {
+        ProtocolOp::BindRequest(_) => vec![ProtocolOp::BindResponse(BindResponse {
+            result: ok(),
+            server_sasl_creds: None,
+        })],
+        ProtocolOp::SearchRequest(_) => {
+            answered += 1;
+            (0..1000)
+                .map(|i| entry(&format!("CN=u{i},DC=x"), &[]))
+                .collect()
+        }
+        _ => vec![],
+    });
+    assert_eq!(answered, 1);
+    assert_eq!(r.unwrap_err(), AuthFailure::AmbiguousUser { count: 3 });
+    assert!(
+        !sent
+            .iter()
+            .any(|m| matches!(&m.op, ProtocolOp::BindRequest(b) if b.name.starts_with("CN=u")))
+    );
+
+    // A group search that never ends is cut at MAX_GROUPS.
+    c.groups = GroupLookup::Search {
+        base: dn("DC=corp,DC=example,DC=com"),
+        member_attribute: Attribute::new("member").unwrap(),
+        nesting: Nesting::Direct,
+    };
+    let mut inner = ad_server(ok());
+    let (r, _, _) = run(c, "jdoe", "pw", 1 << 16, |m| match &m.op {
+        ProtocolOp::SearchRequest(s) if s.base == "DC=corp,DC=example,DC=com" => (0
+            ..=idforge_ldap_auth::auth::MAX_GROUPS)
+            .map(|i| entry(&format!("CN=g{i},DC=corp,DC=example,DC=com"), &[]))
+            .chain([ProtocolOp::SearchResultDone(ok())])
+            .collect(),
+        _ => inner(m),
+    });
+    assert_eq!(
+        r.unwrap_err(),
+        AuthFailure::TooManyGroups {
+            limit: idforge_ldap_auth::auth::MAX_GROUPS
+        }
+    );
+}
