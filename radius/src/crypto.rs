@@ -234,12 +234,26 @@ pub fn recover_user_password(
     request_authenticator: &Authenticator,
     hidden: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let mut buf = Zeroizing::new([0u8; MAX_PASSWORD_LEN]);
+    let password = recover_user_password_into(secret, request_authenticator, hidden, &mut buf)?;
+    Ok(Zeroizing::new(password.to_vec()))
+}
+
+/// Recovers a User-Password into a caller buffer, without allocating; returns the password
+/// (padding removed) as a slice of `buf`. The caller should zeroize `buf` after use.
+pub fn recover_user_password_into<'b>(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    hidden: &[u8],
+    buf: &'b mut [u8; MAX_PASSWORD_LEN],
+) -> Result<&'b [u8], Error> {
     if hidden.is_empty() || !hidden.len().is_multiple_of(16) || hidden.len() > MAX_PASSWORD_LEN {
         return Err(Error::InvalidHiddenLength {
             length: hidden.len(),
         });
     }
-    let mut out = Zeroizing::new(hidden.to_vec());
+    let out = &mut buf[..hidden.len()];
+    out.copy_from_slice(hidden);
     let mut prev: &[u8] = request_authenticator;
     for (plain, cipher) in out.chunks_mut(16).zip(hidden.chunks(16)) {
         let key = keystream(secret, &[prev]);
@@ -247,8 +261,7 @@ pub fn recover_user_password(
         prev = cipher;
     }
     let len = out.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-    out.truncate(len);
-    Ok(out)
+    Ok(&buf[..len])
 }
 
 /// Longest password the salted scheme of RFC 2868 §3.5 can carry in one attribute

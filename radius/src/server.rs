@@ -489,6 +489,29 @@ impl Server {
         crypto::recover_user_password(&client.secret, request.packet.authenticator(), hidden.value)
     }
 
+    /// Recovers the User-Password of a verified Access-Request into a caller buffer, without
+    /// allocating. The caller should zeroize `buf` after use.
+    pub fn user_password_into<'b>(
+        &self,
+        request: &Request<'_>,
+        buf: &'b mut [u8; crypto::MAX_PASSWORD_LEN],
+    ) -> Result<&'b [u8], Error> {
+        let client = self
+            .clients
+            .get(request.client.0)
+            .ok_or(Error::UnexpectedCode { code: 0 })?;
+        let hidden = request
+            .packet
+            .find(AttributeType::USER_PASSWORD)
+            .ok_or(Error::MissingAttribute { attr_type: 2 })?;
+        crypto::recover_user_password_into(
+            &client.secret,
+            request.packet.authenticator(),
+            hidden.value,
+            buf,
+        )
+    }
+
     /// Verifies the CHAP-Password of a verified Access-Request against a candidate password.
     pub fn verify_chap(&self, request: &Request<'_>, password: &[u8]) -> Result<(), Error> {
         let chap = request
