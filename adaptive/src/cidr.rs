@@ -5,6 +5,7 @@
 //! over the ranges sorted by start address builds this in O(n log n)). A lookup is then one
 //! binary search: O(log n), no allocation.
 
+use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -73,11 +74,22 @@ impl Segments {
 ///
 /// IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are looked up as IPv4. Host bits set in a
 /// range (`192.0.2.7/24`) are cleared.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CidrMap<T> {
     entries: Vec<(IpNet, T)>,
     v4: Segments,
     v6: Segments,
+}
+
+/// Summarises: a map may hold hundreds of thousands of ranges.
+impl<T> fmt::Debug for CidrMap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CidrMap")
+            .field("ranges", &self.entries.len())
+            .field("ipv4_segments", &self.v4.starts.len())
+            .field("ipv6_segments", &self.v6.starts.len())
+            .finish()
+    }
 }
 
 impl<T> Default for CidrMap<T> {
@@ -219,6 +231,10 @@ mod tests {
             );
             assert_eq!(map.longest_match(ip), brute(&ranges, ip), "{ip}");
         }
+        assert_eq!(
+            format!("{map:?}"),
+            "CidrMap { ranges: 10, ipv4_segments: 10, ipv6_segments: 5 }"
+        );
         let empty: CidrMap<()> = CidrMap::new([]);
         assert!(!empty.contains("10.0.0.1".parse().unwrap()));
         assert!(empty.is_empty());
