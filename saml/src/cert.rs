@@ -5,6 +5,13 @@ use base64::engine::general_purpose::STANDARD;
 use rsa::pkcs8::DecodePublicKey as _;
 use x509_cert::der::{Decode as _, Encode as _};
 
+use chrono::{DateTime, TimeDelta, Utc};
+use rand_core::CryptoRng;
+use rsa::pkcs8::EncodePrivateKey as _;
+use x509_cert::builder::profile::BuilderProfile;
+use x509_cert::builder::{Builder as _, CertificateBuilder};
+use zeroize::Zeroizing;
+
 use crate::error::{Error, Result};
 use crate::sign::VerifyingKey;
 
@@ -97,6 +104,115 @@ impl Certificate {
     }
 }
 
+/// A private key as PKCS#8 PEM text: zeroized on drop, never printed by `Debug`.
+pub struct PrivateKeyPem(Zeroizing<String>);
+
+impl PrivateKeyPem {
+    /// The PEM text (`-----BEGIN PRIVATE KEY-----`), to store or to load into a
+    /// signer backend.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PrivateKeyPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKeyPem(**redacted**)")
+    }
+}
+
+/// A self-signed end-entity profile: subject equals issuer, no extensions.
+struct SelfSigned(x509_cert::name::Name);
+
+impl BuilderProfile for SelfSigned {
+    fn get_issuer(&self, subject: &x509_cert::name::Name) -> x509_cert::name::Name {
+        subject.clone()
+    }
+
+    fn get_subject(&self) -> x509_cert::name::Name {
+        self.0.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        _spk: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
+        _issuer_spk: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
+        _tbs: &x509_cert::TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<x509_cert::ext::Extension>> {
+        Ok(Vec::new())
+    }
+}
+
+fn x509_time(t: DateTime<Utc>) -> Result<x509_cert::time::Time> {
+    let secs = u64::try_from(t.timestamp())
+        .map_err(|_| Error::Key("certificate time before 1970".into()))?;
+    let dt = x509_cert::der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs))
+        .map_err(|e| Error::Key(format!("certificate time: {e}")))?;
+    Ok(x509_cert::time::Time::from(dt))
+}
+
+/// Creates a new RSA-2048 key and a self-signed certificate for it (SHA-256 with RSA),
+/// for a new IdP's signing key: subject and issuer `CN=<common_name>`, valid from
+/// `not_before` for `valid_for`, a random 64-bit serial number.
+///
+/// `common_name` is 1-64 characters without any of `,+"\<>;=#`. Key generation takes a
+/// fraction of a second to a few seconds.
+pub fn create_self_signed<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    common_name: &str,
+    not_before: DateTime<Utc>,
+    valid_for: TimeDelta,
+) -> Result<(Certificate, PrivateKeyPem)> {
+    if common_name.is_empty()
+        || common_name.chars().count() > 64
+        || common_name.contains([',', '+', '"', '\\', '<', '>', ';', '=', '#'])
+    {
+        return Err(Error::InvalidValue {
+            field: "common name".into(),
+            reason: "1-64 characters without ,+\"\\<>;=#".into(),
+        });
+    }
+    if valid_for <= TimeDelta::zero() {
+        return Err(Error::InvalidValue {
+            field: "validity".into(),
+            reason: "must be positive".into(),
+        });
+    }
+    let subject: x509_cert::name::Name = format!("CN={common_name}")
+        .parse()
+        .map_err(|e| Error::Key(format!("certificate subject: {e}")))?;
+    let key = rsa::PrivateKey::new(rng, 2048)
+        .map_err(|e| Error::Key(format!("RSA key generation: {e}")))?;
+    let pem = key
+        .to_pkcs8_pem(x509_cert::der::pem::LineEnding::LF)
+        .map_err(|e| Error::Key(format!("PKCS#8 encoding: {e}")))?;
+    let signing_key = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+    let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_key(
+        &rsa::signature::Keypair::verifying_key(&signing_key),
+    )
+    .map_err(|e| Error::Key(format!("public key: {e}")))?;
+    let mut serial = [0u8; 8];
+    rng.fill_bytes(&mut serial);
+    serial[0] &= 0x7f;
+    serial[0] |= 0x01;
+    let serial = x509_cert::serial_number::SerialNumber::new(&serial)
+        .map_err(|e| Error::Key(format!("serial number: {e}")))?;
+    let validity =
+        x509_cert::time::Validity::new(x509_time(not_before)?, x509_time(not_before + valid_for)?);
+    let builder = CertificateBuilder::new(SelfSigned(subject), serial, validity, spki)
+        .map_err(|e| Error::Key(format!("certificate: {e}")))?;
+    let cert = builder
+        .build::<_, rsa::pkcs1v15::Signature>(&signing_key)
+        .map_err(|e| Error::Key(format!("certificate signing: {e}")))?;
+    let der = cert
+        .to_der()
+        .map_err(|e| Error::Key(format!("certificate encoding: {e}")))?;
+    Ok((
+        Certificate::from_der(&der)?,
+        PrivateKeyPem(Zeroizing::new(pem.to_string())),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +228,32 @@ mod tests {
         c.verifying_key().unwrap();
         assert!(Certificate::from_der(&c.der()[1..]).is_err());
         assert!(Certificate::from_pem("nothing").is_err());
+    }
+
+    #[test]
+    fn creates_self_signed_identity() {
+        use crate::sign::{RsaSigner, SignatureAlgorithm, Signer as _};
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let (cert, key) =
+            create_self_signed(&mut rand::rng(), "idforge IdP", now, TimeDelta::days(3650))
+                .unwrap();
+        assert_eq!(format!("{key:?}"), "PrivateKeyPem(**redacted**)");
+        let signer = RsaSigner::from_pem(key.as_str()).unwrap();
+        let sig = signer.sign(b"m").unwrap();
+        cert.verifying_key()
+            .unwrap()
+            .verify(SignatureAlgorithm::RsaSha256, b"m", &sig)
+            .unwrap();
+        let parsed = x509_cert::Certificate::from_der(cert.der()).unwrap();
+        assert_eq!(
+            parsed.tbs_certificate().subject().to_string(),
+            "CN=idforge IdP"
+        );
+        assert_eq!(
+            parsed.tbs_certificate().issuer(),
+            parsed.tbs_certificate().subject()
+        );
+        assert!(create_self_signed(&mut rand::rng(), "a,b", now, TimeDelta::days(1)).is_err());
+        assert!(create_self_signed(&mut rand::rng(), "a", now, TimeDelta::zero()).is_err());
     }
 }

@@ -238,3 +238,51 @@ fn we_verify_what_xmlsec1_signs() {
         );
     }
 }
+
+#[test]
+fn xmlsec1_accepts_a_generated_identity() {
+    if !have_xmlsec1() {
+        return;
+    }
+    let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let (cert, key) = idforge_saml::cert::create_self_signed(
+        &mut rand::rng(),
+        "idforge generated IdP",
+        now,
+        chrono::TimeDelta::days(3650),
+    )
+    .unwrap();
+    let signer = RsaSigner::from_pem(key.as_str()).unwrap();
+    let mut r = ResponseBuilder::new(
+        "https://idp.example.org/saml",
+        SamlId::new("_r1").unwrap(),
+        SamlId::new("_a1").unwrap(),
+        now,
+    )
+    .destination("https://sp.example.org/acs")
+    .name_id(NameId::new("alice", NameIdFormat::Transient))
+    .build()
+    .unwrap();
+    r.sign(
+        SignTarget::Both,
+        &signer,
+        Some(&cert),
+        &SignOptions::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let xml = r.to_xml();
+    assert!(xmlsec1_verify(
+        dir.path(),
+        &xml,
+        &cert.to_pem(),
+        Some(RESPONSE_SIG)
+    ));
+    assert!(xmlsec1_verify(
+        dir.path(),
+        &xml,
+        &cert.to_pem(),
+        Some(ASSERTION_SIG)
+    ));
+    assert!(!xmlsec1_verify(dir.path(), &xml, CERT, Some(ASSERTION_SIG)));
+}
