@@ -191,8 +191,8 @@ impl<'a> Packet<'a> {
         self.message_authenticator.is_some()
     }
 
-    /// Offset of the first attribute: RFC 9765-era guidance (and Blast-RADIUS hardening) puts
-    /// Message-Authenticator first.
+    /// Whether Message-Authenticator is the first attribute, where the Blast-RADIUS
+    /// (CVE-2024-3596) hardening puts it.
     pub fn message_authenticator_is_first(&self) -> bool {
         self.message_authenticator == Some(HEADER_LEN)
     }
