@@ -52,6 +52,18 @@ pub enum SecondFactor {
     IfRisky,
 }
 
+impl SecondFactor {
+    /// Whether a second factor must be asked for, given whether the risk assessment asked for
+    /// a challenge (`risky`).
+    pub fn is_needed(self, risky: bool) -> bool {
+        match self {
+            SecondFactor::None => false,
+            SecondFactor::Required => true,
+            SecondFactor::IfRisky => risky,
+        }
+    }
+}
+
 /// A second-factor method a policy may allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -508,6 +508,21 @@ fn validation_errors_name_policy_and_field() {
 }
 
 #[test]
+fn second_factor_need_follows_the_risk_answer() {
+    let table = [
+        (SecondFactor::None, false, false),
+        (SecondFactor::None, true, false),
+        (SecondFactor::Required, false, true),
+        (SecondFactor::Required, true, true),
+        (SecondFactor::IfRisky, false, false),
+        (SecondFactor::IfRisky, true, true),
+    ];
+    for (second, risky, needed) in table {
+        assert_eq!(second.is_needed(risky), needed, "{second:?} risky={risky}");
+    }
+}
+
+#[test]
 fn unknown_fields_and_bad_values_fail_to_parse() {
     for bad in [
         CONFIG.replace("second_factor = \"none\"", "second_factor = \"sometimes\""),
