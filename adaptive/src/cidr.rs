@@ -264,7 +264,27 @@ mod tests {
         })
     }
 
+    fn v6_range() -> impl Strategy<Value = IpNet> {
+        (0u128..64, 0u8..=128).prop_map(|(hi, len)| {
+            let addr = std::net::Ipv6Addr::from(hi.rotate_right(6) | (hi & 3));
+            IpNet::new(IpAddr::V6(addr), len).unwrap().trunc()
+        })
+    }
+
     proptest! {
+        #[test]
+        fn ipv6_longest_match_agrees_with_linear_scan(
+            ranges in proptest::collection::vec(v6_range(), 0..40),
+            near in proptest::collection::vec((0u128..64, any::<u16>()), 1..40),
+        ) {
+            let ranges: Vec<(IpNet, usize)> = ranges.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
+            let map = CidrMap::new(ranges.clone());
+            for (hi, lo) in near {
+                let ip = IpAddr::V6((hi.rotate_right(6) | u128::from(lo)).into());
+                prop_assert_eq!(map.longest_match(ip), brute(&ranges, ip));
+            }
+        }
+
         #[test]
         fn longest_match_agrees_with_linear_scan(
             ranges in proptest::collection::vec(v4_range(), 0..40),
