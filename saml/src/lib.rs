@@ -8,6 +8,7 @@ pub mod cert;
 pub mod dsig;
 pub mod error;
 pub mod id;
+pub mod logout;
 pub mod metadata;
 pub mod ns;
 pub mod response;

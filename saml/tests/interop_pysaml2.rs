@@ -428,3 +428,152 @@ fn pysaml2_signed_authn_requests_verify() {
     assert_eq!(request.id, ar["id"].as_str().unwrap());
     assert!(AuthnRequest::parse_signed(&xml, &idp_key, opts).is_err());
 }
+
+#[test]
+fn pysaml2_single_logout_both_ways() {
+    use idforge_saml::Status;
+    use idforge_saml::dsig::sign_enveloped;
+    use idforge_saml::logout::{LogoutRequest, LogoutResponse};
+
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cert = Certificate::from_pem(CERT).unwrap();
+    let signer = RsaSigner::from_pem(KEY).unwrap();
+    let idp_md = IdpMetadata::with_base_url(IDP, "https://idp.example.org", cert.clone());
+    let md_path = dir.path().join("idp-metadata.xml");
+    std::fs::write(
+        &md_path,
+        idp_md
+            .to_xml(&SamlId::new("_idpmd").unwrap(), None)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut base = serde_json::json!({
+        "idp_metadata": md_path,
+        "sp_entity_id": SP,
+        "acs_url": ACS,
+        "idp_entity_id": IDP,
+        "sp_key": SP_KEY_PATH,
+        "sp_cert": SP_CERT_PATH,
+        "name_id": "alice & co",
+        "session_index": "_session1",
+    });
+    let sp_md = SpMetadata::parse(run(&python, "sp-metadata", &base).as_bytes()).unwrap();
+    let sp_slo = &sp_md.single_logout_services[0].location;
+    assert_eq!(sp_slo, &format!("{ACS}/slo"));
+    let sp_key = sp_md
+        .signing_certificates()
+        .next()
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    let now: DateTime<Utc> = std::time::SystemTime::now().into();
+
+    // SP-initiated: its signed Redirect LogoutRequest verifies and reads back.
+    let lr: serde_json::Value =
+        serde_json::from_str(&run(&python, "logout-request", &base)).unwrap();
+    let msg =
+        RedirectMessage::decode(lr["query"].as_str().unwrap(), &BindingLimits::default()).unwrap();
+    msg.verify(&sp_key, false).unwrap();
+    let request = LogoutRequest::parse(&msg.xml).unwrap();
+    assert_eq!(request.id, lr["id"].as_str().unwrap());
+    assert_eq!(request.name_id.value, "alice & co");
+    assert_eq!(request.session_indexes, ["_session1"]);
+    assert_eq!(request.issuer.as_deref(), Some(SP));
+
+    // Our signed LogoutResponse is accepted by the SP.
+    let mut doc = LogoutResponse::build(
+        IDP,
+        &SamlId::new("_lresp1").unwrap(),
+        now,
+        sp_slo,
+        &request.id,
+        &Status::success(),
+    )
+    .unwrap();
+    let root = doc.root();
+    sign_enveloped(
+        &mut doc,
+        root,
+        &signer,
+        Some(&cert),
+        &SignOptions::default(),
+    )
+    .unwrap();
+    base["logout_response"] = base64_encode(doc.to_xml().as_bytes()).into();
+    let answer: serde_json::Value =
+        serde_json::from_str(&run(&python, "logout-response", &base)).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["in_response_to"], request.id.as_str());
+
+    // IdP-initiated: our signed LogoutRequest is understood by the SP.
+    let mut doc = LogoutRequest::build(
+        IDP,
+        &SamlId::new("_lreq1").unwrap(),
+        now,
+        sp_slo,
+        &NameId::new("alice & co", NameIdFormat::Persistent),
+        Some("_session1"),
+    )
+    .unwrap();
+    let root = doc.root();
+    sign_enveloped(
+        &mut doc,
+        root,
+        &signer,
+        Some(&cert),
+        &SignOptions::default(),
+    )
+    .unwrap();
+    base["logout_request"] = base64_encode(doc.to_xml().as_bytes()).into();
+    let answer: serde_json::Value =
+        serde_json::from_str(&run(&python, "idp-logout-request", &base)).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["name_id"], "alice & co");
+    assert_eq!(answer["session_indexes"], serde_json::json!(["_session1"]));
+
+    // Signed with a key the SP does not trust: refused.
+    let other = RsaSigner::from_pem(OTHER_KEY).unwrap();
+    let mut doc = LogoutRequest::build(
+        IDP,
+        &SamlId::new("_lreq2").unwrap(),
+        now,
+        sp_slo,
+        &NameId::new("alice & co", NameIdFormat::Persistent),
+        None,
+    )
+    .unwrap();
+    let root = doc.root();
+    sign_enveloped(&mut doc, root, &other, Some(&cert), &SignOptions::default()).unwrap();
+    base["logout_request"] = base64_encode(doc.to_xml().as_bytes()).into();
+    let answer: serde_json::Value =
+        serde_json::from_str(&run(&python, "idp-logout-request", &base)).unwrap();
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("IncorrectlySigned"),
+        "{answer}"
+    );
+
+    // A LogoutResponse signed with an untrusted key: refused as well.
+    let mut doc = LogoutResponse::build(
+        IDP,
+        &SamlId::new("_lresp2").unwrap(),
+        now,
+        sp_slo,
+        &request.id,
+        &Status::success(),
+    )
+    .unwrap();
+    let root = doc.root();
+    sign_enveloped(&mut doc, root, &other, Some(&cert), &SignOptions::default()).unwrap();
+    base["logout_response"] = base64_encode(doc.to_xml().as_bytes()).into();
+    let answer: serde_json::Value =
+        serde_json::from_str(&run(&python, "logout-response", &base)).unwrap();
+    assert_eq!(answer["ok"], false, "{answer}");
+    eprintln!("wrong-key LogoutResponse refused: {}", answer["error"]);
+}

@@ -11,6 +11,11 @@ The request carries `idp_metadata` (a file path), `sp_entity_id`, `acs_url`,
 - `consume`: `cases`, each {"name", "response", "outstanding" (request id or null),
   "allow_unsolicited"}; prints one result per case: {"name", "ok", "name_id",
   "attributes"} or {"name", "ok": false, "error"}.
+- `logout-request`: prints {"id", "query"}, a LogoutRequest for `name_id` (persistent)
+  and `session_index` sent to the IdP's Redirect SingleLogoutService, signed.
+- `logout-response`: parses `logout_response` (HTTP-POST value); prints {"ok", ...}.
+- `idp-logout-request`: parses `logout_request` (HTTP-POST value) from the IdP; prints
+  {"ok", "name_id", "session_indexes"} or {"ok": false, "error"}.
 """
 import html
 import json
@@ -18,6 +23,7 @@ import re
 import sys
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
@@ -31,6 +37,7 @@ def client(req, allow_unsolicited):
             "sp": {
                 "endpoints": {
                     "assertion_consumer_service": [(req["acs_url"], BINDING_HTTP_POST)],
+                    "single_logout_service": [(req["acs_url"] + "/slo", BINDING_HTTP_POST)],
                 },
                 "allow_unsolicited": allow_unsolicited,
                 "authn_requests_signed": bool(req.get("sign")),
@@ -100,6 +107,49 @@ def main():
                     {"name": case["name"], "ok": False, "error": f"{type(e).__name__}: {e}"}
                 )
         json.dump(results, sys.stdout)
+    elif command == "logout-request":
+        cl = client(req, False)
+        slo = cl.metadata.single_logout_service(req["idp_entity_id"], BINDING_HTTP_REDIRECT, "idpsso")
+        destination = slo[0]["location"]
+        reqid, lreq = cl.create_logout_request(
+            destination,
+            req["idp_entity_id"],
+            name_id=NameID(text=req["name_id"], format=NAMEID_FORMAT_PERSISTENT),
+            session_indexes=[req["session_index"]],
+        )
+        info = cl.apply_binding(
+            BINDING_HTTP_REDIRECT, str(lreq), destination, "rs", sign=True, sigalg=SIG_RSA_SHA256
+        )
+        location = dict(info["headers"])["Location"]
+        json.dump({"id": reqid, "query": location.split("?", 1)[1]}, sys.stdout)
+    elif command == "logout-response":
+        cl = client(req, False)
+        try:
+            resp = cl.parse_logout_request_response(req["logout_response"], BINDING_HTTP_POST)
+            json.dump(
+                {
+                    "ok": resp is not None and resp.status_ok(),
+                    "in_response_to": resp.in_response_to if resp else None,
+                },
+                sys.stdout,
+            )
+        except Exception as e:  # noqa: BLE001 - a refusal is a result
+            json.dump({"ok": False, "error": f"{type(e).__name__}: {e}"}, sys.stdout)
+    elif command == "idp-logout-request":
+        cl = client(req, False)
+        try:
+            lreq = cl.parse_logout_request(req["logout_request"], BINDING_HTTP_POST)
+            msg = lreq.message
+            json.dump(
+                {
+                    "ok": True,
+                    "name_id": msg.name_id.text,
+                    "session_indexes": [s.text for s in msg.session_index],
+                },
+                sys.stdout,
+            )
+        except Exception as e:  # noqa: BLE001 - a refusal is a result
+            json.dump({"ok": False, "error": f"{type(e).__name__}: {e}"}, sys.stdout)
     else:
         sys.exit(f"unknown command {command}")
 
