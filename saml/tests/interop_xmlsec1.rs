@@ -286,3 +286,43 @@ fn xmlsec1_accepts_a_generated_identity() {
     ));
     assert!(!xmlsec1_verify(dir.path(), &xml, CERT, Some(ASSERTION_SIG)));
 }
+
+#[test]
+fn xmlsec1_verifies_signed_idp_metadata() {
+    if !have_xmlsec1() {
+        return;
+    }
+    let cert = Certificate::from_pem(CERT).unwrap();
+    let signer = RsaSigner::from_pem(KEY).unwrap();
+    let md = idforge_saml::metadata::IdpMetadata::with_base_url(
+        "https://idp.example.org/saml",
+        "https://idp.example.org",
+        cert,
+    )
+    .to_xml(&SamlId::new("_md1").unwrap(), Some(&signer))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |doc: &str, cert_pem: &str| {
+        let doc_path = dir.path().join("md.xml");
+        let cert_path = dir.path().join("cert.pem");
+        std::fs::write(&doc_path, doc).unwrap();
+        std::fs::write(&cert_path, cert_pem).unwrap();
+        Command::new("xmlsec1")
+            .arg("--verify")
+            .arg("--pubkey-cert-pem")
+            .arg(&cert_path)
+            .args(["--enabled-key-data", "key-name"])
+            .args([
+                "--id-attr:ID",
+                "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+            ])
+            .arg(&doc_path)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(run(&md, CERT));
+    assert!(!run(&md, OTHER_CERT));
+    assert!(!run(&md.replace("/sso", "/evil"), CERT));
+}

@@ -1,8 +1,9 @@
-//! The XML parser and AuthnRequest reader on arbitrary bytes; any document that
+//! The XML parser and the AuthnRequest and LogoutRequest readers on arbitrary bytes; any document that
 //! parses must serialize and parse back to the same tree, and canonicalize twice alike.
 #![no_main]
 
 use idforge_saml::authn_request::AuthnRequest;
+use idforge_saml::logout::LogoutRequest;
 use idforge_saml::xml::{self, c14n};
 use libfuzzer_sys::fuzz_target;
 
@@ -11,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = AuthnRequest::from_document(&doc);
+    let _ = LogoutRequest::from_document(&doc);
     let again = xml::parse(doc.to_xml().as_bytes()).expect("serialized document parses");
     assert_eq!(again, doc);
     let opts = c14n::C14nOptions::default();
