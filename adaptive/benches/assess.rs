@@ -45,6 +45,7 @@ fn ranges(n: usize, g: &mut Gen) -> Vec<String> {
 fn config(networks: Vec<NetworkList>) -> AdaptiveConfig {
     let simple = |action| {
         Some(SimpleRule {
+            applications: None,
             action,
             alert: None,
             weight: 20,
@@ -56,6 +57,7 @@ fn config(networks: Vec<NetworkList>) -> AdaptiveConfig {
             blocked: vec!["KP".into(), "IR".into()],
         },
         device_limit: Some(DeviceLimitRule {
+            applications: None,
             max_devices: 3,
             action: RuleAction::Challenge,
             alert: Audience::Admins,
@@ -63,6 +65,7 @@ fn config(networks: Vec<NetworkList>) -> AdaptiveConfig {
         }),
         new_device: simple(RuleAction::Challenge),
         new_network: Some(NewNetworkRule {
+            applications: None,
             action: RuleAction::AllowAndAlert,
             alert: None,
             weight: 20,
@@ -71,6 +74,7 @@ fn config(networks: Vec<NetworkList>) -> AdaptiveConfig {
         }),
         new_country: simple(RuleAction::Challenge),
         impossible_travel: Some(ImpossibleTravelRule {
+            applications: None,
             max_speed_kmh: 900.0,
             min_distance_km: 100.0,
             action: RuleAction::Deny,
@@ -78,6 +82,7 @@ fn config(networks: Vec<NetworkList>) -> AdaptiveConfig {
             weight: 70,
         }),
         time_of_day: Some(TimeOfDayRule {
+            applications: None,
             utc_offset_minutes: 60,
             windows: vec![TimeWindow {
                 days: vec![

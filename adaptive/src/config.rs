@@ -81,7 +81,7 @@ pub struct CountryRule {
 
 /// The most devices a user may register, and what happens at a login from another device
 /// once the limit is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct DeviceLimitRule {
@@ -95,11 +95,17 @@ pub struct DeviceLimitRule {
     /// Added to the score when the rule fires.
     #[cfg_attr(feature = "serde", serde(default = "weight_device_limit"))]
     pub weight: u8,
+    /// Applications the rule applies to (every application if omitted).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub applications: Option<Vec<String>>,
 }
 
 /// A rule with an action, an optional alert and a score weight (new device, new network, new
 /// country).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct SimpleRule {
@@ -114,11 +120,17 @@ pub struct SimpleRule {
     /// Added to the score when the rule fires.
     #[cfg_attr(feature = "serde", serde(default = "weight_default"))]
     pub weight: u8,
+    /// Applications the rule applies to (every application if omitted).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub applications: Option<Vec<String>>,
 }
 
 /// Fires when the client's network (the address cut to a prefix) is not among the networks of
 /// the user's past logins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct NewNetworkRule {
@@ -139,11 +151,17 @@ pub struct NewNetworkRule {
     /// Prefix length that makes an IPv6 network (default 48).
     #[cfg_attr(feature = "serde", serde(default = "v6_prefix"))]
     pub ipv6_prefix: u8,
+    /// Applications the rule applies to (every application if omitted).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub applications: Option<Vec<String>>,
 }
 
 /// Fires when the speed needed to travel from the previous login's location to this one
 /// exceeds a threshold.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ImpossibleTravelRule {
@@ -163,6 +181,12 @@ pub struct ImpossibleTravelRule {
     /// Added to the score when the rule fires.
     #[cfg_attr(feature = "serde", serde(default = "weight_travel"))]
     pub weight: u8,
+    /// Applications the rule applies to (every application if omitted).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub applications: Option<Vec<String>>,
 }
 
 /// A day of the week.
@@ -235,6 +259,12 @@ pub struct TimeOfDayRule {
     /// Added to the score when the rule fires.
     #[cfg_attr(feature = "serde", serde(default = "weight_default"))]
     pub weight: u8,
+    /// Applications the rule applies to (every application if omitted).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub applications: Option<Vec<String>>,
 }
 
 /// How long a device that passed a challenge stays trusted.

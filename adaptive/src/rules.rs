@@ -40,22 +40,64 @@ pub trait RiskEvaluator {
     fn challenge_failed(&self, attempt: &LoginAttempt<'_>) -> Vec<Alert>;
 }
 
-/// A rule's action, alert audience and weight, after validation.
-#[derive(Debug, Clone, Copy)]
+/// A rule's action, alert audience, weight and application scope, after validation.
+#[derive(Debug, Clone)]
 struct Fire {
     action: RuleAction,
     alert: Option<Audience>,
     weight: u8,
+    /// Sorted; `None` applies to every application.
+    applications: Option<Vec<String>>,
 }
 
-impl From<SimpleRule> for Fire {
-    fn from(r: SimpleRule) -> Self {
-        Fire {
-            action: r.action,
-            alert: r.alert,
-            weight: r.weight,
-        }
+impl Fire {
+    fn new(
+        section: &'static str,
+        action: RuleAction,
+        alert: Option<Audience>,
+        weight: u8,
+        applications: Option<&Vec<String>>,
+    ) -> Result<Fire, Error> {
+        let applications = match applications {
+            None => None,
+            Some(list) if list.is_empty() => {
+                return Err(out_of_range(
+                    section,
+                    "applications",
+                    "is empty (omit it to apply to every application)",
+                ));
+            }
+            Some(list) => {
+                let mut list = list.clone();
+                list.sort_unstable();
+                list.dedup();
+                Some(list)
+            }
+        };
+        Ok(Fire {
+            action,
+            alert,
+            weight,
+            applications,
+        })
     }
+
+    fn applies(&self, application: &str) -> bool {
+        self.applications.as_ref().is_none_or(|apps| {
+            apps.binary_search_by(|a| a.as_str().cmp(application))
+                .is_ok()
+        })
+    }
+}
+
+fn simple_fire(section: &'static str, r: &SimpleRule) -> Result<Fire, Error> {
+    Fire::new(
+        section,
+        r.action,
+        r.alert,
+        r.weight,
+        r.applications.as_ref(),
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +114,7 @@ struct Hours {
     fire: Fire,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Travel {
     max_speed_kmh: f64,
     min_distance_km: f64,
@@ -167,11 +209,13 @@ fn compile_hours(rule: &TimeOfDayRule) -> Result<Hours, Error> {
     Ok(Hours {
         offset_secs: i64::from(rule.utc_offset_minutes) * 60,
         windows,
-        fire: Fire {
-            action: rule.action,
-            alert: rule.alert,
-            weight: rule.weight,
-        },
+        fire: Fire::new(
+            "time_of_day",
+            rule.action,
+            rule.alert,
+            rule.weight,
+            rule.applications.as_ref(),
+        )?,
     })
 }
 
@@ -193,15 +237,17 @@ fn compile_travel(rule: &ImpossibleTravelRule) -> Result<Travel, Error> {
     Ok(Travel {
         max_speed_kmh: rule.max_speed_kmh,
         min_distance_km: rule.min_distance_km,
-        fire: Fire {
-            action: rule.action,
-            alert: rule.alert,
-            weight: rule.weight,
-        },
+        fire: Fire::new(
+            "impossible_travel",
+            rule.action,
+            rule.alert,
+            rule.weight,
+            rule.applications.as_ref(),
+        )?,
     })
 }
 
-fn compile_new_network(rule: NewNetworkRule) -> Result<(u8, u8, Fire), Error> {
+fn compile_new_network(rule: &NewNetworkRule) -> Result<(u8, u8, Fire), Error> {
     if rule.ipv4_prefix > 32 {
         return Err(out_of_range(
             "new_network",
@@ -219,15 +265,17 @@ fn compile_new_network(rule: NewNetworkRule) -> Result<(u8, u8, Fire), Error> {
     Ok((
         rule.ipv4_prefix,
         rule.ipv6_prefix,
-        Fire {
-            action: rule.action,
-            alert: rule.alert,
-            weight: rule.weight,
-        },
+        Fire::new(
+            "new_network",
+            rule.action,
+            rule.alert,
+            rule.weight,
+            rule.applications.as_ref(),
+        )?,
     ))
 }
 
-fn compile_device_limit(rule: DeviceLimitRule) -> Result<(u32, Fire), Error> {
+fn compile_device_limit(rule: &DeviceLimitRule) -> Result<(u32, Fire), Error> {
     if rule.max_devices == 0 {
         return Err(out_of_range(
             "device_limit",
@@ -237,11 +285,13 @@ fn compile_device_limit(rule: DeviceLimitRule) -> Result<(u32, Fire), Error> {
     }
     Ok((
         rule.max_devices,
-        Fire {
-            action: rule.action,
-            alert: Some(rule.alert),
-            weight: rule.weight,
-        },
+        Fire::new(
+            "device_limit",
+            rule.action,
+            Some(rule.alert),
+            rule.weight,
+            rule.applications.as_ref(),
+        )?,
     ))
 }
 
@@ -289,8 +339,26 @@ impl AdaptiveConfig {
         blocked_countries.sort_unstable();
         blocked_countries.dedup();
 
-        let device_limit = self.device_limit.map(compile_device_limit).transpose()?;
-        let new_network = self.new_network.map(compile_new_network).transpose()?;
+        let device_limit = self
+            .device_limit
+            .as_ref()
+            .map(compile_device_limit)
+            .transpose()?;
+        let new_device = self
+            .new_device
+            .as_ref()
+            .map(|r| simple_fire("new_device", r))
+            .transpose()?;
+        let new_country = self
+            .new_country
+            .as_ref()
+            .map(|r| simple_fire("new_country", r))
+            .transpose()?;
+        let new_network = self
+            .new_network
+            .as_ref()
+            .map(compile_new_network)
+            .transpose()?;
         let travel = self
             .impossible_travel
             .as_ref()
@@ -305,12 +373,12 @@ impl AdaptiveConfig {
             ));
         }
         let fires = [
-            device_limit.map(|d| d.1),
-            self.new_device.map(Fire::from),
-            new_network.map(|n| n.2),
-            self.new_country.map(Fire::from),
-            travel.map(|t| t.fire),
-            hours.as_ref().map(|h| h.fire),
+            device_limit.as_ref().map(|d| &d.1),
+            new_device.as_ref(),
+            new_network.as_ref().map(|n| &n.2),
+            new_country.as_ref(),
+            travel.as_ref().map(|t| &t.fire),
+            hours.as_ref().map(|h| &h.fire),
         ];
         let can_challenge = fires
             .iter()
@@ -331,15 +399,20 @@ impl AdaptiveConfig {
             list_names,
             blocked_countries,
             device_limit,
-            new_device: self.new_device.map(Fire::from),
+            new_device,
             new_network,
-            new_country: self.new_country.map(Fire::from),
+            new_country,
             travel,
             hours,
             trust_secs: self.trusted_devices.trust_secs,
             alerts: self.alerts,
         })
     }
+}
+
+/// The rule, if it applies to `application`.
+fn in_scope<'a>(fire: Option<&'a Fire>, application: &str) -> Option<&'a Fire> {
+    fire.filter(|f| f.applies(application))
 }
 
 /// The network of `ip` at the configured prefix lengths.
@@ -410,7 +483,7 @@ impl Collector<'_> {
         });
     }
 
-    fn fire(&mut self, finding: Finding, fire: Fire) {
+    fn fire(&mut self, finding: Finding, fire: &Fire) {
         let effect = match fire.action {
             RuleAction::Challenge => Effect::Challenge,
             RuleAction::Deny => Effect::Deny,
@@ -448,6 +521,8 @@ impl Collector<'_> {
 impl RuleSet {
     /// The network, device and travel rules, skipped for trusted networks.
     fn risk_rules(&self, attempt: &LoginAttempt<'_>, out: &mut Collector<'_>) {
+        let app = attempt.application;
+        let new_device = in_scope(self.new_device.as_ref(), app);
         let known = attempt
             .device
             .and_then(|d| attempt.registered_devices.iter().find(|r| r.id == d));
@@ -457,7 +532,7 @@ impl RuleSet {
                 device: device.id.clone(),
             }),
             Some(device) => {
-                if let Some(fire) = self.new_device {
+                if let Some(fire) = new_device {
                     out.fire(
                         Finding::DeviceTrustExpired {
                             device: device.id.clone(),
@@ -468,12 +543,13 @@ impl RuleSet {
             }
             None => {
                 let registered = attempt.registered_devices.len();
-                match self.device_limit {
-                    Some((limit, fire)) if registered >= limit as usize => {
+                match &self.device_limit {
+                    Some((limit, fire)) if fire.applies(app) && registered >= *limit as usize => {
+                        let limit = *limit;
                         out.fire(Finding::DeviceLimitExceeded { registered, limit }, fire);
                     }
                     _ => {
-                        if let Some(fire) = self.new_device {
+                        if let Some(fire) = new_device {
                             out.fire(Finding::NewDevice, fire);
                         }
                     }
@@ -482,7 +558,10 @@ impl RuleSet {
         }
 
         if !trusted {
-            if let Some((v4, v6, fire)) = self.new_network {
+            if let Some((v4, v6, fire)) = &self.new_network
+                && fire.applies(app)
+            {
+                let (v4, v6) = (*v4, *v6);
                 let network = network_of(attempt.ip, v4, v6);
                 let key = network_key(attempt.ip, v4, v6);
                 let seen = attempt
@@ -493,14 +572,17 @@ impl RuleSet {
                     out.fire(Finding::NewNetwork { network }, fire);
                 }
             }
-            if let (Some(fire), Some(country)) = (self.new_country, attempt.country)
+            if let (Some(fire), Some(country)) =
+                (in_scope(self.new_country.as_ref(), app), attempt.country)
                 && !attempt.history.iter().any(|p| p.country == Some(country))
             {
                 out.fire(Finding::NewCountry { country }, fire);
             }
         }
 
-        if let (Some(travel), Some(here)) = (self.travel, attempt.location) {
+        if let (Some(travel), Some(here)) = (&self.travel, attempt.location)
+            && travel.fire.applies(app)
+        {
             let previous = attempt
                 .history
                 .iter()
@@ -515,12 +597,14 @@ impl RuleSet {
                 let too_fast = km >= travel.min_distance_km
                     && (hours <= 0.0 || km / hours > travel.max_speed_kmh);
                 if too_fast {
-                    out.fire(Finding::ImpossibleTravel { km, hours }, travel.fire);
+                    out.fire(Finding::ImpossibleTravel { km, hours }, &travel.fire);
                 }
             }
         }
 
-        if let Some(hours) = &self.hours {
+        if let Some(hours) = &self.hours
+            && hours.fire.applies(app)
+        {
             let (inside, day, minute) = hours.inside(attempt.now);
             if !inside {
                 out.fire(
@@ -528,7 +612,7 @@ impl RuleSet {
                         weekday: Weekday::ALL[day],
                         minute,
                     },
-                    hours.fire,
+                    &hours.fire,
                 );
             }
         }
@@ -569,6 +653,7 @@ impl RiskEvaluator for RuleSet {
             action: RuleAction::Deny,
             alert: None,
             weight: weights::BLOCKED,
+            applications: None,
         };
         if let Some((range, &id)) = self.block.longest_match(attempt.ip) {
             out.fire(
@@ -576,13 +661,13 @@ impl RiskEvaluator for RuleSet {
                     list: self.list_name(id),
                     range,
                 },
-                blocked,
+                &blocked,
             );
         }
         if let Some(country) = attempt.country
             && self.blocked_countries.binary_search(&country).is_ok()
         {
-            out.fire(Finding::BlockedCountry { country }, blocked);
+            out.fire(Finding::BlockedCountry { country }, &blocked);
         }
         if let Some((range, &id)) = self.allow.longest_match(attempt.ip) {
             out.trust(Finding::TrustedNetwork {
@@ -645,8 +730,8 @@ impl RiskEvaluator for RuleSet {
                 trusted_until,
                 ..r.clone()
             }),
-            None => match self.device_limit {
-                Some((limit, _)) if attempt.registered_devices.len() >= limit as usize => {
+            None => match &self.device_limit {
+                &Some((limit, _)) if attempt.registered_devices.len() >= limit as usize => {
                     return ChallengeOutcome {
                         registration: Registration::LimitReached { limit },
                         alerts: vec![Self::alert(

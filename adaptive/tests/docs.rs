@@ -182,3 +182,19 @@ fn alert_audiences_example() {
         Audience::Admins
     );
 }
+
+#[test]
+fn scoped_example_applies_to_its_application_only() {
+    let set = rules("scoped");
+    // Sunday 2023-11-19 12:00 UTC.
+    let mut a = attempt("198.51.100.20", &[], &[]);
+    a.now = 1_700_395_200;
+    a.application = "workspaces";
+    assert!(matches!(set.assess(&a).action, Action::Challenge { .. }));
+    a.application = "aws-console";
+    assert_eq!(set.assess(&a).action, Action::Allow);
+    // Monday 2023-11-20 12:00 UTC is inside the window.
+    a.application = "workspaces";
+    a.now = 1_700_481_600;
+    assert_eq!(set.assess(&a).action, Action::Allow);
+}

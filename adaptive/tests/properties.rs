@@ -20,6 +20,7 @@ fn action() -> impl Strategy<Value = RuleAction> {
 
 fn simple() -> impl Strategy<Value = Option<SimpleRule>> {
     prop::option::of(action().prop_map(|action| SimpleRule {
+        applications: None,
         action,
         alert: None,
         weight: 20,
@@ -75,6 +76,7 @@ fn config() -> impl Strategy<Value = AdaptiveConfig> {
                         blocked: blocked.iter().map(|s| (*s).to_owned()).collect(),
                     },
                     device_limit: limit.map(|(max_devices, action)| DeviceLimitRule {
+                        applications: None,
                         max_devices,
                         action,
                         alert: Audience::Admins,
@@ -82,6 +84,7 @@ fn config() -> impl Strategy<Value = AdaptiveConfig> {
                     }),
                     new_device,
                     new_network: new_network.map(|action| NewNetworkRule {
+                        applications: None,
                         action,
                         alert: None,
                         weight: 20,
@@ -90,6 +93,7 @@ fn config() -> impl Strategy<Value = AdaptiveConfig> {
                     }),
                     new_country,
                     impossible_travel: travel.map(|action| ImpossibleTravelRule {
+                        applications: None,
                         max_speed_kmh: 900.0,
                         min_distance_km: 100.0,
                         action,
@@ -97,6 +101,7 @@ fn config() -> impl Strategy<Value = AdaptiveConfig> {
                         weight: 70,
                     }),
                     time_of_day: hours.map(|(action, start, len)| TimeOfDayRule {
+                        applications: None,
                         utc_offset_minutes: 0,
                         windows: vec![TimeWindow {
                             days: vec![Weekday::Mon, Weekday::Wed, Weekday::Sat],

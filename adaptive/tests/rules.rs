@@ -204,6 +204,68 @@ fn every_rule_with_every_action() {
 }
 
 #[test]
+fn rules_apply_only_to_their_applications() {
+    let scoped = |section: &str| format!("{section}applications = [\"workspaces\", \"vpn\"]\n");
+    let sections = [
+        (
+            "[device_limit]\nmax_devices = 1\naction = \"deny\"\n",
+            RuleKind::DeviceLimit,
+        ),
+        ("[new_device]\naction = \"deny\"\n", RuleKind::NewDevice),
+        ("[new_network]\naction = \"deny\"\n", RuleKind::NewNetwork),
+        ("[new_country]\naction = \"deny\"\n", RuleKind::NewCountry),
+        (
+            "[impossible_travel]\nmax_speed_kmh = 900\naction = \"deny\"\n",
+            RuleKind::ImpossibleTravel,
+        ),
+        (
+            "[time_of_day]\naction = \"deny\"\napplications = [\"workspaces\", \"vpn\"]\n[[time_of_day.windows]]\ndays = [\"sun\"]\nstart = \"08:00\"\nend = \"09:00\"\n",
+            RuleKind::TimeOfDay,
+        ),
+    ];
+    let devices = [device("phone", NOW + HOUR)];
+    let history = [past(NOW - HOUR, "203.0.113.5", "FR", Some(NEW_YORK))];
+    for (section, kind) in sections {
+        let text = if kind == RuleKind::TimeOfDay {
+            section.to_owned()
+        } else {
+            scoped(section)
+        };
+        let set = rules(&text);
+        for (app, applies) in [
+            ("workspaces", true),
+            ("vpn", true),
+            ("aws-console", false),
+            ("", false),
+        ] {
+            let mut a = attempt(&devices, &history);
+            a.application = app;
+            let out = set.assess(&a);
+            assert_eq!(
+                rule_kinds(&out) == [kind],
+                applies,
+                "{kind:?} on `{app}`: {out:?}"
+            );
+            assert_eq!(
+                matches!(out.action, Action::Deny { .. }),
+                applies,
+                "{kind:?} on `{app}`"
+            );
+        }
+    }
+    let config: AdaptiveConfig =
+        toml::from_str("[new_device]\naction = \"deny\"\napplications = []\n").unwrap();
+    assert_eq!(
+        config.compile().unwrap_err(),
+        Error::OutOfRange {
+            section: "new_device",
+            field: "applications",
+            problem: "is empty (omit it to apply to every application)",
+        }
+    );
+}
+
+#[test]
 fn deny_carries_the_configured_message_and_score_adds_up() {
     let set = rules(
         "deny_message = \"Not from there. Call the help desk on 1234.\"\n\
