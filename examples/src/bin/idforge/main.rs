@@ -1,13 +1,16 @@
 //! `idforge`: the administration command line of the idforge identity provider.
 //!
-//! `idforge otp new | code | verify`: enrol a second factor, print a code, check a code.
+//! - `idforge otp new | code | verify`: enrol a second factor, print a code, check a code.
+//! - `idforge saml keygen | metadata | response | decode`: IdP keys and metadata, signed test
+//!   responses, and a tracer for SAML messages.
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
-use idforge_otp::{Algorithm, Digits, Hotp, HotpVerifier, KeyUri, Secret, Totp, TotpVerifier};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod otp;
+mod saml;
 
 #[derive(Parser)]
 #[command(
@@ -24,206 +27,16 @@ struct Cli {
 enum Command {
     /// One-time passwords (TOTP/HOTP): enrol, generate, verify.
     #[command(subcommand)]
-    Otp(OtpCommand),
-}
-
-#[derive(Subcommand)]
-enum OtpCommand {
-    /// Create a new secret and print it, its otpauth:// URI and a QR code to scan.
-    New(NewArgs),
-    /// Print the code for a secret at a time (TOTP) or a counter (HOTP).
-    Code(CodeArgs),
-    /// Check a code: exit 0 when accepted, 1 when refused.
-    Verify(VerifyArgs),
-}
-
-#[derive(Args)]
-struct Params {
-    /// Hash function: SHA1 (the default every app supports), SHA256, SHA512.
-    #[arg(long, default_value = "SHA1", value_parser = parse_algorithm)]
-    algorithm: Algorithm,
-    /// Code length, 6 to 8 (10 for HOTP).
-    #[arg(long, default_value = "6", value_parser = parse_digits)]
-    digits: Digits,
-    /// TOTP step in seconds.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-    period: u64,
-    /// Unix time of TOTP step 0.
-    #[arg(long, default_value_t = 0)]
-    t0: u64,
-}
-
-#[derive(Args)]
-struct NewArgs {
-    /// The service name shown in the authenticator app.
-    #[arg(long)]
-    issuer: String,
-    /// The user's account name (no ':').
-    #[arg(long)]
-    account: String,
-    /// Make an HOTP (counter) key starting at this counter instead of a TOTP key.
-    #[arg(long)]
-    counter: Option<u64>,
-    /// Secret length in bytes (20 = 160 bits, as RFC 4226 recommends).
-    #[arg(long, default_value_t = Secret::DEFAULT_LEN)]
-    bytes: usize,
-    /// Do not draw the QR code.
-    #[arg(long)]
-    no_qr: bool,
-    /// Also write the QR code as SVG to this file.
-    #[arg(long, value_name = "FILE")]
-    svg: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    params: Params,
-}
-
-#[derive(Args)]
-struct SecretArg {
-    /// The base32 secret (or set IDFORGE_OTP_SECRET, which keeps it out of the process list).
-    #[arg(long, env = "IDFORGE_OTP_SECRET", hide_env_values = true)]
-    secret: String,
-}
-
-#[derive(Args)]
-struct CodeArgs {
-    #[command(flatten)]
-    secret: SecretArg,
-    /// Unix time for TOTP (default: now).
-    #[arg(long, conflicts_with = "counter")]
-    time: Option<u64>,
-    /// HOTP counter: print the HOTP code instead of the TOTP one.
-    #[arg(long)]
-    counter: Option<u64>,
-    #[command(flatten)]
-    params: Params,
-}
-
-#[derive(Args)]
-struct VerifyArgs {
-    #[command(flatten)]
-    secret: SecretArg,
-    /// The code to check.
-    #[arg(long)]
-    code: String,
-    /// Unix time for TOTP (default: now).
-    #[arg(long, conflicts_with = "counter")]
-    time: Option<u64>,
-    /// Steps of clock skew accepted either way (TOTP).
-    #[arg(long, default_value_t = 1)]
-    window: u8,
-    /// The step of the last accepted code: codes of that step or older are replays (TOTP).
-    #[arg(long)]
-    last_step: Option<u64>,
-    /// HOTP: the stored next counter; verifies an HOTP code instead of a TOTP one.
-    #[arg(long)]
-    counter: Option<u64>,
-    /// HOTP: how many counters ahead to look.
-    #[arg(long, default_value_t = 10)]
-    look_ahead: u32,
-    #[command(flatten)]
-    params: Params,
-}
-
-fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
-    s.parse().map_err(|e: idforge_otp::Error| e.to_string())
-}
-
-fn parse_digits(s: &str) -> Result<Digits, String> {
-    let n: u64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
-    Digits::new(n).map_err(|e| e.to_string())
-}
-
-fn now() -> Result<u64> {
-    Ok(SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the system clock is before 1970")?
-        .as_secs())
-}
-
-fn secret(arg: &SecretArg) -> Result<Secret> {
-    Secret::from_base32(&arg.secret).context("--secret")
-}
-
-fn totp(secret: &Secret, p: &Params) -> Result<Totp> {
-    Ok(Totp::new(secret, p.algorithm, p.digits, p.period)?.with_t0(p.t0))
-}
-
-fn otp_new(args: &NewArgs) -> Result<()> {
-    let secret = Secret::generate(&mut rand::rng(), args.bytes)?;
-    let uri = match args.counter {
-        Some(counter) => KeyUri::hotp(secret, &args.account, counter)?,
-        None => KeyUri::totp(secret, &args.account)?.with_period(args.params.period)?,
-    }
-    .with_issuer(&args.issuer)
-    .with_algorithm(args.params.algorithm)
-    .with_digits(args.params.digits);
-    if args.params.algorithm != Algorithm::Sha1 || args.params.period != 30 {
-        eprintln!("note: some authenticator apps ignore algorithm and period and use SHA1 / 30 s");
-    }
-    println!("secret: {}", uri.secret().to_base32());
-    println!("uri:    {}", uri.to_uri_string());
-    if let Some(path) = &args.svg {
-        std::fs::write(path, uri.to_qr_svg(256)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if !args.no_qr {
-        print!("{}", uri.to_qr_terminal()?);
-        println!();
-    }
-    Ok(())
-}
-
-fn otp_code(args: &CodeArgs) -> Result<()> {
-    let secret = secret(&args.secret)?;
-    let code = match args.counter {
-        Some(counter) => {
-            Hotp::new(&secret, args.params.algorithm, args.params.digits).generate(counter)
-        }
-        None => totp(&secret, &args.params)?.generate(args.time.map_or_else(now, Ok)?)?,
-    };
-    println!("{code}");
-    Ok(())
-}
-
-fn otp_verify(args: &VerifyArgs) -> Result<bool> {
-    let secret = secret(&args.secret)?;
-    let p = &args.params;
-    if let Some(counter) = args.counter {
-        let verifier =
-            HotpVerifier::new(Hotp::new(&secret, p.algorithm, p.digits), args.look_ahead);
-        return Ok(match verifier.verify(&args.code, counter) {
-            Ok(ok) => {
-                println!(
-                    "accepted counter={} next_counter={}",
-                    ok.counter, ok.next_counter
-                );
-                true
-            }
-            Err(why) => {
-                println!("rejected ({why:?})");
-                false
-            }
-        });
-    }
-    let verifier = TotpVerifier::new(totp(&secret, p)?, args.window, args.window);
-    let time = args.time.map_or_else(now, Ok)?;
-    Ok(match verifier.verify(&args.code, time, args.last_step) {
-        Ok(ok) => {
-            println!("accepted step={} drift={}", ok.step, ok.drift);
-            true
-        }
-        Err(why) => {
-            println!("rejected ({why:?})");
-            false
-        }
-    })
+    Otp(otp::OtpCommand),
+    /// SAML: IdP signing keys, metadata, signed responses, and decoding messages.
+    #[command(subcommand)]
+    Saml(saml::SamlCommand),
 }
 
 fn run(cli: &Cli) -> Result<bool> {
     match &cli.command {
-        Command::Otp(OtpCommand::New(args)) => otp_new(args).map(|()| true),
-        Command::Otp(OtpCommand::Code(args)) => otp_code(args).map(|()| true),
-        Command::Otp(OtpCommand::Verify(args)) => otp_verify(args),
+        Command::Otp(command) => otp::run(command),
+        Command::Saml(command) => saml::run(command),
     }
 }
 

@@ -1,0 +1,461 @@
+//! `idforge saml`: IdP signing keys and metadata, signed test responses, and a tracer that
+//! decodes SAML messages and checks their signatures — what an administrator reaches for when
+//! single sign-on fails.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{TimeDelta, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use idforge_saml::aws::{AwsRole, AwsSignIn};
+use idforge_saml::binding::{BindingLimits, RedirectMessage, decode_post};
+use idforge_saml::cert::create_self_signed;
+use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
+use idforge_saml::metadata::{IdpMetadata, SpMetadata};
+use idforge_saml::response::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
+use idforge_saml::{AwsLcRsSigner, Certificate, ResponseBuilder, SamlId, ns, xml};
+use quick_xml::events::Event;
+use zeroize::Zeroizing;
+
+#[derive(Subcommand)]
+pub(crate) enum SamlCommand {
+    /// Create an RSA-2048 signing key and a self-signed certificate for a new IdP.
+    Keygen(KeygenArgs),
+    /// Print the IdP metadata (EntityDescriptor) for a signing certificate and a base URL.
+    Metadata(MetadataArgs),
+    /// Print a signed Response for a service provider, to test the SP's configuration.
+    Response(ResponseArgs),
+    /// Decode a SAMLRequest/SAMLResponse value or a whole Redirect URL and print the XML;
+    /// with --cert, report whether each signature verifies (exit 1 if one does not).
+    Decode(DecodeArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct KeygenArgs {
+    /// The certificate's common name (for example the IdP's host name).
+    #[arg(long)]
+    common_name: String,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    key_out: PathBuf,
+    /// Where to write the certificate (PEM). Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    cert_out: PathBuf,
+    /// Validity in days.
+    #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    days: u32,
+}
+
+#[derive(Args)]
+pub(crate) struct MetadataArgs {
+    /// The IdP's signing certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    cert: PathBuf,
+    /// Base URL of the IdP; endpoints are {base}/sso and {base}/slo.
+    #[arg(long)]
+    base_url: String,
+    /// The IdP's entity ID (default: {base}/metadata).
+    #[arg(long)]
+    entity_id: Option<String>,
+    /// Sign the metadata with this private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Tell service providers to sign their AuthnRequests.
+    #[arg(long)]
+    want_authn_requests_signed: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Sign {
+    Assertion,
+    Response,
+    Both,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Persistent,
+    Transient,
+    Email,
+    Unspecified,
+}
+
+#[derive(Args)]
+pub(crate) struct ResponseArgs {
+    /// The service provider's metadata (gives its entity ID and ACS URL). Not needed with
+    /// --aws-role, which targets the AWS sign-in endpoint.
+    #[arg(long, value_name = "FILE", required_unless_present = "aws_role")]
+    sp_metadata: Option<PathBuf>,
+    /// The IdP's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The IdP's certificate (PEM), written into the signature's KeyInfo.
+    #[arg(long, value_name = "FILE")]
+    cert: PathBuf,
+    /// The IdP's entity ID (the Issuer).
+    #[arg(long)]
+    issuer: String,
+    /// The subject's NameID.
+    #[arg(long)]
+    name_id: String,
+    /// The NameID format.
+    #[arg(long, value_enum, default_value = "unspecified")]
+    name_id_format: Format,
+    /// An attribute NAME=VALUE; repeat a name for several values.
+    #[arg(long = "attr", value_name = "NAME=VALUE")]
+    attributes: Vec<String>,
+    /// What to sign.
+    #[arg(long, value_enum, default_value = "assertion")]
+    sign: Sign,
+    /// The ACS URL to answer to (default: the SP's default ACS).
+    #[arg(long)]
+    acs_url: Option<String>,
+    /// The AuthnRequest ID this response answers (SP-initiated SSO).
+    #[arg(long)]
+    in_response_to: Option<String>,
+    /// The user passed a second factor: a multi-factor AuthnContextClassRef.
+    #[arg(long)]
+    mfa: bool,
+    /// Seconds the assertion stays valid.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=86400))]
+    validity: u32,
+    /// AWS: a role the user may assume, as ROLE_ARN,PROVIDER_ARN (repeatable).
+    #[arg(long, value_name = "ROLE_ARN,PROVIDER_ARN")]
+    aws_role: Vec<String>,
+    /// AWS: SessionDuration in seconds (900-43200).
+    #[arg(long, requires = "aws_role")]
+    aws_session_duration: Option<u32>,
+    /// Print the XML instead of the base64 SAMLResponse value.
+    #[arg(long)]
+    xml: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct DecodeArgs {
+    /// A SAMLRequest or SAMLResponse value (POST or Redirect encoding), a Redirect-binding
+    /// URL or query string, or XML; `-` reads it from standard input.
+    input: String,
+    /// Check the signatures against this certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// Accept RSA-SHA1 signatures (legacy service providers).
+    #[arg(long)]
+    allow_sha1: bool,
+}
+
+/// Runs one `idforge saml` command: `Ok(false)` when a signature did not verify.
+pub(crate) fn run(command: &SamlCommand) -> Result<bool> {
+    match command {
+        SamlCommand::Keygen(args) => keygen(args).map(|()| true),
+        SamlCommand::Metadata(args) => metadata(args).map(|()| true),
+        SamlCommand::Response(args) => response(args).map(|()| true),
+        SamlCommand::Decode(args) => decode(args),
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn certificate(path: &Path) -> Result<Certificate> {
+    Certificate::from_pem(&read(path)?).with_context(|| format!("{}", path.display()))
+}
+
+fn signer(path: &Path) -> Result<AwsLcRsSigner> {
+    let pem = Zeroizing::new(read(path)?);
+    AwsLcRsSigner::from_pem(&pem).with_context(|| format!("{}", path.display()))
+}
+
+fn write_new(path: &Path, contents: &str, private: bool) -> Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn keygen(args: &KeygenArgs) -> Result<()> {
+    let (cert, key) = create_self_signed(
+        &mut rand::rng(),
+        &args.common_name,
+        Utc::now() - TimeDelta::minutes(5),
+        TimeDelta::days(i64::from(args.days)),
+    )?;
+    write_new(&args.key_out, key.as_str(), true)?;
+    write_new(&args.cert_out, &cert.to_pem(), false)?;
+    println!("key:         {}", args.key_out.display());
+    println!("certificate: {}", args.cert_out.display());
+    Ok(())
+}
+
+fn metadata(args: &MetadataArgs) -> Result<()> {
+    let cert = certificate(&args.cert)?;
+    let base = args.base_url.trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        bail!("--base-url must be an http(s) URL, got {base:?}");
+    }
+    let entity_id = args
+        .entity_id
+        .clone()
+        .unwrap_or_else(|| format!("{base}/metadata"));
+    let mut md = IdpMetadata::with_base_url(&entity_id, base, cert);
+    md.want_authn_requests_signed = args.want_authn_requests_signed;
+    let signer = args.key.as_deref().map(signer).transpose()?;
+    let id = SamlId::random(&mut rand::rng());
+    let text = md.to_xml(&id, signer.as_ref().map(|s| s as &dyn idforge_saml::Signer))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn name_id_format(f: Format) -> NameIdFormat {
+    match f {
+        Format::Persistent => NameIdFormat::Persistent,
+        Format::Transient => NameIdFormat::Transient,
+        Format::Email => NameIdFormat::EmailAddress,
+        Format::Unspecified => NameIdFormat::Unspecified,
+    }
+}
+
+/// Groups `NAME=VALUE` pairs by name, keeping the order of first appearance. Names that
+/// look like URIs get the `uri` NameFormat, others `basic`.
+fn attributes(pairs: &[String]) -> Result<Vec<SamlAttribute>> {
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            bail!("--attr {pair:?}: expected NAME=VALUE");
+        };
+        if name.is_empty() {
+            bail!("--attr {pair:?}: the name is empty");
+        }
+        match grouped.iter_mut().find(|(n, _)| n == name) {
+            Some((_, values)) => values.push(value.to_owned()),
+            None => grouped.push((name.to_owned(), vec![value.to_owned()])),
+        }
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(name, values)| {
+            if name.contains("://") || name.starts_with("urn:") {
+                SamlAttribute::uri(&name, values)
+            } else {
+                SamlAttribute::basic(&name, values)
+            }
+        })
+        .collect())
+}
+
+fn response(args: &ResponseArgs) -> Result<()> {
+    let now = Utc::now();
+    let mut rng = rand::rng();
+    let mut builder = ResponseBuilder::new(
+        &args.issuer,
+        SamlId::random(&mut rng),
+        SamlId::random(&mut rng),
+        now,
+    )
+    .name_id(NameId::new(&args.name_id, name_id_format(args.name_id_format)))
+    .validity(TimeDelta::seconds(i64::from(args.validity)))
+    .authn_instant(now)
+    .session_index(SamlId::random(&mut rng).as_str())
+    .authn_context(AuthnContextClass::for_login(args.mfa));
+    if let Some(id) = &args.in_response_to {
+        builder = builder.in_response_to(id);
+    }
+    for attribute in attributes(&args.attributes)? {
+        builder = builder.attribute(attribute);
+    }
+    if args.aws_role.is_empty() {
+        let path = args.sp_metadata.as_deref().context("--sp-metadata is required")?;
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let sp = SpMetadata::parse(&bytes).with_context(|| format!("{}", path.display()))?;
+        let acs = sp.resolve_acs(args.acs_url.as_deref(), None)?;
+        builder = builder.destination(&acs.location).audience(&sp.entity_id);
+    } else {
+        let mut aws = AwsSignIn::new(&args.name_id);
+        for role in &args.aws_role {
+            let Some((role_arn, provider_arn)) = role.split_once(',') else {
+                bail!("--aws-role {role:?}: expected ROLE_ARN,PROVIDER_ARN");
+            };
+            aws = aws.role(AwsRole::new(role_arn.trim(), provider_arn.trim())?);
+        }
+        if let Some(seconds) = args.aws_session_duration {
+            aws = aws.session_duration(seconds);
+        }
+        builder = aws.apply(builder)?;
+    }
+    let mut response = builder.build()?;
+    let target = match args.sign {
+        Sign::Assertion => SignTarget::Assertion,
+        Sign::Response => SignTarget::Response,
+        Sign::Both => SignTarget::Both,
+    };
+    let cert = certificate(&args.cert)?;
+    response.sign(target, &signer(&args.key)?, Some(&cert), &SignOptions::default())?;
+    if args.xml {
+        println!("{}", response.to_xml());
+    } else {
+        println!("{}", response.to_base64());
+    }
+    Ok(())
+}
+
+/// What was decoded and how it travelled.
+struct Decoded {
+    binding: &'static str,
+    xml: Vec<u8>,
+    relay_state: Option<String>,
+    redirect: Option<RedirectMessage>,
+}
+
+fn decode_input(input: &str) -> Result<Decoded> {
+    let limits = BindingLimits::default();
+    let input = input.trim();
+    let plain = |binding, xml| Decoded {
+        binding,
+        xml,
+        relay_state: None,
+        redirect: None,
+    };
+    let redirect = |query: &str| -> Result<Decoded> {
+        let message = RedirectMessage::decode(query, &limits)?;
+        Ok(Decoded {
+            binding: "HTTP-Redirect",
+            xml: message.xml.clone(),
+            relay_state: message.relay_state.clone(),
+            redirect: Some(message),
+        })
+    };
+    if input.starts_with('<') {
+        return Ok(plain("XML", input.as_bytes().to_vec()));
+    }
+    if let Some((_, query)) = input.split_once('?') {
+        let query = query.split_once('#').map_or(query, |(q, _)| q);
+        return redirect(query).context("decoding the Redirect-binding URL");
+    }
+    if input.contains("SAMLRequest=") || input.contains("SAMLResponse=") {
+        return redirect(input).context("decoding the query string");
+    }
+    // A bare value: POST (base64 of XML), the same URL-encoded, or Redirect (deflated).
+    let looks_like_xml = |xml: &Vec<u8>| xml.trim_ascii_start().starts_with(b"<");
+    if let Some(xml) = decode_post(input, &limits).ok().filter(looks_like_xml) {
+        return Ok(plain("HTTP-POST", xml));
+    }
+    let unescaped = percent_decode(input);
+    if let Some(xml) = decode_post(&unescaped, &limits).ok().filter(looks_like_xml) {
+        return Ok(plain("HTTP-POST", xml));
+    }
+    redirect(&format!("SAMLRequest={input}"))
+        .context("not a SAML message: neither base64 XML (POST) nor deflated base64 (Redirect)")
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Indented XML for reading (only for display; signatures are checked on the original).
+fn pretty(xml: &[u8]) -> Result<String> {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    reader.config_mut().trim_text(true);
+    let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
+    loop {
+        match reader.read_event().context("reading XML")? {
+            Event::Eof => break,
+            event => writer.write_event(event).context("writing XML")?,
+        }
+    }
+    Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
+}
+
+fn decode(args: &DecodeArgs) -> Result<bool> {
+    let input = if args.input == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading standard input")?;
+        s
+    } else {
+        args.input.clone()
+    };
+    let decoded = decode_input(&input)?;
+    // The hardened parser first: no DTDs, no entities, limits. Only then display it.
+    let doc = xml::parse(&decoded.xml).context("parsing the XML")?;
+    let root = doc.root();
+    let root_name = doc
+        .element(root)
+        .map_or_else(String::new, |e| e.name.local.clone());
+    println!("{}", pretty(&decoded.xml)?);
+    let mut report = String::new();
+    let _ = writeln!(report, "message: {root_name} ({})", decoded.binding);
+    if let Some(relay) = &decoded.relay_state {
+        let _ = writeln!(report, "RelayState: {relay}");
+    }
+    let mut all_valid = true;
+    if let Some(path) = &args.cert {
+        let key = certificate(path)?.verifying_key()?;
+        let opts = VerifyOptions {
+            allow_sha1: args.allow_sha1,
+        };
+        let mut checked = 0;
+        if let Some(message) = decoded.redirect.as_ref().filter(|m| m.signature.is_some()) {
+            checked += 1;
+            let verdict = message.verify(&key, args.allow_sha1);
+            all_valid &= verdict.is_ok();
+            let _ = writeln!(report, "signature (query string): {}", verdict_text(&verdict));
+        }
+        let mut elements = vec![root];
+        elements.extend(doc.children_named(root, ns::SAML, "Assertion"));
+        for element in elements {
+            if dsig::signature_of(&doc, element).ok().flatten().is_none() {
+                let _ = writeln!(report, "signature {}: none", doc.path(element));
+                continue;
+            }
+            checked += 1;
+            let verdict = dsig::verify_enveloped(&doc, element, &key, opts);
+            all_valid &= verdict.is_ok();
+            let _ = writeln!(report, "signature {}: {}", doc.path(element), verdict_text(&verdict));
+        }
+        if checked == 0 {
+            all_valid = false;
+            let _ = writeln!(report, "no signature to check");
+        }
+    }
+    print!("{report}");
+    Ok(all_valid)
+}
+
+fn verdict_text(verdict: &idforge_saml::Result<()>) -> String {
+    match verdict {
+        Ok(()) => "valid".into(),
+        Err(e) => format!("INVALID ({e})"),
+    }
+}
