@@ -153,6 +153,34 @@ pub struct VerifyOptions {
     pub allow_sha1: bool,
 }
 
+/// The outcome of checking one signature of a document (see [`verify_all`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureReport {
+    /// The element the signature sits in (its parent), e.g. `Response/Assertion`.
+    pub element: NodeId,
+    /// A readable path of that element.
+    pub path: String,
+    /// `Ok` when the signature is valid for that element under the key.
+    pub result: Result<()>,
+}
+
+/// Checks every `ds:Signature` of a document as an enveloped signature of its parent
+/// element, for tracing tools (`decode --cert`). Each report says which element the
+/// signature covers, so a signature that verifies cryptographically but covers another
+/// element shows up as an error.
+pub fn verify_all(doc: &Document, key: &VerifyingKey, opts: VerifyOptions) -> Vec<SignatureReport> {
+    doc.descendant_elements(doc.root())
+        .into_iter()
+        .filter(|&n| doc.element(n).is_some_and(|e| e.is(ns::DS, "Signature")))
+        .filter_map(|sig| doc.parent(sig))
+        .map(|element| SignatureReport {
+            element,
+            path: doc.path(element),
+            result: verify_enveloped(doc, element, key, opts),
+        })
+        .collect()
+}
+
 /// All elements carrying an `ID` attribute must carry distinct values.
 pub fn check_unique_ids(doc: &Document) -> Result<()> {
     let mut seen = std::collections::HashSet::new();

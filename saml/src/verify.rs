@@ -192,6 +192,11 @@ fn signed(
 /// if the other one is valid; the assertion must be covered by a valid signature on
 /// itself or on the Response; and everything returned is read from the verified
 /// Response and Assertion elements, never from elsewhere in the document.
+///
+/// When only the Assertion is signed (the usual case), the Response-level fields
+/// (`id`, `in_response_to`, `destination`, `status`) are not covered by a signature:
+/// check the signed `SubjectConfirmation` data (Recipient, InResponseTo, NotOnOrAfter)
+/// and the Conditions instead, as SAML profiles require.
 pub fn verify_response(
     xml: &[u8],
     key: &VerifyingKey,

@@ -248,6 +248,28 @@ fn signature_referencing_another_element() {
 }
 
 #[test]
+fn verify_all_reports_each_signature() {
+    let key = Certificate::from_pem(CERT)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    let xml = signed(SignTarget::Both, "alice@example.org");
+    let doc = idforge_saml::xml::parse(xml.as_bytes()).unwrap();
+    let reports = idforge_saml::dsig::verify_all(&doc, &key, VerifyOptions::default());
+    let summary: Vec<(&str, bool)> = reports
+        .iter()
+        .map(|r| (r.path.as_str(), r.result.is_ok()))
+        .collect();
+    assert_eq!(summary, [("Response", true), ("Response/Assertion", true)]);
+    // Tampering with the assertion breaks both (the response digest covers it).
+    let tampered = xml.replace("alice@example.org", "admin@example.org");
+    let doc = idforge_saml::xml::parse(tampered.as_bytes()).unwrap();
+    let reports = idforge_saml::dsig::verify_all(&doc, &key, VerifyOptions::default());
+    assert!(reports.iter().all(|r| r.result.is_err()));
+    assert_eq!(reports.len(), 2);
+}
+
+#[test]
 fn duplicate_ids_are_rejected() {
     let xml = signed(SignTarget::Assertion, "alice@example.org");
     let a = assertion(&xml);
