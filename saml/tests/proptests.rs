@@ -60,6 +60,42 @@ proptest! {
     }
 
     #[test]
+    fn comments_never_split_a_signed_value(
+        name_id in "[a-z@.]{2,24}",
+        cuts in proptest::collection::vec(0usize..24, 1..4),
+    ) {
+        let mut r = ResponseBuilder::new(
+            "https://idp.example.org",
+            SamlId::new("_r").unwrap(),
+            SamlId::new("_a").unwrap(),
+            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
+        .destination("https://sp.example.org/acs")
+        .name_id(NameId::new(&name_id, NameIdFormat::EmailAddress))
+        .build()
+        .unwrap();
+        let signer = RsaSigner::from_pem(KEY).unwrap();
+        let cert = Certificate::from_pem(CERT).unwrap();
+        r.sign(SignTarget::Assertion, &signer, Some(&cert), &SignOptions::default()).unwrap();
+        // Insert comments inside the NameID text at arbitrary places.
+        let mut injected = name_id.clone();
+        let mut sorted = cuts.clone();
+        sorted.sort_unstable();
+        for &c in sorted.iter().rev() {
+            injected.insert_str(c.min(name_id.len()), "<!-- x -->");
+        }
+        let xml = r.to_xml().replace(&format!(">{name_id}<"), &format!(">{injected}<"));
+        prop_assert!(xml.contains("<!-- x -->"));
+        let v = verify_response(
+            xml.as_bytes(),
+            &cert.verifying_key().unwrap(),
+            VerifyOptions::default(),
+        )
+        .unwrap();
+        prop_assert_eq!(v.assertion.unwrap().name_id.unwrap().value, name_id);
+    }
+
+    #[test]
     fn relay_state_survives_redirect(relay in "[ -~éø€😀]{0,80}", xml in text()) {
         let q = encode_redirect(MessageKind::Response, xml.as_bytes(), Some(&relay), None).unwrap();
         let m = RedirectMessage::decode(&q, &BindingLimits::default()).unwrap();

@@ -270,6 +270,26 @@ fn verify_all_reports_each_signature() {
 }
 
 #[test]
+fn dtds_and_entities_are_refused() {
+    let xml = signed(SignTarget::Assertion, "alice@example.org");
+    let body = xml.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    let xxe = format!(
+        "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        body.replace("alice@example.org", "&x;")
+    );
+    assert!(matches!(verify(&xxe), Err(Error::DtdRefused { .. })));
+    let laughs = format!(
+        "<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>{body}"
+    );
+    assert!(matches!(verify(&laughs), Err(Error::DtdRefused { .. })));
+    let undefined = body.replace("alice@example.org", "&x;");
+    assert!(matches!(
+        verify(&undefined),
+        Err(Error::UndefinedEntity { .. })
+    ));
+}
+
+#[test]
 fn duplicate_ids_are_rejected() {
     let xml = signed(SignTarget::Assertion, "alice@example.org");
     let a = assertion(&xml);
