@@ -75,4 +75,14 @@ mod tests {
             assert!(SamlId::new(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn random_ids_are_valid_and_distinct() {
+        let mut rng = rand::rng();
+        let a = SamlId::random(&mut rng);
+        let b = SamlId::random(&mut rng);
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 41);
+        assert_eq!(SamlId::new(a.as_str()).unwrap(), a);
+    }
 }
