@@ -104,6 +104,24 @@ proptest! {
     }
 
     #[test]
+    fn any_value_builds_to_parseable_xml_or_is_refused(value in any::<String>()) {
+        let built = ResponseBuilder::new(
+            "https://idp.example.org",
+            SamlId::new("_r").unwrap(),
+            SamlId::new("_a").unwrap(),
+            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
+        .destination("https://sp.example.org/acs")
+        .name_id(NameId::new(&value, NameIdFormat::Unspecified))
+        .attribute(SamlAttribute::basic(&value, [value.as_str()]))
+        .build();
+        if let Ok(r) = built {
+            let doc = xml::parse(r.to_xml().as_bytes()).unwrap();
+            prop_assert_eq!(&doc, r.document());
+        }
+    }
+
+    #[test]
     fn parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = xml::parse(&bytes);
     }

@@ -126,6 +126,19 @@ pub enum Node {
     },
 }
 
+/// Refuses characters XML 1.0 cannot carry (NUL, most C0 controls, U+FFFE/U+FFFF),
+/// so that a built document always parses.
+fn check_xml_chars(s: &str, field: &str) -> Result<()> {
+    if s.chars().all(super::parse::is_xml_char) {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue {
+            field: field.to_owned(),
+            reason: "contains a character XML 1.0 cannot represent".into(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Slot {
     parent: Option<NodeId>,
@@ -319,6 +332,14 @@ impl Document {
     }
 
     fn push(&mut self, parent: NodeId, index: Option<usize>, node: Node) -> Result<NodeId> {
+        match &node {
+            Node::Text(t) | Node::Comment(t) => check_xml_chars(t, "text")?,
+            Node::ProcessingInstruction { target, data } => {
+                check_xml_chars(target, "processing instruction")?;
+                check_xml_chars(data, "processing instruction")?;
+            }
+            Node::Element(_) => {}
+        }
         let id = NodeId(self.slots.len());
         let parent_el = self
             .element_mut(parent)
@@ -410,6 +431,7 @@ impl Document {
 
     /// Sets (adds or replaces) an attribute with a full name.
     pub fn set_attribute_name(&mut self, id: NodeId, name: Name, value: &str) -> Result<()> {
+        check_xml_chars(value, &name.local)?;
         let el = self.element_mut(id).ok_or_else(|| Error::InvalidValue {
             field: "attribute".into(),
             reason: "not an element".into(),
@@ -480,6 +502,9 @@ mod tests {
         assert_eq!(d.path(a), "Root/A");
         assert_eq!(d.find_by_attribute("ID", "_2"), vec![a]);
         assert!(d.text(d.root()).is_err());
+        assert!(d.append_text(a, "nul\u{0}").is_err());
+        assert!(d.set_attribute(a, "x", "bell\u{7}").is_err());
+        assert!(d.set_attribute(a, "x", "tab\tok").is_ok());
         assert!(d.is_ancestor_or_self(d.root(), a));
         d.detach(a);
         assert!(d.children(d.root()).is_empty());
