@@ -2,7 +2,7 @@
 //! subtree, optionally leaving out one descendant (the enveloped-signature
 //! transform).
 
-use super::tree::{Document, Node, NodeId, XML_NAMESPACE};
+use super::tree::{Attribute, Document, Name, Node, NodeId, XML_NAMESPACE};
 use crate::error::{Error, Result};
 
 /// Algorithm URI of exclusive canonicalization without comments.
@@ -30,30 +30,47 @@ struct Ctx<'a> {
     out: String,
 }
 
-pub(crate) fn escape_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
+/// Appends `s` with the characters in `special` replaced by `replace`, copying the
+/// runs between them in one piece.
+fn escape_with(out: &mut String, s: &str, special: &[u8], replace: fn(u8) -> &'static str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if special.contains(b) {
+            out.push_str(&s[start..i]);
+            out.push_str(replace(*b));
+            start = i + 1;
         }
     }
+    out.push_str(&s[start..]);
+}
+
+pub(crate) fn escape_text(out: &mut String, s: &str) {
+    escape_with(out, s, b"&<>\r", |b| match b {
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        _ => "&#xD;",
+    });
 }
 
 pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
-        }
+    escape_with(out, s, b"&<\"\t\n\r", |b| match b {
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'"' => "&quot;",
+        b'\t' => "&#x9;",
+        b'\n' => "&#xA;",
+        _ => "&#xD;",
+    });
+}
+
+fn push_qname(out: &mut String, name: &Name) {
+    if let Some(p) = &name.prefix {
+        out.push_str(p);
+        out.push(':');
     }
+    out.push_str(&name.local);
 }
 
 fn lookup<'a>(scope: &[Binding<'a>], prefix: Option<&str>) -> &'a str {
@@ -128,7 +145,7 @@ impl<'a> Ctx<'a> {
             }
         }
         ns_out.sort_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
-        let mut attrs: Vec<(&str, &str, &str, String)> = el
+        let mut attrs: Vec<(&str, &Attribute)> = el
             .attributes
             .iter()
             .map(|a| {
@@ -137,14 +154,13 @@ impl<'a> Ctx<'a> {
                 } else {
                     a.name.namespace.as_deref().unwrap_or("")
                 };
-                (ns, a.name.local.as_str(), a.value.as_str(), a.name.qname())
+                (ns, a)
             })
             .collect();
-        attrs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        attrs.sort_by(|a, b| (a.0, a.1.name.local.as_str()).cmp(&(b.0, b.1.name.local.as_str())));
 
-        let qname = el.name.qname();
         self.out.push('<');
-        self.out.push_str(&qname);
+        push_qname(&mut self.out, &el.name);
         for (p, u) in &ns_out {
             match p {
                 Some(p) => {
@@ -157,11 +173,11 @@ impl<'a> Ctx<'a> {
             escape_attr(&mut self.out, u);
             self.out.push('"');
         }
-        for (_, _, value, name) in &attrs {
+        for (_, a) in &attrs {
             self.out.push(' ');
-            self.out.push_str(name);
+            push_qname(&mut self.out, &a.name);
             self.out.push_str("=\"");
-            escape_attr(&mut self.out, value);
+            escape_attr(&mut self.out, &a.value);
             self.out.push('"');
         }
         self.out.push('>');
@@ -194,7 +210,7 @@ impl<'a> Ctx<'a> {
         rendered.truncate(rendered_len);
         scope.truncate(scope_len);
         self.out.push_str("</");
-        self.out.push_str(&qname);
+        push_qname(&mut self.out, &el.name);
         self.out.push('>');
         Ok(())
     }
@@ -230,7 +246,7 @@ pub fn canonicalize(doc: &Document, apex: NodeId, opts: &C14nOptions) -> Result<
     let mut ctx = Ctx {
         doc,
         opts,
-        out: String::new(),
+        out: String::with_capacity(4096),
     };
     let mut rendered = Vec::new();
     ctx.element(apex, &mut scope, &mut rendered)?;
