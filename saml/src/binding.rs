@@ -286,6 +286,64 @@ pub fn decode_post(value: &str, limits: &BindingLimits) -> Result<Vec<u8>> {
     decode_base64(value, "SAMLResponse")
 }
 
+/// How a message given to [`decode_any`] was carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodedMessage {
+    /// A Redirect-binding URL or query string (inflated; signature not checked).
+    Redirect(RedirectMessage),
+    /// A bare base64 value: POST binding (plain XML) or a Redirect value (deflated).
+    Value {
+        /// The XML.
+        xml: Vec<u8>,
+        /// `true` when the value was DEFLATE-compressed (a Redirect value).
+        deflated: bool,
+    },
+}
+
+impl DecodedMessage {
+    /// The XML of the message.
+    pub fn xml(&self) -> &[u8] {
+        match self {
+            Self::Redirect(m) => &m.xml,
+            Self::Value { xml, .. } => xml,
+        }
+    }
+}
+
+/// Decodes whatever an administrator pastes when tracing SSO: a whole Redirect URL,
+/// its query string, or a `SAMLRequest`/`SAMLResponse` value (URL-encoded or not,
+/// base64 of XML or of deflated XML).
+pub fn decode_any(input: &str, limits: &BindingLimits) -> Result<DecodedMessage> {
+    let input = input.trim();
+    let query = input.split_once('?').map_or(input, |(_, q)| q);
+    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    if query.contains("SAMLRequest=") || query.contains("SAMLResponse=") {
+        return RedirectMessage::decode(query, limits).map(DecodedMessage::Redirect);
+    }
+    if input.len() > limits.max_encoded {
+        return Err(Error::TooLarge {
+            size: input.len(),
+            limit: limits.max_encoded,
+        });
+    }
+    let value = if input.contains('%') {
+        url_decode(input, false, "SAMLResponse")?
+    } else {
+        input.to_owned()
+    };
+    let bytes = decode_base64(&value, "SAMLResponse")?;
+    if bytes.trim_ascii_start().starts_with(b"<") {
+        return Ok(DecodedMessage::Value {
+            xml: bytes,
+            deflated: false,
+        });
+    }
+    Ok(DecodedMessage::Value {
+        xml: inflate(&bytes, limits.max_inflated)?,
+        deflated: true,
+    })
+}
+
 fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -411,6 +469,37 @@ mod tests {
             RedirectMessage::decode(&q, &l),
             Err(Error::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn decodes_what_administrators_paste() {
+        let l = BindingLimits::default();
+        let q = encode_redirect(MessageKind::Request, b"<a/>", Some("rs"), None).unwrap();
+        let url = format!("https://idp.example.org/sso?{q}#frag");
+        let DecodedMessage::Redirect(m) = decode_any(&url, &l).unwrap() else {
+            panic!("expected a Redirect message");
+        };
+        assert_eq!(m.relay_state.as_deref(), Some("rs"));
+        assert_eq!(decode_any(&q, &l).unwrap().xml(), b"<a/>");
+        let value = q
+            .strip_prefix("SAMLRequest=")
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        assert_eq!(
+            decode_any(value, &l).unwrap(),
+            DecodedMessage::Value {
+                xml: b"<a/>".to_vec(),
+                deflated: true
+            }
+        );
+        let post = STANDARD.encode(b"  <samlp:Response/>");
+        assert_eq!(
+            decode_any(&format!("{post}\n"), &l).unwrap().xml(),
+            b"  <samlp:Response/>"
+        );
+        assert!(decode_any("not base64!", &l).is_err());
     }
 
     #[test]
