@@ -1,8 +1,8 @@
-//! The HTTP-Redirect binding decoder on arbitrary query strings.
+//! The HTTP-Redirect binding decoder and the tracer's `decode_any` on arbitrary input.
 #![no_main]
 
 use idforge_saml::authn_request::AuthnRequest;
-use idforge_saml::binding::{BindingLimits, RedirectMessage};
+use idforge_saml::binding::{BindingLimits, RedirectMessage, decode_any};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,4 +12,5 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = RedirectMessage::decode(query, &BindingLimits::default()) {
         let _ = AuthnRequest::parse(&m.xml);
     }
+    let _ = decode_any(query, &BindingLimits::default());
 });
