@@ -1,5 +1,7 @@
-//! Feeds datagrams to a `Server` (the first byte picks the source and the clock step) and
-//! answers every request it yields; nothing may panic, and the duplicate cache stays bounded.
+//! Feeds datagrams to a `Server` (the first byte picks the source, the clock step, whether
+//! the datagram is signed with the right secret first so that it reaches the application,
+//! and whether the application answers) and answers the requests it yields; nothing may
+//! panic, and the duplicate cache stays bounded.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -7,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use idforge_radius::server::{Event, NasClient, Server, ServerConfig};
-use idforge_radius::{Attribute, Code, SharedSecret};
+use idforge_radius::{Attribute, Code, SharedSecret, crypto};
 use libfuzzer_sys::fuzz_target;
 
 struct State {
@@ -45,9 +47,14 @@ fuzz_target!(|data: &[u8]| {
         2 => "[::ffff:127.0.0.1]:1000".parse().unwrap(),
         _ => "192.0.2.1:3000".parse().unwrap(),
     };
+    let mut signed = datagram.to_vec();
+    if selector & 0x20 != 0 {
+        // Past the authenticator checks: sign whatever parses (requests and responses alike).
+        let _ = crypto::sign(&mut signed, &SharedSecret::new("xyzzy5461"), Some(&[7; 16]));
+    }
     let mut out = Vec::new();
     let now = state.now;
-    if let Event::Request(req) = state.server.handle(now, from, datagram, &mut out) {
+    if let Event::Request(req) = state.server.handle(now, from, &signed, &mut out) {
         let _ = state.server.user_password(&req);
         let _ = state.server.verify_chap(&req, b"password");
         let code = match req.packet().code() {
