@@ -508,3 +508,52 @@ fn client_identifiers_run_out_at_256() {
         Err(Error::IdentifiersExhausted)
     );
 }
+
+#[test]
+fn coa_and_disconnect_round_trip() {
+    let mut srv = server(ServerConfig::default(), false);
+    let mut cli = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let now = Instant::now();
+    let mut rng = rng();
+    let (mut req, mut out) = (Vec::new(), Vec::new());
+    for (code, answer) in [
+        (Code::CoaRequest, Code::CoaAck),
+        (Code::DisconnectRequest, Code::DisconnectNak),
+    ] {
+        cli.request(
+            now,
+            &mut rng,
+            code,
+            Credentials::None,
+            &[Attribute::text(AttributeType::ACCT_SESSION_ID, "s-9")],
+            &mut req,
+        )
+        .unwrap();
+        // The Request Authenticator is the MD5 digest, not random.
+        crypto::verify_request(&Packet::parse(&req).unwrap(), &SharedSecret::new(SECRET)).unwrap();
+        let Event::Request(r) = srv.handle(now, nas(), &req, &mut out) else {
+            panic!("dropped {code}")
+        };
+        assert!(srv.answer(&r, Code::AccessAccept, &[], &mut out).is_err());
+        srv.answer(
+            &r,
+            answer,
+            &[Attribute::integer(AttributeType::ERROR_CAUSE, 201)],
+            &mut out,
+        )
+        .unwrap();
+        assert!(!Packet::parse(&out).unwrap().has_message_authenticator());
+        assert_eq!(cli.handle_response(&out).unwrap().code(), answer);
+    }
+    let mut tampered = req.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert!(matches!(
+        srv.handle(now, nas(), &tampered, &mut out),
+        Event::Dropped(DropReason::BadAuthenticator)
+    ));
+    let c = srv.counters(srv.lookup(nas().ip()).unwrap());
+    assert_eq!(
+        (c.dynamic_authorization_requests, c.other_responses),
+        (2, 2)
+    );
+}
