@@ -37,6 +37,20 @@ impl Digits {
     pub const fn modulus(self) -> u64 {
         10u64.pow(self.0 as u32)
     }
+
+    /// `truncated mod 10^digits`, with constant divisors so that no division instruction
+    /// runs (a 64-bit `div` costs more than the rest of the code's arithmetic together).
+    #[inline]
+    const fn reduce(self, truncated: u32) -> u64 {
+        (match self.0 {
+            6 => truncated % 1_000_000,
+            7 => truncated % 10_000_000,
+            8 => truncated % 100_000_000,
+            9 => truncated % 1_000_000_000,
+            // 10 digits hold any 31-bit value.
+            _ => truncated,
+        }) as u64
+    }
 }
 
 impl Default for Digits {
@@ -189,7 +203,7 @@ impl Hotp {
 
     #[inline]
     pub(crate) fn value(&self, counter: u64) -> u64 {
-        u64::from(self.key.truncated(counter)) % self.digits.modulus()
+        self.digits.reduce(self.key.truncated(counter))
     }
 
     /// The hash function.
@@ -329,6 +343,24 @@ mod tests {
         assert!(Digits::new(5).is_err());
         assert!(Digits::new(11).is_err());
         assert_eq!(Digits::new(10).unwrap().modulus(), 10_000_000_000);
+    }
+
+    #[test]
+    fn reduce_is_the_modulus() {
+        for n in 6..=10 {
+            let d = Digits::new(n).unwrap();
+            for v in [
+                0u32,
+                1,
+                999_999,
+                1_000_000,
+                123_456_789,
+                0x7fff_ffff,
+                u32::MAX,
+            ] {
+                assert_eq!(d.reduce(v), u64::from(v) % d.modulus(), "{n} digits, {v}");
+            }
+        }
     }
 
     #[test]
