@@ -326,3 +326,52 @@ fn xmlsec1_verifies_signed_idp_metadata() {
     assert!(!run(&md, OTHER_CERT));
     assert!(!run(&md.replace("/sso", "/evil"), CERT));
 }
+
+#[test]
+fn legacy_sha1_only_by_opt_in() {
+    let signer = RsaSigner::from_pem(KEY).unwrap().into_sha1_legacy();
+    let cert = Certificate::from_pem(CERT).unwrap();
+    let build = || {
+        ResponseBuilder::new(
+            "https://idp.example.org/saml",
+            SamlId::new("_r1").unwrap(),
+            SamlId::new("_a1").unwrap(),
+            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
+        .destination("https://legacy-sp.example.org/acs")
+        .name_id(NameId::new("alice", NameIdFormat::Transient))
+        .build()
+        .unwrap()
+    };
+    // A SHA-1 signer with the default SHA-256 digest is a configuration error.
+    assert!(
+        build()
+            .sign(
+                SignTarget::Assertion,
+                &signer,
+                Some(&cert),
+                &SignOptions::default()
+            )
+            .is_err()
+    );
+    let sha1 = SignOptions {
+        digest: idforge_saml::sign::DigestAlgorithm::Sha1Legacy,
+        ..SignOptions::default()
+    };
+    let mut r = build();
+    r.sign(SignTarget::Assertion, &signer, Some(&cert), &sha1)
+        .unwrap();
+    let xml = r.to_xml();
+    assert!(xml.contains("xmldsig#rsa-sha1"));
+    let key = cert.verifying_key().unwrap();
+    assert!(matches!(
+        idforge_saml::verify::verify_response(xml.as_bytes(), &key, VerifyOptions::default()),
+        Err(idforge_saml::Error::AlgorithmNotAllowed { .. })
+    ));
+    idforge_saml::verify::verify_response(xml.as_bytes(), &key, VerifyOptions { allow_sha1: true })
+        .unwrap();
+    if have_xmlsec1() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(xmlsec1_verify(dir.path(), &xml, CERT, None));
+    }
+}
