@@ -68,6 +68,64 @@ pub struct VerifiedResponse {
     pub assertion: Option<VerifiedAssertion>,
 }
 
+/// What a service provider expects of an assertion (see [`VerifiedAssertion::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectations<'a> {
+    /// The current time.
+    pub now: DateTime<Utc>,
+    /// Allowed clock difference for `NotBefore`/`NotOnOrAfter`.
+    pub skew: chrono::TimeDelta,
+    /// The IdP's entity ID.
+    pub issuer: &'a str,
+    /// Our entity ID, which must be among the audiences.
+    pub audience: &'a str,
+    /// Our ACS URL, the bearer confirmation's `Recipient`.
+    pub recipient: &'a str,
+    /// The request ID we sent, or `None` for IdP-initiated SSO (then the assertion
+    /// must not answer a request).
+    pub in_response_to: Option<&'a str>,
+}
+
+impl VerifiedAssertion {
+    /// Checks the assertion as the Web Browser SSO profile asks: issuer, time window,
+    /// audience, and at least one bearer confirmation for our ACS URL that is still
+    /// valid and answers our request.
+    pub fn check(&self, e: &Expectations<'_>) -> Result<()> {
+        let bad = |field: &str, reason: &str| Error::InvalidValue {
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if self.issuer != e.issuer {
+            return Err(bad("Assertion/Issuer", "not the expected IdP"));
+        }
+        if self.not_before.is_some_and(|t| e.now + e.skew < t) {
+            return Err(bad("Assertion/Conditions/@NotBefore", "not yet valid"));
+        }
+        if self.not_on_or_after.is_some_and(|t| e.now - e.skew >= t) {
+            return Err(bad("Assertion/Conditions/@NotOnOrAfter", "expired"));
+        }
+        if !self.audiences.iter().any(|a| a == e.audience) {
+            return Err(bad(
+                "Assertion/Conditions/AudienceRestriction",
+                "we are not an audience",
+            ));
+        }
+        let confirmed = self.subject_confirmations.iter().any(|c| {
+            c.method == ns::CM_BEARER
+                && c.recipient.as_deref() == Some(e.recipient)
+                && c.not_on_or_after.is_some_and(|t| e.now - e.skew < t)
+                && c.in_response_to.as_deref() == e.in_response_to
+        });
+        if !confirmed {
+            return Err(bad(
+                "Assertion/Subject/SubjectConfirmation",
+                "no valid bearer confirmation for this ACS and request",
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn time_attr(doc: &Document, el: NodeId, name: &str) -> Result<Option<DateTime<Utc>>> {
     let Some(v) = doc.element(el).and_then(|e| e.attribute(name)) else {
         return Ok(None);

@@ -113,6 +113,59 @@ fn genuine_responses_verify() {
 }
 
 #[test]
+fn sp_side_checks() {
+    use chrono::TimeDelta;
+    use idforge_saml::verify::Expectations;
+    let v = verify(&signed(SignTarget::Assertion, "alice@example.org")).unwrap();
+    let a = v.assertion.unwrap();
+    let issued = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let ok = Expectations {
+        now: issued + TimeDelta::seconds(10),
+        skew: TimeDelta::seconds(30),
+        issuer: "https://idp.example.org",
+        audience: "https://sp.example.org",
+        recipient: "https://sp.example.org/acs",
+        in_response_to: None,
+    };
+    a.check(&ok).unwrap();
+    // NotBefore was back-dated by 60 s: a slow SP clock still accepts.
+    a.check(&Expectations {
+        now: issued - TimeDelta::seconds(50),
+        skew: TimeDelta::zero(),
+        ..ok.clone()
+    })
+    .unwrap();
+    for bad in [
+        Expectations {
+            now: issued + TimeDelta::minutes(10),
+            ..ok.clone()
+        },
+        Expectations {
+            now: issued - TimeDelta::minutes(5),
+            ..ok.clone()
+        },
+        Expectations {
+            audience: "https://other",
+            ..ok.clone()
+        },
+        Expectations {
+            recipient: "https://other/acs",
+            ..ok.clone()
+        },
+        Expectations {
+            issuer: "https://evil-idp",
+            ..ok.clone()
+        },
+        Expectations {
+            in_response_to: Some("_req1"),
+            ..ok.clone()
+        },
+    ] {
+        assert!(a.check(&bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
 fn tampering_and_wrong_key_are_rejected() {
     let xml = signed(SignTarget::Assertion, "alice@example.org");
     let tampered = xml.replace("alice@example.org", "admin@example.org");
