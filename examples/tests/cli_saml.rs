@@ -42,7 +42,16 @@ fn keygen(cn: &str) -> Idp {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("idp-key.pem");
     let cert = dir.path().join("idp-cert.pem");
-    let o = idforge(&["saml", "keygen", "--common-name", cn, "--key-out", s(&key), "--cert-out", s(&cert)]);
+    let o = idforge(&[
+        "saml",
+        "keygen",
+        "--common-name",
+        cn,
+        "--key-out",
+        s(&key),
+        "--cert-out",
+        s(&cert),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     Idp { dir, key, cert }
 }
@@ -55,7 +64,10 @@ fn peers_required() -> bool {
 /// not installed (outside CI).
 fn xmlsec1_verifies(cert: &Path, xml: &[u8]) -> Option<bool> {
     if Command::new("xmlsec1").arg("--version").output().is_err() {
-        assert!(!peers_required(), "xmlsec1 is required here (apt-get install xmlsec1)");
+        assert!(
+            !peers_required(),
+            "xmlsec1 is required here (apt-get install xmlsec1)"
+        );
         eprintln!("SKIPPED: xmlsec1 not installed");
         return None;
     }
@@ -63,10 +75,25 @@ fn xmlsec1_verifies(cert: &Path, xml: &[u8]) -> Option<bool> {
     let file = dir.path().join("doc.xml");
     std::fs::write(&file, xml).unwrap();
     let o = Command::new("xmlsec1")
-        .args(["--verify", "--pubkey-cert-pem", s(cert), "--enabled-key-data", "key-name"])
-        .args(["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"])
-        .args(["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response"])
-        .args(["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"])
+        .args([
+            "--verify",
+            "--pubkey-cert-pem",
+            s(cert),
+            "--enabled-key-data",
+            "key-name",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+        ])
         .arg(&file)
         .output()
         .unwrap();
@@ -78,7 +105,11 @@ fn keygen_writes_a_private_key_and_never_overwrites() {
     let idp = keygen("idp.example.org");
     let key = std::fs::read_to_string(&idp.key).unwrap();
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
-    assert!(std::fs::read_to_string(&idp.cert).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(
+        std::fs::read_to_string(&idp.cert)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -86,17 +117,48 @@ fn keygen_writes_a_private_key_and_never_overwrites() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let again = idp.dir.path().join("other-cert.pem");
-    let o = idforge(&["saml", "keygen", "--common-name", "x", "--key-out", s(&idp.key), "--cert-out", s(&again)]);
+    let o = idforge(&[
+        "saml",
+        "keygen",
+        "--common-name",
+        "x",
+        "--key-out",
+        s(&idp.key),
+        "--cert-out",
+        s(&again),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(std::fs::read_to_string(&idp.key).unwrap(), key, "the key was overwritten");
-    let bad = idforge(&["saml", "keygen", "--common-name", "a,b", "--key-out", s(&idp.dir.path().join("k2")), "--cert-out", s(&again)]);
+    assert_eq!(
+        std::fs::read_to_string(&idp.key).unwrap(),
+        key,
+        "the key was overwritten"
+    );
+    let bad = idforge(&[
+        "saml",
+        "keygen",
+        "--common-name",
+        "a,b",
+        "--key-out",
+        s(&idp.dir.path().join("k2")),
+        "--cert-out",
+        s(&again),
+    ]);
     assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]
 fn signed_metadata_verifies_and_decode_reports_it() {
     let idp = keygen("idp.example.org");
-    let o = idforge(&["saml", "metadata", "--cert", s(&idp.cert), "--base-url", "https://idp.example.org/", "--key", s(&idp.key)]);
+    let o = idforge(&[
+        "saml",
+        "metadata",
+        "--cert",
+        s(&idp.cert),
+        "--base-url",
+        "https://idp.example.org/",
+        "--key",
+        s(&idp.key),
+    ]);
     assert!(o.status.success());
     let xml = stdout(&o);
     assert!(xml.contains(r#"entityID="https://idp.example.org/metadata""#));
@@ -122,10 +184,29 @@ fn response_for_an_sp_from_its_metadata() {
     std::fs::write(&md, SP_METADATA).unwrap();
     for sign in ["assertion", "response", "both"] {
         let o = idforge(&[
-            "saml", "response", "--sp-metadata", s(&md), "--key", s(&idp.key), "--cert", s(&idp.cert),
-            "--issuer", "https://idp.example.org/metadata", "--name-id", "alice@example.com",
-            "--name-id-format", "email", "--attr", "groups=admins", "--attr", "groups=staff <&>",
-            "--sign", sign, "--in-response-to", "_req1", "--xml",
+            "saml",
+            "response",
+            "--sp-metadata",
+            s(&md),
+            "--key",
+            s(&idp.key),
+            "--cert",
+            s(&idp.cert),
+            "--issuer",
+            "https://idp.example.org/metadata",
+            "--name-id",
+            "alice@example.com",
+            "--name-id-format",
+            "email",
+            "--attr",
+            "groups=admins",
+            "--attr",
+            "groups=staff <&>",
+            "--sign",
+            sign,
+            "--in-response-to",
+            "_req1",
+            "--xml",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let xml = stdout(&o);
@@ -136,7 +217,13 @@ fn response_for_an_sp_from_its_metadata() {
         if let Some(ok) = xmlsec1_verifies(&idp.cert, xml.as_bytes()) {
             assert!(ok, "xmlsec1 refused a response signed on {sign}");
         }
-        let d = idforge(&["saml", "decode", &STANDARD.encode(xml.trim()), "--cert", s(&idp.cert)]);
+        let d = idforge(&[
+            "saml",
+            "decode",
+            &STANDARD.encode(xml.trim()),
+            "--cert",
+            s(&idp.cert),
+        ]);
         assert_eq!(d.status.code(), Some(0), "{sign}: {}", stdout(&d));
         let report = stdout(&d);
         let valid = report.matches(": valid").count();
@@ -144,7 +231,13 @@ fn response_for_an_sp_from_its_metadata() {
 
         // A tampered NameID: refused by the tracer (and by xmlsec1).
         let tampered = xml.replace("alice@example.com", "mallory@example.com");
-        let d = idforge(&["saml", "decode", &STANDARD.encode(tampered.trim()), "--cert", s(&idp.cert)]);
+        let d = idforge(&[
+            "saml",
+            "decode",
+            &STANDARD.encode(tampered.trim()),
+            "--cert",
+            s(&idp.cert),
+        ]);
         assert_eq!(d.status.code(), Some(1), "{sign}");
         if let Some(ok) = xmlsec1_verifies(&idp.cert, tampered.as_bytes()) {
             assert!(!ok);
@@ -156,22 +249,36 @@ fn response_for_an_sp_from_its_metadata() {
 fn aws_response_is_checked_before_signing() {
     let idp = keygen("idp.example.org");
     let base = [
-        "saml", "response", "--key", s(&idp.key), "--cert", s(&idp.cert),
-        "--issuer", "https://idp.example.org/metadata", "--name-id", "alice",
+        "saml",
+        "response",
+        "--key",
+        s(&idp.key),
+        "--cert",
+        s(&idp.cert),
+        "--issuer",
+        "https://idp.example.org/metadata",
+        "--name-id",
+        "alice",
     ];
-    let role = "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/idforge";
+    let role =
+        "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/idforge";
     let o = idforge(&[&base[..], &["--aws-role", role, "--xml"]].concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let xml = stdout(&o);
     assert!(xml.contains("https://signin.aws.amazon.com/saml"));
     assert!(xml.contains("urn:amazon:webservices"));
-    assert!(xml.contains("arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/idforge"));
+    assert!(xml.contains(
+        "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/idforge"
+    ));
     if let Some(ok) = xmlsec1_verifies(&idp.cert, xml.as_bytes()) {
         assert!(ok);
     }
     // Typed refusals, not a response STS would reject later.
     for bad in [
-        &["--aws-role", "not-an-arn,arn:aws:iam::123456789012:saml-provider/x"][..],
+        &[
+            "--aws-role",
+            "not-an-arn,arn:aws:iam::123456789012:saml-provider/x",
+        ][..],
         &["--aws-role", role, "--aws-session-duration", "60"],
         &["--aws-role", "missing-comma"],
     ] {
@@ -189,7 +296,13 @@ fn decode_redirect_url_with_query_signature() {
     let request = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z" AssertionConsumerServiceURL="https://sp.example.com/acs"><saml:Issuer>https://sp.example.com/saml</saml:Issuer></samlp:AuthnRequest>"#;
     let key = std::fs::read_to_string(&idp.key).unwrap();
     let signer = idforge_saml::RsaSigner::from_pem(&key).unwrap();
-    let query = encode_redirect(MessageKind::Request, request.as_bytes(), Some("back to /app?x=1"), Some(&signer)).unwrap();
+    let query = encode_redirect(
+        MessageKind::Request,
+        request.as_bytes(),
+        Some("back to /app?x=1"),
+        Some(&signer),
+    )
+    .unwrap();
     let url = format!("https://idp.example.org/sso?{query}");
     let d = idforge(&["saml", "decode", &url, "--cert", s(&idp.cert)]);
     assert_eq!(d.status.code(), Some(0), "{}", stdout(&d));
@@ -197,7 +310,10 @@ fn decode_redirect_url_with_query_signature() {
     assert!(out.contains("message: AuthnRequest (HTTP-Redirect)"));
     assert!(out.contains("RelayState: back to /app?x=1"));
     assert!(out.contains("signature (query string): valid"));
-    assert!(out.contains("  <saml:Issuer>https://sp.example.com/saml</saml:Issuer>"), "{out}");
+    assert!(
+        out.contains("  <saml:Issuer>https://sp.example.com/saml</saml:Issuer>"),
+        "{out}"
+    );
     // Unsigned: decodes, and with --cert says there was nothing to check (exit 1).
     let unsigned = encode_redirect(MessageKind::Request, request.as_bytes(), None, None).unwrap();
     let value = unsigned.strip_prefix("SAMLRequest=").unwrap();
@@ -217,5 +333,8 @@ fn decode_refuses_garbage_and_dtds() {
     let dtd = r#"<!DOCTYPE r [<!ENTITY x "boom">]><r>&x;</r>"#;
     let o = idforge(&["saml", "decode", &STANDARD.encode(dtd)]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(o.stdout.is_empty(), "nothing is shown of a refused document");
+    assert!(
+        o.stdout.is_empty(),
+        "nothing is shown of a refused document"
+    );
 }

@@ -265,7 +265,10 @@ fn response(args: &ResponseArgs) -> Result<()> {
         SamlId::random(&mut rng),
         now,
     )
-    .name_id(NameId::new(&args.name_id, name_id_format(args.name_id_format)))
+    .name_id(NameId::new(
+        &args.name_id,
+        name_id_format(args.name_id_format),
+    ))
     .validity(TimeDelta::seconds(i64::from(args.validity)))
     .authn_instant(now)
     .session_index(SamlId::random(&mut rng).as_str())
@@ -277,7 +280,10 @@ fn response(args: &ResponseArgs) -> Result<()> {
         builder = builder.attribute(attribute);
     }
     if args.aws_role.is_empty() {
-        let path = args.sp_metadata.as_deref().context("--sp-metadata is required")?;
+        let path = args
+            .sp_metadata
+            .as_deref()
+            .context("--sp-metadata is required")?;
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let sp = SpMetadata::parse(&bytes).with_context(|| format!("{}", path.display()))?;
         let acs = sp.resolve_acs(args.acs_url.as_deref(), None)?;
@@ -302,7 +308,12 @@ fn response(args: &ResponseArgs) -> Result<()> {
         Sign::Both => SignTarget::Both,
     };
     let cert = certificate(&args.cert)?;
-    response.sign(target, &signer(&args.key)?, Some(&cert), &SignOptions::default())?;
+    response.sign(
+        target,
+        &signer(&args.key)?,
+        Some(&cert),
+        &SignOptions::default(),
+    )?;
     if args.xml {
         println!("{}", response.to_xml());
     } else {
@@ -430,7 +441,11 @@ fn decode(args: &DecodeArgs) -> Result<bool> {
             checked += 1;
             let verdict = message.verify(&key, args.allow_sha1);
             all_valid &= verdict.is_ok();
-            let _ = writeln!(report, "signature (query string): {}", verdict_text(&verdict));
+            let _ = writeln!(
+                report,
+                "signature (query string): {}",
+                verdict_text(&verdict)
+            );
         }
         let mut elements = vec![root];
         elements.extend(doc.children_named(root, ns::SAML, "Assertion"));
@@ -442,7 +457,12 @@ fn decode(args: &DecodeArgs) -> Result<bool> {
             checked += 1;
             let verdict = dsig::verify_enveloped(&doc, element, &key, opts);
             all_valid &= verdict.is_ok();
-            let _ = writeln!(report, "signature {}: {}", doc.path(element), verdict_text(&verdict));
+            let _ = writeln!(
+                report,
+                "signature {}: {}",
+                doc.path(element),
+                verdict_text(&verdict)
+            );
         }
         if checked == 0 {
             all_valid = false;
