@@ -60,6 +60,11 @@ pub struct RequestCheck<'a> {
     pub now: DateTime<Utc>,
     /// Largest accepted difference between `IssueInstant` and `now`.
     pub max_skew: TimeDelta,
+    /// Whether the caller verified the request's signature (query signature with
+    /// [`crate::binding::RedirectMessage::verify`], or [`AuthnRequest::parse_signed`])
+    /// with a certificate from the SP's metadata. Required when the metadata says
+    /// `AuthnRequestsSigned="true"`.
+    pub signature_verified: bool,
 }
 
 impl AuthnRequest {
@@ -157,13 +162,18 @@ impl AuthnRequest {
 
     /// Checks the request against the registered SP and returns the ACS to answer at:
     /// `Issuer` is the SP's entity ID, `Destination` (when present) is one of our SSO
-    /// URLs, `IssueInstant` is within the skew of `now`, and the ACS URL or index is
-    /// listed in the SP metadata.
+    /// URLs, `IssueInstant` is within the skew of `now`, the request was signed if the
+    /// SP promised to sign, and the ACS URL or index is listed in the SP metadata.
     pub fn validate<'m>(
         &self,
         sp: &'m SpMetadata,
         check: &RequestCheck<'_>,
     ) -> Result<&'m Endpoint> {
+        if sp.authn_requests_signed && !check.signature_verified {
+            return Err(Error::Unsigned {
+                element: "AuthnRequest (the SP metadata says AuthnRequestsSigned)".into(),
+            });
+        }
         if self.issuer.as_deref() != Some(sp.entity_id.as_str()) {
             return Err(Error::InvalidValue {
                 field: "AuthnRequest/Issuer".into(),
@@ -213,8 +223,20 @@ mod tests {
             sso_urls: &["https://idp.example.org/sso"],
             now,
             max_skew: TimeDelta::minutes(3),
+            signature_verified: false,
         };
         let acs = r.validate(&sp, &check).unwrap();
+        let mut signing_sp = sp.clone();
+        signing_sp.authn_requests_signed = true;
+        assert!(matches!(
+            r.validate(&signing_sp, &check),
+            Err(Error::Unsigned { .. })
+        ));
+        let verified = RequestCheck {
+            signature_verified: true,
+            ..check.clone()
+        };
+        assert!(r.validate(&signing_sp, &verified).is_ok());
         assert_eq!(acs.location, "https://signin.aws.amazon.com/saml");
         let late = RequestCheck {
             now: now + TimeDelta::minutes(10),

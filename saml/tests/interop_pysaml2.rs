@@ -162,6 +162,7 @@ fn pysaml2_sp_accepts_our_responses_and_refuses_bad_ones() {
                 sso_urls: &["https://idp.example.org/sso"],
                 now,
                 max_skew: TimeDelta::minutes(3),
+                signature_verified: false,
             },
         )
         .unwrap();
@@ -391,10 +392,21 @@ fn pysaml2_signed_authn_requests_verify() {
     msg.verify(&sp_key, false).unwrap();
     assert!(msg.verify(&idp_key, false).is_err());
     assert_eq!(msg.relay_state.as_deref(), Some("rs 1+2"));
-    assert_eq!(
-        AuthnRequest::parse(&msg.xml).unwrap().id,
-        ar["id"].as_str().unwrap()
-    );
+    let request = AuthnRequest::parse(&msg.xml).unwrap();
+    assert_eq!(request.id, ar["id"].as_str().unwrap());
+    // The SP's metadata promises signed requests: an unverified one is refused.
+    let mut check = RequestCheck {
+        sso_urls: &["https://idp.example.org/sso"],
+        now: std::time::SystemTime::now().into(),
+        max_skew: TimeDelta::minutes(3),
+        signature_verified: false,
+    };
+    assert!(matches!(
+        request.validate(&sp_md, &check),
+        Err(idforge_saml::Error::Unsigned { .. })
+    ));
+    check.signature_verified = true;
+    assert_eq!(request.validate(&sp_md, &check).unwrap().location, ACS);
     // Any change to the signed parameters breaks it.
     let tampered = query.replace("RelayState=rs", "RelayState=rt");
     assert_ne!(tampered, query);
