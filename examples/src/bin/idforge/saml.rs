@@ -11,12 +11,12 @@ use anyhow::{Context, Result, bail};
 use chrono::{TimeDelta, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use idforge_saml::aws::{AwsRole, AwsSignIn};
-use idforge_saml::binding::{BindingLimits, RedirectMessage, decode_post};
+use idforge_saml::binding::{BindingLimits, DecodedMessage, RedirectMessage, decode_any};
 use idforge_saml::cert::create_self_signed;
 use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
 use idforge_saml::metadata::{IdpMetadata, SpMetadata};
 use idforge_saml::response::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
-use idforge_saml::{AwsLcRsSigner, Certificate, ResponseBuilder, SamlId, ns, xml};
+use idforge_saml::{AwsLcRsSigner, Certificate, ResponseBuilder, SamlId, xml};
 use quick_xml::events::Event;
 use zeroize::Zeroizing;
 
@@ -326,71 +326,36 @@ fn response(args: &ResponseArgs) -> Result<()> {
 struct Decoded {
     binding: &'static str,
     xml: Vec<u8>,
-    relay_state: Option<String>,
     redirect: Option<RedirectMessage>,
 }
 
 fn decode_input(input: &str) -> Result<Decoded> {
-    let limits = BindingLimits::default();
     let input = input.trim();
-    let plain = |binding, xml| Decoded {
-        binding,
-        xml,
-        relay_state: None,
-        redirect: None,
-    };
-    let redirect = |query: &str| -> Result<Decoded> {
-        let message = RedirectMessage::decode(query, &limits)?;
-        Ok(Decoded {
+    if input.starts_with('<') {
+        return Ok(Decoded {
+            binding: "XML",
+            xml: input.as_bytes().to_vec(),
+            redirect: None,
+        });
+    }
+    let decoded = decode_any(input, &BindingLimits::default())
+        .context("not a SAML message (a Redirect URL, a query string, or a base64 value)")?;
+    Ok(match decoded {
+        DecodedMessage::Redirect(message) => Decoded {
             binding: "HTTP-Redirect",
             xml: message.xml.clone(),
-            relay_state: message.relay_state.clone(),
             redirect: Some(message),
-        })
-    };
-    if input.starts_with('<') {
-        return Ok(plain("XML", input.as_bytes().to_vec()));
-    }
-    if let Some((_, query)) = input.split_once('?') {
-        let query = query.split_once('#').map_or(query, |(q, _)| q);
-        return redirect(query).context("decoding the Redirect-binding URL");
-    }
-    if input.contains("SAMLRequest=") || input.contains("SAMLResponse=") {
-        return redirect(input).context("decoding the query string");
-    }
-    // A bare value: POST (base64 of XML), the same URL-encoded, or Redirect (deflated).
-    let looks_like_xml = |xml: &Vec<u8>| xml.trim_ascii_start().starts_with(b"<");
-    if let Some(xml) = decode_post(input, &limits).ok().filter(looks_like_xml) {
-        return Ok(plain("HTTP-POST", xml));
-    }
-    let unescaped = percent_decode(input);
-    if let Some(xml) = decode_post(&unescaped, &limits).ok().filter(looks_like_xml) {
-        return Ok(plain("HTTP-POST", xml));
-    }
-    redirect(&format!("SAMLRequest={input}"))
-        .context("not a SAML message: neither base64 XML (POST) nor deflated base64 (Redirect)")
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|&b| hex(b)),
-                bytes.get(i + 2).and_then(|&b| hex(b)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+        },
+        DecodedMessage::Value { xml, deflated } => Decoded {
+            binding: if deflated {
+                "HTTP-Redirect value"
+            } else {
+                "HTTP-POST"
+            },
+            xml,
+            redirect: None,
+        },
+    })
 }
 
 /// Indented XML for reading (only for display; signatures are checked on the original).
@@ -427,7 +392,11 @@ fn decode(args: &DecodeArgs) -> Result<bool> {
     println!("{}", pretty(&decoded.xml)?);
     let mut report = String::new();
     let _ = writeln!(report, "message: {root_name} ({})", decoded.binding);
-    if let Some(relay) = &decoded.relay_state {
+    if let Some(relay) = decoded
+        .redirect
+        .as_ref()
+        .and_then(|m| m.relay_state.as_ref())
+    {
         let _ = writeln!(report, "RelayState: {relay}");
     }
     let mut all_valid = true;
@@ -447,21 +416,14 @@ fn decode(args: &DecodeArgs) -> Result<bool> {
                 verdict_text(&verdict)
             );
         }
-        let mut elements = vec![root];
-        elements.extend(doc.children_named(root, ns::SAML, "Assertion"));
-        for element in elements {
-            if dsig::signature_of(&doc, element).ok().flatten().is_none() {
-                let _ = writeln!(report, "signature {}: none", doc.path(element));
-                continue;
-            }
+        for signature in dsig::verify_all(&doc, &key, opts) {
             checked += 1;
-            let verdict = dsig::verify_enveloped(&doc, element, &key, opts);
-            all_valid &= verdict.is_ok();
+            all_valid &= signature.result.is_ok();
             let _ = writeln!(
                 report,
                 "signature {}: {}",
-                doc.path(element),
-                verdict_text(&verdict)
+                signature.path,
+                verdict_text(&signature.result)
             );
         }
         if checked == 0 {
