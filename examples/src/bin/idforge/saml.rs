@@ -17,7 +17,6 @@ use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
 use idforge_saml::metadata::{IdpMetadata, SpMetadata};
 use idforge_saml::response::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
 use idforge_saml::{AwsLcRsSigner, Certificate, ResponseBuilder, SamlId, xml};
-use quick_xml::events::Event;
 use zeroize::Zeroizing;
 
 #[derive(Subcommand)]
@@ -358,20 +357,6 @@ fn decode_input(input: &str) -> Result<Decoded> {
     })
 }
 
-/// Indented XML for reading (only for display; signatures are checked on the original).
-fn pretty(xml: &[u8]) -> Result<String> {
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    reader.config_mut().trim_text(true);
-    let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
-    loop {
-        match reader.read_event().context("reading XML")? {
-            Event::Eof => break,
-            event => writer.write_event(event).context("writing XML")?,
-        }
-    }
-    Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
-}
-
 fn decode(args: &DecodeArgs) -> Result<bool> {
     let input = if args.input == "-" {
         let mut s = String::new();
@@ -389,7 +374,7 @@ fn decode(args: &DecodeArgs) -> Result<bool> {
     let root_name = doc
         .element(root)
         .map_or_else(String::new, |e| e.name.local.clone());
-    println!("{}", pretty(&decoded.xml)?);
+    print!("{}", doc.to_pretty_xml());
     let mut report = String::new();
     let _ = writeln!(report, "message: {root_name} ({})", decoded.binding);
     if let Some(relay) = decoded
