@@ -548,12 +548,19 @@ impl<'a> Attribute<'a> {
     }
 
     /// Appends the attribute to a packet being built.
+    #[inline]
     pub fn encode(&self, builder: &mut PacketBuilder<'_>) -> Result<(), Error> {
-        builder.push_with(self.attr_type, |out| self.encode_value(out))?;
+        // Byte-string values are written in one copy; the others through `encode_value`.
+        match self.value {
+            Value::Text(t) => builder.push(self.attr_type, t.as_bytes())?,
+            Value::Octets(b) | Value::Raw(b) => builder.push(self.attr_type, b)?,
+            _ => builder.push_with(self.attr_type, |out| self.encode_value(out))?,
+        };
         Ok(())
     }
 
     /// A text attribute (Reply-Message, User-Name, …).
+    #[inline]
     pub fn text(attr_type: AttributeType, text: &'a str) -> Self {
         Self {
             attr_type,
@@ -586,6 +593,7 @@ impl<'a> Attribute<'a> {
     }
 
     /// A Reply-Message attribute.
+    #[inline]
     pub fn reply_message(text: &'a str) -> Self {
         Self::text(AttributeType::REPLY_MESSAGE, text)
     }

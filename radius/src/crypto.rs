@@ -69,6 +69,7 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 ///   over a zero authenticator, then the Request Authenticator is the MD5 digest.
 /// * Responses: `request_authenticator` is required; Message-Authenticator is computed with
 ///   it, then the Response Authenticator.
+#[inline]
 pub fn sign(
     packet: &mut [u8],
     secret: &SharedSecret,
@@ -104,7 +105,13 @@ pub fn sign(
         let digest = packet_digest(packet, &base, secret.expose());
         packet[4..HEADER_LEN].copy_from_slice(&digest);
     } else if let (AuthenticatorKind::Response, Some(ra)) = (kind, request_authenticator) {
-        let digest = packet_digest(packet, ra, secret.expose());
+        // The field is overwritten with the digest, so it can hold the Request Authenticator
+        // while the digest is computed: the packet is then hashed in one piece.
+        packet[4..HEADER_LEN].copy_from_slice(ra);
+        let mut md5 = Md5::new();
+        md5.update(&*packet);
+        md5.update(secret.expose());
+        let digest: Authenticator = md5.finalize().into();
         packet[4..HEADER_LEN].copy_from_slice(&digest);
     }
     Ok(())
@@ -120,6 +127,7 @@ fn response_ma_base(code: Code, request_authenticator: &Authenticator) -> Authen
     }
 }
 
+#[inline]
 fn verify_message_authenticator(
     packet: &Packet<'_>,
     secret: &SharedSecret,
@@ -142,6 +150,7 @@ fn verify_message_authenticator(
 /// Verifies a request: the Request Authenticator of Accounting-, CoA- and Disconnect-Requests,
 /// and the Message-Authenticator of any request that carries one. Whether a missing
 /// Message-Authenticator is acceptable is the caller's policy ([`Packet::has_message_authenticator`]).
+#[inline]
 pub fn verify_request(packet: &Packet<'_>, secret: &SharedSecret) -> Result<(), Error> {
     match packet.code().authenticator_kind() {
         Some(AuthenticatorKind::RandomRequest) => {
@@ -185,6 +194,7 @@ pub fn verify_response(
 
 /// XORs `block` with MD5(secret + `chain`) (the keystream step shared by User-Password and
 /// Tunnel-Password hiding).
+#[inline]
 fn keystream(secret: &SharedSecret, chain: &[&[u8]]) -> Zeroizing<[u8; 16]> {
     let mut md5 = secret.md5_after_secret();
     for part in chain {
@@ -241,6 +251,7 @@ pub fn recover_user_password(
 
 /// Recovers a User-Password into a caller buffer, without allocating; returns the password
 /// (padding removed) as a slice of `buf`. The caller should zeroize `buf` after use.
+#[inline]
 pub fn recover_user_password_into<'b>(
     secret: &SharedSecret,
     request_authenticator: &Authenticator,
@@ -253,11 +264,12 @@ pub fn recover_user_password_into<'b>(
         });
     }
     let out = &mut buf[..hidden.len()];
-    out.copy_from_slice(hidden);
     let mut prev: &[u8] = request_authenticator;
-    for (plain, cipher) in out.chunks_mut(16).zip(hidden.chunks(16)) {
+    for (plain, cipher) in out.chunks_exact_mut(16).zip(hidden.chunks_exact(16)) {
         let key = keystream(secret, &[prev]);
-        xor_into(plain, &key);
+        for ((p, c), k) in plain.iter_mut().zip(cipher).zip(key.iter()) {
+            *p = c ^ k;
+        }
         prev = cipher;
     }
     let len = out.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);

@@ -1,10 +1,6 @@
 //! Packet framing: a parser that borrows from the datagram and a builder that writes into a
 //! caller-owned `Vec`.
 
-use nom::IResult;
-use nom::bytes::complete::take;
-use nom::number::complete::{be_u8, be_u16};
-
 use crate::attribute::AttributeType;
 use crate::code::Code;
 use crate::error::Error;
@@ -44,30 +40,17 @@ pub struct Packet<'a> {
     message_authenticator: Option<usize>,
 }
 
-fn header(input: &[u8]) -> IResult<&[u8], (u8, u8, u16, &[u8])> {
-    let (input, code) = be_u8(input)?;
-    let (input, identifier) = be_u8(input)?;
-    let (input, length) = be_u16(input)?;
-    let (input, authenticator) = take(AUTHENTICATOR_LEN)(input)?;
-    Ok((input, (code, identifier, length, authenticator)))
-}
-
-fn attribute_header(input: &[u8]) -> IResult<&[u8], (u8, u8)> {
-    let (input, attr_type) = be_u8(input)?;
-    let (input, length) = be_u8(input)?;
-    Ok((input, (attr_type, length)))
-}
-
 /// Checks the framing of an attribute list that starts at `base` in its packet; returns the
 /// offset of the (single) Message-Authenticator if there is one.
+///
+/// This loop runs on every datagram, so it works on slices directly: one bounds check per
+/// attribute instead of a parser combinator per header byte.
+#[inline]
 pub(crate) fn check_attributes(mut input: &[u8], base: usize) -> Result<Option<usize>, Error> {
     let end = base + input.len();
     let mut offset = base;
     let mut message_authenticator = None;
-    while !input.is_empty() {
-        let Ok((rest, (attr_type, length))) = attribute_header(input) else {
-            return Err(Error::AttributeHeaderCut { offset });
-        };
+    while let Some((&[attr_type, length], after_header)) = input.split_first_chunk::<2>() {
         if length < 2 {
             return Err(Error::AttributeTooShort {
                 offset,
@@ -76,7 +59,7 @@ pub(crate) fn check_attributes(mut input: &[u8], base: usize) -> Result<Option<u
             });
         }
         let value_len = usize::from(length) - 2;
-        let Ok((rest, _value)) = take::<_, _, nom::error::Error<&[u8]>>(value_len)(rest) else {
+        let Some((_value, rest)) = after_header.split_at_checked(value_len) else {
             return Err(Error::AttributeOverrun {
                 offset,
                 attr_type,
@@ -101,34 +84,40 @@ pub(crate) fn check_attributes(mut input: &[u8], base: usize) -> Result<Option<u
         offset += usize::from(length);
         input = rest;
     }
+    if !input.is_empty() {
+        return Err(Error::AttributeHeaderCut { offset });
+    }
     Ok(message_authenticator)
 }
 
 impl<'a> Packet<'a> {
     /// Parses a datagram. Bytes after the end given by the Length field are padding and are
     /// ignored, as RFC 2865 §3 requires; [`Packet::trailing_len`] tells how many there were.
+    #[inline]
     pub fn parse(datagram: &'a [u8]) -> Result<Self, Error> {
-        let Ok((_, (code, identifier, declared, authenticator))) = header(datagram) else {
+        let Some((&[code, identifier, len_hi, len_lo], rest)) = datagram.split_first_chunk::<4>()
+        else {
             return Err(Error::TooShort {
                 len: datagram.len(),
             });
         };
+        let Some((authenticator, _)) = rest.split_first_chunk::<AUTHENTICATOR_LEN>() else {
+            return Err(Error::TooShort {
+                len: datagram.len(),
+            });
+        };
+        let declared = u16::from_be_bytes([len_hi, len_lo]);
         let length = usize::from(declared);
         if !(MIN_PACKET_LEN..=MAX_PACKET_LEN).contains(&length) {
             return Err(Error::InvalidLengthField { declared });
         }
-        if length > datagram.len() {
+        let Some(bytes) = datagram.get(..length) else {
             return Err(Error::Truncated {
                 declared: length,
                 received: datagram.len(),
             });
-        }
-        let bytes = &datagram[..length];
+        };
         let message_authenticator = check_attributes(&bytes[HEADER_LEN..], HEADER_LEN)?;
-        let authenticator: &[u8; AUTHENTICATOR_LEN] =
-            authenticator.try_into().map_err(|_| Error::TooShort {
-                len: datagram.len(),
-            })?;
         Ok(Self {
             code: Code::from(code),
             identifier,
@@ -206,6 +195,7 @@ impl<'a> Packet<'a> {
     }
 
     /// The first attribute of a type.
+    #[inline]
     pub fn find(&self, attr_type: AttributeType) -> Option<RawAttribute<'a>> {
         self.attributes().find(|a| a.attr_type == attr_type)
     }
@@ -237,6 +227,7 @@ pub struct Attributes<'a> {
 impl<'a> Iterator for Attributes<'a> {
     type Item = RawAttribute<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // Framing was checked when the packet was parsed; a malformed tail ends iteration.
         let (&attr_type, rest) = self.rest.split_first()?;
@@ -271,6 +262,7 @@ pub struct PacketBuilder<'b> {
 
 impl<'b> PacketBuilder<'b> {
     /// Starts a packet with the given header fields.
+    #[inline]
     pub fn new(
         buf: &'b mut Vec<u8>,
         code: Code,
@@ -295,6 +287,7 @@ impl<'b> PacketBuilder<'b> {
         self.buf.len() <= HEADER_LEN
     }
 
+    #[inline]
     fn reserve(&self, extra: usize) -> Result<(), Error> {
         let length = self.buf.len() + extra;
         if length > MAX_PACKET_LEN {
@@ -304,6 +297,7 @@ impl<'b> PacketBuilder<'b> {
     }
 
     /// Appends one attribute with a raw value of at most 253 bytes.
+    #[inline]
     pub fn push(&mut self, attr_type: AttributeType, value: &[u8]) -> Result<&mut Self, Error> {
         if value.len() > MAX_VALUE_LEN {
             return Err(Error::ValueTooLong {
@@ -381,6 +375,7 @@ impl<'b> PacketBuilder<'b> {
     }
 
     /// Writes the Length field and returns the finished (unsigned) packet.
+    #[inline]
     pub fn finish(self) -> &'b mut [u8] {
         let len = self.buf.len() as u16;
         self.buf[2..4].copy_from_slice(&len.to_be_bytes());
