@@ -86,23 +86,23 @@ pub fn sign(
         .authenticator_kind()
         .ok_or(Error::UnexpectedCode { code: code.value() })?;
     let ma = check_attributes(&packet[HEADER_LEN..], HEADER_LEN)?;
-    let base: Authenticator = match kind {
-        AuthenticatorKind::RandomRequest => packet[4..HEADER_LEN]
-            .try_into()
-            .map_err(|_| Error::TooShort { len: packet.len() })?,
-        AuthenticatorKind::HashedRequest => ZERO,
-        AuthenticatorKind::Response => response_ma_base(
-            code,
-            request_authenticator.ok_or(Error::UnexpectedCode { code: code.value() })?,
-        ),
-    };
+    if kind == AuthenticatorKind::Response && request_authenticator.is_none() {
+        return Err(Error::UnexpectedCode { code: code.value() });
+    }
     if let Some(offset) = ma {
+        let base: Authenticator = match (kind, request_authenticator) {
+            (AuthenticatorKind::RandomRequest, _) => packet[4..HEADER_LEN]
+                .try_into()
+                .map_err(|_| Error::TooShort { len: packet.len() })?,
+            (AuthenticatorKind::Response, Some(ra)) => response_ma_base(code, ra),
+            _ => ZERO,
+        };
         let value =
             message_authenticator(secret.message_authenticator_key(), packet, offset, &base)?;
         packet[offset + 2..offset + 2 + AUTHENTICATOR_LEN].copy_from_slice(&value);
     }
     if kind == AuthenticatorKind::HashedRequest {
-        let digest = packet_digest(packet, &base, secret.expose());
+        let digest = packet_digest(packet, &ZERO, secret.expose());
         packet[4..HEADER_LEN].copy_from_slice(&digest);
     } else if let (AuthenticatorKind::Response, Some(ra)) = (kind, request_authenticator) {
         // The field is overwritten with the digest, so it can hold the Request Authenticator

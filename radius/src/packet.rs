@@ -269,11 +269,12 @@ impl<'b> PacketBuilder<'b> {
         identifier: u8,
         authenticator: &[u8; AUTHENTICATOR_LEN],
     ) -> Self {
+        let mut header = [0u8; HEADER_LEN];
+        header[0] = code.value();
+        header[1] = identifier;
+        header[4..].copy_from_slice(authenticator);
         buf.clear();
-        buf.push(code.value());
-        buf.push(identifier);
-        buf.extend_from_slice(&[0, 0]);
-        buf.extend_from_slice(authenticator);
+        buf.extend_from_slice(&header);
         Self { buf }
     }
 
@@ -306,8 +307,8 @@ impl<'b> PacketBuilder<'b> {
             });
         }
         self.reserve(value.len() + 2)?;
-        self.buf.push(attr_type.0);
-        self.buf.push((value.len() + 2) as u8);
+        self.buf
+            .extend_from_slice(&[attr_type.0, (value.len() + 2) as u8]);
         self.buf.extend_from_slice(value);
         Ok(self)
     }

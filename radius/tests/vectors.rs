@@ -9,7 +9,9 @@ use idforge_radius::crypto::{self, Authenticator};
 use idforge_radius::mschap;
 use idforge_radius::packet::Packet;
 use idforge_radius::vendor::microsoft::{MsChap2Response, MsChapResponse};
-use idforge_radius::{AttributeType, Code, SharedSecret};
+use std::net::Ipv4Addr;
+
+use idforge_radius::{Attribute, AttributeType, Code, SharedSecret, Value};
 
 fn secret() -> SharedSecret {
     SharedSecret::new("xyzzy5461")
@@ -256,4 +258,91 @@ fn rfc2433_ms_chap_v1() {
         let r = MsChapResponse::parse(&bad).unwrap();
         assert!(mschap::verify_ms_chap1(&challenge, &r, &hash).is_err());
     }
+}
+
+/// Every single-bit change of `bytes` either fails to parse or is caught by `same`, which
+/// compares the packet with everything the RFC says about it.
+fn every_flip_is_noticed(bytes: &[u8], same: impl Fn(&Packet<'_>) -> bool) {
+    for bit in 0..bytes.len() * 8 {
+        let bad = flipped(bytes, bit);
+        if let Ok(p) = Packet::parse_strict(&bad) {
+            assert!(!same(&p), "bit {bit} went unnoticed");
+        }
+    }
+}
+
+fn re_encoded(p: &Packet<'_>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut b =
+        idforge_radius::PacketBuilder::new(&mut buf, p.code(), p.identifier(), p.authenticator());
+    for raw in p.attributes() {
+        Attribute::decode(raw).unwrap().encode(&mut b).unwrap();
+    }
+    b.finish();
+    buf
+}
+
+#[test]
+fn rfc2865_7_2_chap_request() {
+    let v = vectors("rfc2865-section7.txt");
+    let bytes = &v["rfc2865_7_2_request"];
+    let expected_auth = common::hex("2aee86f08d0d55969ca5978e0d3367a2");
+    let chap = common::hex("16e97557c316185895f293ff6344077275");
+    let same = |p: &Packet<'_>| {
+        let values: Vec<_> = p
+            .attributes()
+            .map(|a| Attribute::decode(a).map(|d| (a.attr_type, d.value)))
+            .collect();
+        p.code() == Code::AccessRequest
+            && p.identifier() == 1
+            && p.authenticator()[..] == expected_auth[..]
+            && values
+                == [
+                    Ok((AttributeType::USER_NAME, Value::Text("flopsy"))),
+                    Ok((AttributeType::CHAP_PASSWORD, Value::Octets(&chap))),
+                    Ok((
+                        AttributeType::NAS_IP_ADDRESS,
+                        Value::Ipv4(Ipv4Addr::new(192, 168, 1, 16)),
+                    )),
+                    Ok((AttributeType::NAS_PORT, Value::Integer(20))),
+                    Ok((AttributeType::SERVICE_TYPE, Value::Integer(2))),
+                    Ok((AttributeType::FRAMED_PROTOCOL, Value::Integer(1))),
+                ]
+    };
+    let p = Packet::parse_strict(bytes).unwrap();
+    assert!(same(&p));
+    assert_eq!(&re_encoded(&p), bytes);
+    // No CHAP-Challenge attribute: the challenge is the Request Authenticator (RFC 2865 §2.2),
+    // and the CHAP Identifier is the first byte of CHAP-Password.
+    assert!(p.find(AttributeType::CHAP_CHALLENGE).is_none());
+    assert_eq!(p.find(AttributeType::CHAP_PASSWORD).unwrap().value[0], 22);
+    every_flip_is_noticed(bytes, same);
+}
+
+#[test]
+fn rfc2865_7_3_access_challenge() {
+    let v = vectors("rfc2865-section7.txt");
+    let bytes = &v["rfc2865_7_3_challenge"];
+    let expected_auth = common::hex("36f3c8764ae8c71157403c0c71ff9c45");
+    let same = |p: &Packet<'_>| {
+        let values: Vec<_> = p
+            .attributes()
+            .map(|a| Attribute::decode(a).map(|d| (a.attr_type, d.value)))
+            .collect();
+        p.code() == Code::AccessChallenge
+            && p.identifier() == 2
+            && p.authenticator()[..] == expected_auth[..]
+            && values
+                == [
+                    Ok((
+                        AttributeType::REPLY_MESSAGE,
+                        Value::Text("Challenge 32769430.  Enter response at prompt."),
+                    )),
+                    Ok((AttributeType::STATE, Value::Octets(b"32769430"))),
+                ]
+    };
+    let p = Packet::parse_strict(bytes).unwrap();
+    assert!(same(&p));
+    assert_eq!(&re_encoded(&p), bytes);
+    every_flip_is_noticed(bytes, same);
 }
