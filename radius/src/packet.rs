@@ -46,11 +46,14 @@ pub struct Packet<'a> {
 /// This loop runs on every datagram, so it works on slices directly: one bounds check per
 /// attribute instead of a parser combinator per header byte.
 #[inline]
-pub(crate) fn check_attributes(mut input: &[u8], base: usize) -> Result<Option<usize>, Error> {
+pub(crate) fn check_attributes(input: &[u8], base: usize) -> Result<Option<usize>, Error> {
     let end = base + input.len();
-    let mut offset = base;
+    let mut rest = input;
     let mut message_authenticator = None;
-    while let Some((&[attr_type, length], after_header)) = input.split_first_chunk::<2>() {
+    while let Some(&[attr_type, length]) = rest.first_chunk::<2>() {
+        // The offset is only needed for errors and Message-Authenticator, so it is derived
+        // from what is left rather than counted along.
+        let offset = end - rest.len();
         if length < 2 {
             return Err(Error::AttributeTooShort {
                 offset,
@@ -58,8 +61,7 @@ pub(crate) fn check_attributes(mut input: &[u8], base: usize) -> Result<Option<u
                 length,
             });
         }
-        let value_len = usize::from(length) - 2;
-        let Some((_value, rest)) = after_header.split_at_checked(value_len) else {
+        let Some(next) = rest.get(usize::from(length)..) else {
             return Err(Error::AttributeOverrun {
                 offset,
                 attr_type,
@@ -68,6 +70,7 @@ pub(crate) fn check_attributes(mut input: &[u8], base: usize) -> Result<Option<u
             });
         };
         if attr_type == AttributeType::MESSAGE_AUTHENTICATOR.0 {
+            let value_len = usize::from(length) - 2;
             if value_len != AUTHENTICATOR_LEN {
                 return Err(Error::InvalidValueLength {
                     offset,
@@ -81,11 +84,12 @@ pub(crate) fn check_attributes(mut input: &[u8], base: usize) -> Result<Option<u
             }
             message_authenticator = Some(offset);
         }
-        offset += usize::from(length);
-        input = rest;
+        rest = next;
     }
-    if !input.is_empty() {
-        return Err(Error::AttributeHeaderCut { offset });
+    if !rest.is_empty() {
+        return Err(Error::AttributeHeaderCut {
+            offset: end - rest.len(),
+        });
     }
     Ok(message_authenticator)
 }
