@@ -10,6 +10,7 @@ pub mod mschap;
 pub mod packet;
 pub mod secret;
 pub mod server;
+pub mod values;
 pub mod vendor;
 
 pub use attribute::{Attribute, AttributeType, Value, ValueKind};
