@@ -557,3 +557,62 @@ fn coa_and_disconnect_round_trip() {
         (2, 2)
     );
 }
+
+/// A request abandoned and then sent again gets a new cache entry; evicting the stale queue
+/// position of the first attempt must not remove that newer entry.
+#[test]
+fn abandoned_then_retried_entry_survives_eviction_of_its_old_slot() {
+    let secret = SharedSecret::new("evict-secret");
+    let from: SocketAddr = "192.0.2.30:5000".parse().unwrap();
+    let mut server = Server::new(
+        ServerConfig {
+            duplicate_capacity: 2,
+            duplicate_window: Duration::from_secs(3600),
+            ..ServerConfig::default()
+        },
+        vec![NasClient::host("nas", from.ip(), secret.clone())],
+    );
+    let request = |n: u8| {
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, n, &[n; 16]);
+        b.push_message_authenticator().unwrap();
+        b.push(AttributeType::USER_NAME, b"retry").unwrap();
+        crypto::sign(b.finish(), &secret, None).unwrap();
+        buf
+    };
+    let (a, b, c) = (request(1), request(2), request(3));
+    let t0 = Instant::now();
+    let t1 = t0 + Duration::from_secs(1);
+    let mut out = Vec::new();
+    let Event::Request(r) = server.handle(t0, from, &a, &mut out) else {
+        panic!()
+    };
+    server.abandon(&r);
+    // Retried one second later: a new entry, answered this time.
+    let Event::Request(r) = server.handle(t1, from, &a, &mut out) else {
+        panic!()
+    };
+    server
+        .answer(&r, Code::AccessReject, &[], &mut out)
+        .unwrap();
+    let answer = out.clone();
+    // The queue now holds a's old slot, a's new slot; b evicts the old slot only.
+    assert!(matches!(
+        server.handle(t1, from, &b, &mut out),
+        Event::Request(_)
+    ));
+    assert!(matches!(
+        server.handle(t1, from, &a, &mut out),
+        Event::Retransmit(_)
+    ));
+    assert_eq!(out, answer);
+    // c evicts a's live slot; a is then new again.
+    assert!(matches!(
+        server.handle(t1, from, &c, &mut out),
+        Event::Request(_)
+    ));
+    assert!(matches!(
+        server.handle(t1, from, &a, &mut out),
+        Event::Request(_)
+    ));
+}
