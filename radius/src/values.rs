@@ -1,5 +1,5 @@
-//! Names for the values of enumerated attributes (RFC 2865 §5, RFC 2866 §5, RFC 2869,
-//! RFC 5176 §3.5).
+//! Names for the values of enumerated attributes (RFC 2865 §5, RFC 2866 §5, RFC 2868 §3,
+//! RFC 2869, RFC 3580, RFC 5176 §3.5).
 //!
 //! The wire value of an enumerated attribute is a 32-bit integer, and attributes decode to
 //! [`Value::Integer`](crate::Value::Integer) so that every packet round-trips byte for byte.
@@ -189,7 +189,7 @@ value_enum! {
 }
 
 value_enum! {
-    /// NAS-Port-Type (RFC 2865 §5.41).
+    /// NAS-Port-Type (RFC 2865 §5.41; Token-Ring and FDDI from RFC 3580).
     NasPortType for NAS_PORT_TYPE {
         /// Async.
         Async = 0, "Async";
@@ -231,6 +231,10 @@ value_enum! {
         WirelessOther = 18, "Wireless-Other";
         /// Wireless - IEEE 802.11.
         Wireless80211 = 19, "Wireless-802.11";
+        /// Token-Ring (RFC 3580 §3.23).
+        TokenRing = 20, "Token-Ring";
+        /// FDDI (RFC 3580 §3.23).
+        Fddi = 21, "FDDI";
     }
 }
 
@@ -263,7 +267,7 @@ value_enum! {
 }
 
 value_enum! {
-    /// Acct-Terminate-Cause (RFC 2866 §5.10).
+    /// Acct-Terminate-Cause (RFC 2866 §5.10; 19 to 22 from RFC 3580).
     AcctTerminateCause for ACCT_TERMINATE_CAUSE {
         /// User Request.
         UserRequest = 1, "User-Request";
@@ -301,6 +305,14 @@ value_enum! {
         UserError = 17, "User-Error";
         /// Host Request.
         HostRequest = 18, "Host-Request";
+        /// Supplicant Restart (RFC 3580 §3.10).
+        SupplicantRestart = 19, "Supplicant-Restart";
+        /// Reauthentication Failure (RFC 3580 §3.10).
+        ReauthenticationFailure = 20, "Reauthentication-Failure";
+        /// Port Reinitialized (RFC 3580 §3.10).
+        PortReinit = 21, "Port-Reinit";
+        /// Port Administratively Disabled (RFC 3580 §3.10).
+        PortDisabled = 22, "Port-Disabled";
     }
 }
 
@@ -344,6 +356,75 @@ value_enum! {
     }
 }
 
+value_enum! {
+    /// Tunnel-Type (RFC 2868 §3.1; VLAN from RFC 3580 §3.31). The attribute is tagged: its
+    /// value is [`Value::TaggedInteger`](crate::Value::TaggedInteger)'s `value`.
+    TunnelType for TUNNEL_TYPE {
+        /// Point-to-Point Tunneling Protocol.
+        Pptp = 1, "PPTP";
+        /// Layer Two Forwarding.
+        L2f = 2, "L2F";
+        /// Layer Two Tunneling Protocol.
+        L2tp = 3, "L2TP";
+        /// Ascend Tunnel Management Protocol.
+        Atmp = 4, "ATMP";
+        /// Virtual Tunneling Protocol.
+        Vtp = 5, "VTP";
+        /// IP Authentication Header in the Tunnel-mode.
+        Ah = 6, "AH";
+        /// IP-in-IP Encapsulation.
+        Ip = 7, "IP";
+        /// Minimal IP-in-IP Encapsulation.
+        MinIp = 8, "MIN-IP";
+        /// IP Encapsulating Security Payload in the Tunnel-mode.
+        Esp = 9, "ESP";
+        /// Generic Route Encapsulation.
+        Gre = 10, "GRE";
+        /// Bay Dial Virtual Services.
+        Dvs = 11, "DVS";
+        /// IP-in-IP Tunneling.
+        IpInIp = 12, "IP-in-IP";
+        /// VLAN assignment (IEEE 802.1X, RFC 3580).
+        Vlan = 13, "VLAN";
+    }
+}
+
+value_enum! {
+    /// Tunnel-Medium-Type (RFC 2868 §3.2). Tagged like Tunnel-Type.
+    TunnelMediumType for TUNNEL_MEDIUM_TYPE {
+        /// IPv4 (IP version 4).
+        Ipv4 = 1, "IPv4";
+        /// IPv6 (IP version 6).
+        Ipv6 = 2, "IPv6";
+        /// NSAP.
+        Nsap = 3, "NSAP";
+        /// HDLC (8-bit multidrop).
+        Hdlc = 4, "HDLC";
+        /// BBN 1822.
+        Bbn1822 = 5, "BBN-1822";
+        /// 802 (includes all 802 media plus Ethernet "canonical format").
+        Ieee802 = 6, "IEEE-802";
+        /// E.163 (POTS).
+        E163 = 7, "E.163";
+        /// E.164 (SMDS, Frame Relay, ATM).
+        E164 = 8, "E.164";
+        /// F.69 (Telex).
+        F69 = 9, "F.69";
+        /// X.121 (X.25, Frame Relay).
+        X121 = 10, "X.121";
+        /// IPX.
+        Ipx = 11, "IPX";
+        /// Appletalk.
+        Appletalk = 12, "Appletalk";
+        /// Decnet IV.
+        DecNetIv = 13, "DecNet-IV";
+        /// Banyan Vines.
+        BanyanVines = 14, "Banyan-Vines";
+        /// E.164 with NSAP format subaddress.
+        E164Nsap = 15, "E.164-NSAP";
+    }
+}
+
 impl AttributeType {
     /// The name of `value` for an enumerated attribute this crate names the values of, or
     /// `None` (unknown value, or an attribute without named values).
@@ -360,6 +441,8 @@ impl AttributeType {
             Self::ACCT_AUTHENTIC => AcctAuthentic::from(value).name(),
             Self::ACCT_TERMINATE_CAUSE => AcctTerminateCause::from(value).name(),
             Self::ERROR_CAUSE => ErrorCause::from(value).name(),
+            Self::TUNNEL_TYPE => TunnelType::from(value).name(),
+            Self::TUNNEL_MEDIUM_TYPE => TunnelMediumType::from(value).name(),
             _ => None,
         }
     }
@@ -406,15 +489,22 @@ mod tests {
         round_trips::<LoginService>(8, &[(0, "Telnet"), (8, "TCP-Clear-Quiet")]);
         round_trips::<TerminationAction>(2, &[(0, "Default"), (1, "RADIUS-Request")]);
         round_trips::<NasPortType>(
-            20,
-            &[(0, "Async"), (15, "Ethernet"), (19, "Wireless-802.11")],
+            22,
+            &[
+                (0, "Async"),
+                (15, "Ethernet"),
+                (19, "Wireless-802.11"),
+                (21, "FDDI"),
+            ],
         );
         round_trips::<AcctStatusType>(
             5,
             &[(1, "Start"), (3, "Interim-Update"), (8, "Accounting-Off")],
         );
         round_trips::<AcctAuthentic>(3, &[(1, "RADIUS"), (3, "Remote")]);
-        round_trips::<AcctTerminateCause>(18, &[(1, "User-Request"), (18, "Host-Request")]);
+        round_trips::<AcctTerminateCause>(22, &[(1, "User-Request"), (18, "Host-Request")]);
+        round_trips::<TunnelType>(13, &[(3, "L2TP"), (13, "VLAN")]);
+        round_trips::<TunnelMediumType>(15, &[(6, "IEEE-802"), (15, "E.164-NSAP")]);
         round_trips::<ErrorCause>(
             17,
             &[
@@ -449,6 +539,7 @@ mod tests {
             Some("Invalid-Request")
         );
         assert_eq!(AttributeType::SERVICE_TYPE.value_name(0), None);
+        assert_eq!(AttributeType::TUNNEL_TYPE.value_name(13), Some("VLAN"));
         assert_eq!(AttributeType::USER_NAME.value_name(1), None);
     }
     #[test]
