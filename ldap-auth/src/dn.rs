@@ -78,7 +78,7 @@ pub struct Ava {
 impl Ava {
     /// A `type=value` pair with a string value (raw, unescaped bytes).
     pub fn new(attribute: &str, value: impl AsRef<[u8]>) -> Result<Self, DnError> {
-        let len = attribute_type_len(attribute.as_bytes())
+        let len = crate::filter::descr_or_oid_len(attribute.as_bytes())
             .map_err(|offset| DnError::InvalidAttributeType { offset })?;
         if len != attribute.len() {
             return Err(DnError::InvalidAttributeType { offset: len });
@@ -355,38 +355,10 @@ fn skip_spaces(bytes: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-fn attribute_type_len(input: &[u8]) -> Result<usize, usize> {
-    match input.first() {
-        Some(b) if b.is_ascii_alphabetic() => Ok(input
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
-            .count()),
-        Some(b) if b.is_ascii_digit() => {
-            let mut pos = 0;
-            loop {
-                let digits = input[pos..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
-                if digits == 0 || (digits > 1 && input[pos] == b'0') {
-                    return Err(pos);
-                }
-                pos += digits;
-                if input.get(pos) == Some(&b'.') {
-                    pos += 1;
-                } else {
-                    return Ok(pos);
-                }
-            }
-        }
-        _ => Err(0),
-    }
-}
-
 fn parse_ava(bytes: &[u8], start: usize) -> Result<(Ava, usize), DnError> {
     let mut pos = start;
     // RFC 4514 allows an "OID." prefix only in older forms; accept descr/numericoid.
-    let len = attribute_type_len(&bytes[pos..]).map_err(|o| {
+    let len = crate::filter::descr_or_oid_len(&bytes[pos..]).map_err(|o| {
         if pos + o >= bytes.len() || matches!(bytes[pos + o], b',' | b'+' | b';') {
             DnError::EmptyRdn { offset: pos + o }
         } else {

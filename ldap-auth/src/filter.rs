@@ -167,8 +167,9 @@ fn attribute_len(input: &[u8]) -> Result<usize, usize> {
     Ok(pos)
 }
 
-/// A `descr` (`ALPHA *(ALPHA / DIGIT / "-")`) or a `numericoid` at the start of `input`.
-fn descr_or_oid_len(input: &[u8]) -> Result<usize, usize> {
+/// A `descr` (`ALPHA *(ALPHA / DIGIT / "-")`) or a `numericoid` at the start of `input`
+/// (RFC 4512 §1.4): its length, or the offset where it goes wrong. Shared by filters and DNs.
+pub(crate) fn descr_or_oid_len(input: &[u8]) -> Result<usize, usize> {
     match input.first() {
         Some(b) if b.is_ascii_alphabetic() => Ok(input
             .iter()
