@@ -261,7 +261,11 @@ struct DuplicateCache {
 impl DuplicateCache {
     fn new(window: Duration, capacity: usize) -> Self {
         Self {
-            entries: HashMap::with_capacity(capacity.min(1 << 16)),
+            // Twice the entries it will hold: evictions leave tombstones, and the table then
+            // rehashes in place (no allocation) only while it is at most half full. With just
+            // `capacity` slots it would sometimes grow into a new table on a warm server.
+            // Above 2^16 entries the table grows while it fills, then stays.
+            entries: HashMap::with_capacity(2 * capacity.min(1 << 16)),
             order: VecDeque::with_capacity(capacity.min(1 << 16)),
             spare: Vec::new(),
             window,
