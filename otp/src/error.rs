@@ -28,12 +28,6 @@ pub enum Error {
         /// Byte offset of the first bad padding character.
         position: usize,
     },
-    /// The last symbol carries bits that do not belong to any byte: the secret was mistyped.
-    #[error("base32: the last symbol at position {position} carries stray bits (mistyped secret?)")]
-    Base32TrailingBits {
-        /// Byte offset of the last symbol.
-        position: usize,
-    },
     /// The secret is empty.
     #[error("the secret is empty")]
     EmptySecret,

@@ -53,10 +53,23 @@ impl Secret {
     /// Reads base32 (RFC 4648 §6) as authenticator apps and admin consoles show it: upper or
     /// lower case, spaces anywhere, padding optional. Anything else is refused with an error
     /// that says where.
+    ///
+    /// The spare bits of the last symbol (those past the last whole byte) are ignored, as
+    /// pyotp, oathtool and the authenticator apps ignore them: `…XV` and its canonical form
+    /// `…XU` are the same secret. [`Secret::to_base32`] always writes the canonical form.
+    ///
+    /// ```
+    /// use idforge_otp::Secret;
+    ///
+    /// // pyotp's test secret: its last symbol 'V' sets a spare bit that 'U' leaves clear.
+    /// let secret = Secret::from_base32("S46SQCPPTCNPROMHWYBDCTBZXV")?;
+    /// assert_eq!(secret, Secret::from_base32("S46SQCPPTCNPROMHWYBDCTBZXU")?);
+    /// assert_eq!(secret.to_base32(), "S46SQCPPTCNPROMHWYBDCTBZXU");
+    /// # Ok::<(), idforge_otp::Error>(())
+    /// ```
     pub fn from_base32(text: &str) -> Result<Self, Error> {
         let mut symbols = Zeroizing::new(Vec::with_capacity(text.len()));
         let mut padding: Option<(usize, usize)> = None; // (first position, count)
-        let mut last_symbol = 0;
         for (position, character) in text.char_indices() {
             match character {
                 ' ' => {}
@@ -69,7 +82,6 @@ impl Secret {
                         return Err(Error::Base32Padding { position: first });
                     }
                     symbols.push(character.to_ascii_uppercase() as u8);
-                    last_symbol = position;
                 }
                 _ => {
                     return Err(Error::Base32Character {
@@ -91,14 +103,15 @@ impl Secret {
         {
             return Err(Error::Base32Padding { position: first });
         }
+        // The bits of the last symbol past the last whole byte: 0, 1, 3, 4 or 2 of them for
+        // 0, 5, 7, 4 or 2 symbols in the last group. Clearing them makes the text canonical.
+        let spare = (n * 5) % 8;
+        if let Some(last) = symbols.last_mut() {
+            *last = base32_symbol(base32_value(*last) & !((1u8 << spare) - 1));
+        }
         let decoded = data_encoding::BASE32_NOPAD
             .decode(&symbols)
-            .map_err(|e| match e.kind {
-                data_encoding::DecodeKind::Trailing => Error::Base32TrailingBits {
-                    position: last_symbol,
-                },
-                _ => Error::Base32Length { symbols: n },
-            })?;
+            .map_err(|_| Error::Base32Length { symbols: n })?;
         let decoded = Zeroizing::new(decoded);
         Self::from_bytes(&decoded)
     }
@@ -144,6 +157,23 @@ impl Secret {
     /// Always false: a secret is never empty. Present for API symmetry with `len`.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
+    }
+}
+
+/// The value (0..32) of an upper-case base32 symbol already checked to be in the alphabet.
+fn base32_value(symbol: u8) -> u8 {
+    match symbol {
+        b'A'..=b'Z' => symbol - b'A',
+        b'2'..=b'7' => symbol - b'2' + 26,
+        _ => 0,
+    }
+}
+
+/// The upper-case base32 symbol of a value in 0..32.
+fn base32_symbol(value: u8) -> u8 {
+    match value & 31 {
+        v @ 0..=25 => b'A' + v,
+        v => b'2' + (v - 26),
     }
 }
 
@@ -226,11 +256,6 @@ mod tests {
             Secret::from_base32("MZX"),
             Err(Error::Base32Length { symbols: 3 })
         );
-        // "MZ" leaves two stray bits set after the byte "f".
-        assert_eq!(
-            Secret::from_base32("MZ"),
-            Err(Error::Base32TrailingBits { position: 1 })
-        );
         assert_eq!(Secret::from_base32(""), Err(Error::EmptySecret));
         assert_eq!(Secret::from_base32("   "), Err(Error::EmptySecret));
         assert_eq!(
@@ -240,6 +265,52 @@ mod tests {
                 position: 0
             })
         );
+    }
+
+    #[test]
+    fn spare_bits_of_the_last_symbol_are_ignored() {
+        // pyotp's test secret: 26 symbols hold 130 bits, 2 of them spare, and 'V' (10101)
+        // sets the last one where the canonical 'U' (10100) does not.
+        let canonical = Secret::from_base32("S46SQCPPTCNPROMHWYBDCTBZXU").unwrap();
+        let loose = Secret::from_base32("S46SQCPPTCNPROMHWYBDCTBZXV").unwrap();
+        assert_eq!(loose, canonical);
+        assert_eq!(
+            loose.expose_bytes(),
+            b"\x97\x3d\x28\x09\xef\x98\x9a\xf8\xb9\x87\xb6\x02\x31\x4c\x39\xbd"
+        );
+        assert_eq!(loose.to_base32(), "S46SQCPPTCNPROMHWYBDCTBZXU");
+        assert_eq!(
+            Secret::from_base32("s46s qcpp tcnp romh wybd ctbz xv======").unwrap(),
+            canonical
+        );
+        // The data bits of the last symbol still count: 'Q' (10000) is another secret.
+        assert_ne!(
+            Secret::from_base32("S46SQCPPTCNPROMHWYBDCTBZXQ").unwrap(),
+            canonical
+        );
+        // "MZ" sets two spare bits after the byte "f"; every group length has its own count.
+        for (loose, bytes) in [
+            ("MZ", &b"f"[..]),
+            ("MZXR", b"fo"),
+            ("MZXW7", b"foo"),
+            ("MZXW6YR", b"foob"),
+            ("MZXW6YTB", b"fooba"),
+            ("77", b"\xff"),
+            ("7777", b"\xff\xff"),
+            ("77777", b"\xff\xff\xff"),
+            ("7777777", b"\xff\xff\xff\xff"),
+        ] {
+            let secret = Secret::from_base32(loose).unwrap();
+            assert_eq!(secret.expose_bytes(), bytes, "{loose}");
+            assert_eq!(
+                Secret::from_base32(&secret.to_base32()).unwrap(),
+                secret,
+                "{loose}"
+            );
+        }
+        for value in 0..32 {
+            assert_eq!(base32_value(base32_symbol(value)), value);
+        }
     }
 
     #[test]

@@ -134,3 +134,28 @@ fn base32_secrets_as_oathtool_reads_them() {
         assert_eq!(ours.to_string(), theirs);
     }
 }
+
+/// pyotp's test secret sets a spare bit in its last symbol: oathtool ignores it, and so do we.
+#[test]
+fn spare_bits_ignored_as_oathtool_ignores_them() {
+    if !oathtool_present() {
+        return;
+    }
+    let loose = "S46SQCPPTCNPROMHWYBDCTBZXV";
+    let canonical = "S46SQCPPTCNPROMHWYBDCTBZXU";
+    let secret = Secret::from_base32(loose).unwrap();
+    assert_eq!(secret.to_base32(), canonical);
+    assert_eq!(
+        secret.expose_bytes(),
+        Secret::from_base32(canonical).unwrap().expose_bytes()
+    );
+    let totp = Totp::new(&secret, Algorithm::Sha1, Digits::SIX, 30).unwrap();
+    for time in [0u64, 59, 1_111_111_109, 1_700_000_000, 4_000_000_000] {
+        let now = format!("--now=@{time}");
+        let ours = totp.generate(time).unwrap().to_string();
+        for text in [loose, canonical] {
+            let theirs = oathtool(&["--totp".into(), "-b".into(), now.clone(), text.into()]);
+            assert_eq!(ours, theirs, "{text} at {time}");
+        }
+    }
+}

@@ -39,10 +39,32 @@ proptest! {
     #[test]
     fn base32_never_panics(text in ".{0,64}") {
         if let Ok(secret) = Secret::from_base32(&text) {
-            // Whatever is accepted is canonical up to case, spaces and padding.
-            let normal: String = text.chars().filter(|c| *c != ' ' && *c != '=').collect();
-            prop_assert_eq!(secret.to_base32(), normal.to_uppercase());
+            // Whatever is accepted is canonical up to case, spaces, padding and the spare bits
+            // of the last symbol.
+            let normal = text.chars().filter(|c| *c != ' ' && *c != '=').collect::<String>().to_uppercase();
+            let canonical = secret.to_base32();
+            prop_assert_eq!(canonical.len(), normal.len());
+            let cut = normal.len() - 1;
+            prop_assert_eq!(&canonical[..cut], &normal[..cut]);
+            prop_assert_eq!(Secret::from_base32(&canonical).unwrap(), secret);
         }
+    }
+
+    /// The spare bits of the last symbol never change the secret: any last symbol that keeps
+    /// the data bits decodes to the same bytes, and the text is emitted with them cleared.
+    #[test]
+    fn base32_spare_bits_ignored(bytes in prop::collection::vec(any::<u8>(), 1..=64), noise in any::<u8>()) {
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let canonical = Secret::from_bytes(&bytes).unwrap().to_base32();
+        let spare = (canonical.len() * 5) % 8;
+        let mut loose = canonical.clone().into_bytes();
+        let last = loose.len() - 1;
+        let value = ALPHABET.iter().position(|&c| c == loose[last]).unwrap() as u8;
+        loose[last] = ALPHABET[usize::from(value | (noise & ((1 << spare) - 1)))];
+        let loose = String::from_utf8(loose).unwrap();
+        let secret = Secret::from_base32(&loose).unwrap();
+        prop_assert_eq!(secret.expose_bytes(), &bytes[..]);
+        prop_assert_eq!(secret.to_base32(), canonical);
     }
 
     #[test]
