@@ -215,7 +215,17 @@ impl KeyUri {
     /// Reads a key URI. The scheme, type and parameter names are case-insensitive; unknown
     /// parameters (such as `image`) are ignored; in the label both `:` and `%3A` separate
     /// issuer from account. When the label's issuer and the `issuer` parameter differ, the
-    /// parameter wins.
+    /// parameter wins. In parameter values a `+` is a space, as form encoding writes it
+    /// (`issuer=Air+Canada`), and `%2B` is a plus; in the label a `+` is a plus.
+    ///
+    /// ```
+    /// use idforge_otp::KeyUri;
+    ///
+    /// let uri = KeyUri::parse("otpauth://totp/Air+Canada:bob?secret=JBSWY3DPEHPK3PXP&issuer=Air+Canada")?;
+    /// assert_eq!(uri.issuer(), Some("Air Canada"));
+    /// assert!(uri.to_uri_string().ends_with("&issuer=Air%20Canada"));
+    /// # Ok::<(), idforge_otp::Error>(())
+    /// ```
     pub fn parse(uri: &str) -> Result<Self, Error> {
         const SCHEME: &str = "otpauth://";
         let head = uri.get(..SCHEME.len()).ok_or(UriError::Scheme)?;
@@ -255,14 +265,14 @@ impl KeyUri {
         }
 
         let secret = params.secret.ok_or(UriError::MissingSecret)?;
-        let secret = decode(secret, "secret")?;
+        let secret = decode_query_value(secret, "secret")?;
         if secret.trim().is_empty() {
             return Err(UriError::MissingSecret.into());
         }
         let secret = Secret::from_base32(&secret)?;
 
         let algorithm = match params.algorithm {
-            Some(a) => decode(a, "algorithm")?.parse()?,
+            Some(a) => decode_query_value(a, "algorithm")?.parse()?,
             None => Algorithm::Sha1,
         };
         let digits = match params.digits {
@@ -285,7 +295,7 @@ impl KeyUri {
             }
         };
         let issuer = match params.issuer {
-            Some(i) => Some(decode(i, "issuer")?.trim().to_owned()),
+            Some(i) => Some(decode_query_value(i, "issuer")?.trim().to_owned()),
             None => label_issuer.map(str::to_owned),
         }
         .filter(|i| !i.is_empty());
@@ -330,6 +340,17 @@ impl<'a> Params<'a> {
     }
 }
 
+/// Decodes a query parameter value: `+` is a space (`application/x-www-form-urlencoded`, which
+/// some issuers use for their URIs), then percent-decoding as in [`decode`], so `%2B` is `+`.
+fn decode_query_value(text: &str, part: &str) -> Result<String, UriError> {
+    if text.contains('+') {
+        decode(&text.replace('+', " "), part)
+    } else {
+        decode(text, part)
+    }
+}
+
+/// Percent-decodes a part of the URI into UTF-8 text.
 fn decode(text: &str, part: &str) -> Result<String, UriError> {
     let bytes = text.as_bytes();
     for (i, _) in text.match_indices('%') {
@@ -419,6 +440,47 @@ mod tests {
         assert_eq!(uri.issuer(), Some("ACME Co"));
         assert_eq!(uri.account(), "john.doe@email.com");
         assert!(!uri.to_uri_string().contains('+'));
+    }
+
+    #[test]
+    fn plus_in_a_parameter_value_is_a_space() {
+        let uri = KeyUri::parse(
+            "otpauth://totp/Air%20Canada:bob?secret=JBSWY3DPEHPK3PXP&issuer=Air+Canada",
+        )
+        .unwrap();
+        assert_eq!(uri.issuer(), Some("Air Canada"));
+        assert_eq!(
+            uri.to_uri_string(),
+            "otpauth://totp/Air%20Canada:bob?secret=JBSWY3DPEHPK3PXP&issuer=Air%20Canada"
+        );
+        // An encoded plus is a plus, next to a form-encoded space.
+        let uri = KeyUri::parse(
+            "otpauth://totp/bob?secret=JBSWY3DPEHPK3PXP&issuer=Google%2B+Mail+%2b+more",
+        )
+        .unwrap();
+        assert_eq!(uri.issuer(), Some("Google+ Mail + more"));
+        assert!(
+            uri.to_uri_string()
+                .ends_with("&issuer=Google%2B%20Mail%20%2B%20more")
+        );
+        assert_eq!(KeyUri::parse(&uri.to_uri_string()).unwrap(), uri);
+        // Form-encoded spaces in the secret are spaces, which base32 skips; in the label a
+        // plus stays a plus.
+        let uri = KeyUri::parse(
+            "otpauth://totp/C+%2B:bob+smith?secret=JBSW+Y3DP+EHPK+3PXP&issuer=C%2B%2B",
+        )
+        .unwrap();
+        assert_eq!(uri.secret(), &secret());
+        assert_eq!(uri.account(), "bob+smith");
+        assert_eq!(uri.issuer(), Some("C++"));
+        let uri = KeyUri::parse("otpauth://totp/C+%2B:bob?secret=JBSWY3DPEHPK3PXP").unwrap();
+        assert_eq!(uri.issuer(), Some("C++"));
+        // The algorithm is a parameter value too.
+        assert_eq!(
+            KeyUri::parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&algorithm=SHA+256")
+                .unwrap_err(),
+            Error::UnknownAlgorithm("SHA 256".into())
+        );
     }
 
     #[test]
