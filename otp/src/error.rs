@@ -107,3 +107,108 @@ pub enum UriError {
         value: String,
     },
 }
+
+/// Why a Google Authenticator export (`otpauth-migration://offline?data=…`) cannot be read
+/// at all. An account of a readable export that cannot be imported is reported on its own,
+/// with a [`MigrationEntryError`].
+///
+/// Offsets count bytes of the decoded (base64) payload.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MigrationError {
+    /// The URI does not start with `otpauth-migration://offline`.
+    #[error("not an otpauth-migration://offline URI")]
+    Scheme,
+    /// The URI is longer than [`MAX_MIGRATION_URI_LEN`](crate::migration::MAX_MIGRATION_URI_LEN).
+    #[error("the URI is {len} bytes long, more than the {max} allowed")]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// The `data` parameter is missing or empty.
+    #[error("the data parameter is missing")]
+    MissingData,
+    /// The `data` parameter appears more than once.
+    #[error("the data parameter appears more than once")]
+    DuplicateData,
+    /// A `%` in the `data` parameter not followed by two hex digits.
+    #[error("bad percent-encoding in the data parameter")]
+    Encoding,
+    /// The `data` parameter is not base64 (standard alphabet, padding optional).
+    #[error("the data parameter is not base64 (at character {position})")]
+    Base64 {
+        /// Offset of the first bad character in the percent-decoded text.
+        position: usize,
+    },
+    /// The payload ends inside a field.
+    #[error("the payload is cut off inside the field at offset {offset}")]
+    Truncated {
+        /// Offset of the field's tag.
+        offset: usize,
+    },
+    /// A varint of more than 64 bits.
+    #[error("varint at offset {offset} is longer than 64 bits")]
+    VarintOverflow {
+        /// Offset of its first byte.
+        offset: usize,
+    },
+    /// A field tag with field number 0, a wire type that does not exist (6, 7), or an end of
+    /// group that closes no group.
+    #[error("invalid field tag {tag} at offset {offset}")]
+    InvalidTag {
+        /// Offset of the tag.
+        offset: usize,
+        /// The tag (field number and wire type) as read.
+        tag: u64,
+    },
+    /// A known field with a wire type that its type does not use.
+    #[error("field {field} at offset {offset} has wire type {wire_type}, expected {expected}")]
+    WireType {
+        /// Offset of the tag.
+        offset: usize,
+        /// The field number.
+        field: u32,
+        /// The wire type found.
+        wire_type: u8,
+        /// The wire type of the field's type.
+        expected: u8,
+    },
+    /// Groups nested deeper than [`MAX_GROUP_DEPTH`](crate::migration::MAX_GROUP_DEPTH).
+    #[error("groups nested more than {max} deep at offset {offset}")]
+    GroupTooDeep {
+        /// Offset of the tag that went too deep.
+        offset: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Why one account of a Google Authenticator export cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MigrationEntryError {
+    /// The account uses an algorithm this crate does not implement (MD5).
+    #[error("the {0} algorithm is not supported")]
+    UnsupportedAlgorithm(&'static str),
+    /// An algorithm value the format does not define.
+    #[error("unknown algorithm value {0}")]
+    UnknownAlgorithm(i32),
+    /// A digit count value the format does not define.
+    #[error("unknown digit count value {0}")]
+    UnknownDigits(i32),
+    /// An OTP type other than HOTP (1) or TOTP (2), including unspecified (0).
+    #[error("unknown OTP type value {0} (HOTP or TOTP)")]
+    UnknownType(i32),
+    /// A HOTP counter below zero.
+    #[error("negative HOTP counter {0}")]
+    NegativeCounter(i64),
+    /// The name or issuer is not UTF-8.
+    #[error("the {0} is not UTF-8")]
+    Utf8(&'static str),
+    /// The secret, name or issuer cannot make a key URI (empty secret, missing account name,
+    /// a name with more than one `:`).
+    #[error(transparent)]
+    Key(#[from] Error),
+}

@@ -6,6 +6,7 @@
 mod algorithm;
 mod error;
 mod hotp;
+pub mod migration;
 #[cfg(feature = "qr")]
 mod qr;
 mod secret;
@@ -13,7 +14,7 @@ mod totp;
 mod uri;
 
 pub use algorithm::Algorithm;
-pub use error::{Error, UriError};
+pub use error::{Error, MigrationEntryError, MigrationError, UriError};
 pub use hotp::{Code, Digits, Hotp, HotpAccepted, HotpVerifier};
 pub use secret::Secret;
 pub use totp::{Rejected, Totp, TotpAccepted, TotpVerifier};
