@@ -205,3 +205,155 @@ fn new_writes_an_svg() {
     assert_eq!(uri.kind(), OtpKind::Hotp { counter: 5 });
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Google Authenticator exports, encoded by protoc (otp/tests/vectors/google-authenticator-
+/// migration.txt): one TOTP account; and QR code 2 of 2 with a TOTP, an HOTP (SHA256, 8
+/// digits, counter 7) and an MD5 account, all with the RFC 6238 SHA-1 seed.
+const EXPORT_ONE: &str = "otpauth-migration://offline?data=CjUKCkhlbGxvId6tvu8SGEV4YW1wbGU6YWxpY2VAZ29vZ2xlLmNvbRoHRXhhbXBsZSABKAEwAhABGAEowPr0%2BgM%3D";
+const EXPORT_TWO: &str = "otpauth-migration://offline?data=CjsKFDEyMzQ1Njc4OTAxMjM0NTY3ODkwEhFhbGljZUBleGFtcGxlLmNvbRoKRXhhbXBsZSBDbyABKAEwAgooChQxMjM0NTY3ODkwMTIzNDU2Nzg5MBIIQUNNRTpib2IgAigCMAE4BwoyChQxMjM0NTY3ODkwMTIzNDU2Nzg5MBIMTGVnYWN5OmNhcm9sGgZMZWdhY3kgBCgBMAIQARgCIAEo%2Bf%2F%2F%2F%2F%2F%2F%2F%2F%2F%2FAQ%3D%3D";
+const IMPORTED_ONE: &str =
+    "otpauth://totp/Example:alice%40google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+const IMPORTED_TWO: [&str; 2] = [
+    "otpauth://totp/Example%20Co:alice%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Example%20Co",
+    "otpauth://hotp/ACME:bob?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=ACME&algorithm=SHA256&digits=8&counter=7",
+];
+
+fn idforge_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idforge"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run idforge");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn import_migration_prints_one_uri_per_account() {
+    let o = idforge(&["otp", "import-migration", EXPORT_ONE]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{IMPORTED_ONE}\n"));
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+
+    // The MD5 account is skipped with a note, the others are printed, and the exit code says
+    // that not everything was imported.
+    let o = idforge(&["otp", "import-migration", EXPORT_TWO]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        format!("{}\n{}\n", IMPORTED_TWO[0], IMPORTED_TWO[1])
+    );
+    let err = stderr(&o);
+    assert!(err.contains("QR code 2 of 2"), "{err}");
+    assert!(
+        err.contains(
+            "skipped: account 2 (\"Legacy:carol\", issuer \"Legacy\"): the MD5 algorithm is not supported"
+        ),
+        "{err}"
+    );
+    // The imported keys work with `code`.
+    let uri = KeyUri::parse(IMPORTED_TWO[0]).unwrap();
+    let code = idforge(&[
+        "otp",
+        "code",
+        "--secret",
+        &uri.secret().to_base32(),
+        "--time",
+        "59",
+    ]);
+    assert_eq!(stdout(&code), "287082\n");
+}
+
+#[test]
+fn import_migration_json() {
+    let o = idforge(&["otp", "import-migration", "--json", EXPORT_TWO]);
+    assert_eq!(o.status.code(), Some(1));
+    let expected = format!(
+        concat!(
+            "[{{\"type\":\"totp\",\"issuer\":\"Example Co\",\"account\":\"alice@example.com\",",
+            "\"secret\":\"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\",\"algorithm\":\"SHA1\",\"digits\":6,",
+            "\"period\":30,\"uri\":\"{}\"}},",
+            "{{\"type\":\"hotp\",\"issuer\":\"ACME\",\"account\":\"bob\",",
+            "\"secret\":\"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\",\"algorithm\":\"SHA256\",\"digits\":8,",
+            "\"counter\":7,\"uri\":\"{}\"}}]\n"
+        ),
+        IMPORTED_TWO[0], IMPORTED_TWO[1]
+    );
+    assert_eq!(stdout(&o), expected);
+    let o = idforge(&["otp", "import-migration", "--json", EXPORT_ONE]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("[{\"type\":\"totp\",\"issuer\":\"Example\","));
+    assert!(stdout(&o).ends_with(&format!("\"uri\":\"{IMPORTED_ONE}\"}}]\n")));
+}
+
+#[test]
+fn import_migration_reads_stdin() {
+    let o = idforge_stdin(
+        &["otp", "import-migration", "-"],
+        &format!("{EXPORT_ONE}\n\n  {EXPORT_TWO}  \n"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        format!("{IMPORTED_ONE}\n{}\n{}\n", IMPORTED_TWO[0], IMPORTED_TWO[1])
+    );
+    let o = idforge_stdin(
+        &["otp", "import-migration", "-"],
+        &format!("{EXPORT_ONE}\r\n"),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), format!("{IMPORTED_ONE}\n"));
+}
+
+#[test]
+fn import_migration_bad_input_is_an_error() {
+    for (args, input) in [
+        (
+            &["otp", "import-migration", "otpauth://totp/a?secret=AA"][..],
+            "",
+        ),
+        (
+            &["otp", "import-migration", "otpauth-migration://offline"],
+            "",
+        ),
+        (
+            &[
+                "otp",
+                "import-migration",
+                "otpauth-migration://offline?data=Cg!A",
+            ],
+            "",
+        ),
+        (
+            &[
+                "otp",
+                "import-migration",
+                "otpauth-migration://offline?data=Cg%3D%3D",
+            ],
+            "",
+        ),
+        (&["otp", "import-migration", "-"], ""),
+        (&["otp", "import-migration", "-"], "not a uri\n"),
+        (&["otp", "import-migration"], ""),
+    ] {
+        let o = idforge_stdin(args, input);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.trim().is_empty(), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -1,10 +1,17 @@
-//! `idforge otp`: enrol a second factor, print a code, check a code.
+//! `idforge otp`: enrol a second factor, print a code, check a code, import a Google
+//! Authenticator export.
 
+use std::fmt::Write as _;
+use std::io::Read as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use idforge_otp::{Algorithm, Digits, Hotp, HotpVerifier, KeyUri, Secret, Totp, TotpVerifier};
+use idforge_otp::migration::{MAX_MIGRATION_URI_LEN, parse_migration_uri};
+use idforge_otp::{
+    Algorithm, Digits, Hotp, HotpVerifier, KeyUri, OtpKind, Secret, Totp, TotpVerifier,
+};
+use zeroize::Zeroizing;
 
 #[derive(Subcommand)]
 pub(crate) enum OtpCommand {
@@ -14,6 +21,9 @@ pub(crate) enum OtpCommand {
     Code(CodeArgs),
     /// Check a code: exit 0 when accepted, 1 when refused.
     Verify(VerifyArgs),
+    /// Read a Google Authenticator export (otpauth-migration://offline?data=...) and print one
+    /// otpauth:// URI per account; exit 1 when some accounts could not be imported.
+    ImportMigration(ImportMigrationArgs),
 }
 
 #[derive(Args)]
@@ -101,6 +111,17 @@ pub(crate) struct VerifyArgs {
     look_ahead: u32,
     #[command(flatten)]
     params: Params,
+}
+
+#[derive(Args)]
+pub(crate) struct ImportMigrationArgs {
+    /// The otpauth-migration:// URI, or `-` to read it from standard input (which keeps the
+    /// secrets out of the process list); from standard input, one URI a line.
+    #[arg(value_name = "URI")]
+    uri: String,
+    /// Print a JSON array of the accounts instead of one URI a line.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
@@ -198,11 +219,109 @@ fn verify(args: &VerifyArgs) -> Result<bool> {
     })
 }
 
-/// Runs one `idforge otp` command: `Ok(false)` when a code was refused.
+/// The export URIs to read: the argument, or the lines of standard input for `-`.
+fn migration_uris(arg: &str) -> Result<Vec<Zeroizing<String>>> {
+    if arg != "-" {
+        return Ok(vec![Zeroizing::new(arg.trim().to_owned())]);
+    }
+    // Bounded: a few QR codes' worth of URIs, not whatever is piped in.
+    let limit = 64 * MAX_MIGRATION_URI_LEN;
+    let mut input = Zeroizing::new(String::new());
+    std::io::stdin()
+        .take(limit as u64 + 1)
+        .read_to_string(&mut input)
+        .context("reading standard input")?;
+    if input.len() > limit {
+        bail!("standard input is longer than {limit} bytes");
+    }
+    let uris: Vec<_> = input
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| Zeroizing::new(l.to_owned()))
+        .collect();
+    if uris.is_empty() {
+        bail!("no otpauth-migration:// URI on standard input");
+    }
+    Ok(uris)
+}
+
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One account as a JSON object: its fields and its otpauth:// URI.
+fn json_account(uri: &KeyUri) -> String {
+    let issuer = uri.issuer().map_or_else(|| "null".to_owned(), json_string);
+    let (kind, number) = match uri.kind() {
+        OtpKind::Totp { period } => ("totp", format!(",\"period\":{period}")),
+        OtpKind::Hotp { counter } => ("hotp", format!(",\"counter\":{counter}")),
+        _ => ("other", String::new()),
+    };
+    format!(
+        "{{\"type\":\"{kind}\",\"issuer\":{issuer},\"account\":{},\"secret\":\"{}\",\"algorithm\":\"{}\",\"digits\":{}{number},\"uri\":{}}}",
+        json_string(uri.account()),
+        uri.secret().to_base32(),
+        uri.algorithm(),
+        uri.digits(),
+        json_string(&uri.to_uri_string()),
+    )
+}
+
+fn import_migration(args: &ImportMigrationArgs) -> Result<bool> {
+    let mut accounts = Vec::new();
+    let mut all_imported = true;
+    for (n, text) in migration_uris(&args.uri)?.iter().enumerate() {
+        let batch = parse_migration_uri(text)
+            .with_context(|| format!("otpauth-migration URI {}", n + 1))?;
+        if batch.batch_size() > 1 {
+            eprintln!(
+                "note: QR code {} of {} of this export; import the others too",
+                batch.batch_index().saturating_add(1),
+                batch.batch_size()
+            );
+        }
+        for refused in batch.refused() {
+            eprintln!("skipped: {refused}");
+            all_imported = false;
+        }
+        accounts.extend(batch.into_entries().into_iter().filter_map(Result::ok));
+    }
+    if args.json {
+        let items: Vec<String> = accounts.iter().map(json_account).collect();
+        println!("[{}]", items.join(","));
+    } else {
+        for uri in &accounts {
+            println!("{}", uri.to_uri_string());
+        }
+    }
+    Ok(all_imported)
+}
+
+/// Runs one `idforge otp` command: `Ok(false)` when a code was refused, or when some
+/// accounts of an export could not be imported.
 pub(crate) fn run(command: &OtpCommand) -> Result<bool> {
     match command {
         OtpCommand::New(args) => new(args).map(|()| true),
         OtpCommand::Code(args) => code(args).map(|()| true),
         OtpCommand::Verify(args) => verify(args),
+        OtpCommand::ImportMigration(args) => import_migration(args),
     }
 }
