@@ -43,6 +43,13 @@ pub enum Error {
         /// Offset of the attribute.
         offset: usize,
     },
+    /// An attribute of type 0, which no RFC defines (RFC 2865 §5 lists none, and FreeRADIUS
+    /// refuses such a packet).
+    #[error("attribute at offset {offset} has type 0")]
+    AttributeTypeZero {
+        /// Offset of the attribute.
+        offset: usize,
+    },
     /// An attribute Length field is below 2.
     #[error("attribute type {attr_type} at offset {offset} has length {length} (minimum 2)")]
     AttributeTooShort {

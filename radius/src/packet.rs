@@ -54,6 +54,9 @@ pub(crate) fn check_attributes(input: &[u8], base: usize) -> Result<Option<usize
         // The offset is only needed for errors and Message-Authenticator, so it is derived
         // from what is left rather than counted along.
         let offset = end - rest.len();
+        if attr_type == 0 {
+            return Err(Error::AttributeTypeZero { offset });
+        }
         if length < 2 {
             return Err(Error::AttributeTooShort {
                 offset,
@@ -477,6 +480,34 @@ mod tests {
                 offset: 56,
                 count: 3
             })
+        );
+    }
+
+    #[test]
+    fn attribute_type_zero_is_refused() {
+        // NAS-Port (type 5, the last attribute) retyped as 0.
+        let mut bad = hex(RFC2865_7_1);
+        bad[50] = 0;
+        assert_eq!(
+            Packet::parse(&bad),
+            Err(Error::AttributeTypeZero { offset: 50 })
+        );
+        // Also as the first attribute, before any length check.
+        let mut bad = hex(RFC2865_7_1);
+        bad[20] = 0;
+        bad[21] = 0;
+        assert_eq!(
+            Packet::parse(&bad),
+            Err(Error::AttributeTypeZero { offset: 20 })
+        );
+        // A builder that was given one cannot sign it.
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, 1, &[0; 16]);
+        b.push(AttributeType(0), b"x").unwrap();
+        let bytes = b.finish();
+        assert_eq!(
+            crate::crypto::sign(bytes, &crate::SharedSecret::new("s"), None),
+            Err(Error::AttributeTypeZero { offset: 20 })
         );
     }
 

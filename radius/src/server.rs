@@ -88,7 +88,9 @@ impl NasClient {
 
     /// Opt-out: accept Access-Requests from this client without Message-Authenticator (for
     /// NASes that cannot send it). Each such request is counted in
-    /// [`Counters::accepted_without_message_authenticator`].
+    /// [`Counters::accepted_without_message_authenticator`]. An Access-Request that carries
+    /// EAP-Message is still dropped without it (RFC 3579 §3.2), and so is one with
+    /// Proxy-State while [`ServerConfig::limit_proxy_state`] is on.
     #[must_use]
     pub fn allow_missing_message_authenticator(mut self) -> Self {
         self.allow_missing_message_authenticator = true;
@@ -140,7 +142,8 @@ pub struct Counters {
     pub malformed: u64,
     /// Packets dropped for a bad Request Authenticator or Message-Authenticator.
     pub bad_authenticators: u64,
-    /// Access-Requests and Status-Servers dropped for lacking Message-Authenticator.
+    /// Access-Requests and Status-Servers dropped for lacking Message-Authenticator (including
+    /// Access-Requests with EAP-Message from an exempted client).
     pub missing_message_authenticator: u64,
     /// Access-Requests dropped for Proxy-State without Message-Authenticator.
     pub proxy_state_without_message_authenticator: u64,
@@ -160,7 +163,8 @@ pub enum DropReason {
     Malformed(Error),
     /// The Request Authenticator or Message-Authenticator does not verify.
     BadAuthenticator,
-    /// Message-Authenticator is required but absent.
+    /// Message-Authenticator is required but absent: by the configuration, or because the
+    /// Access-Request carries EAP-Message (RFC 3579 §3.2), which no client exemption relaxes.
     MissingMessageAuthenticator,
     /// Proxy-State without Message-Authenticator.
     ProxyStateWithoutMessageAuthenticator,
@@ -455,7 +459,11 @@ impl Server {
                 return self.drop_with(id, DropReason::MissingMessageAuthenticator);
             }
             Code::AccessRequest if !has_ma => {
-                if self.config.require_message_authenticator && !exempt {
+                // RFC 3579 §3.2: an Access-Request with EAP-Message and no
+                // Message-Authenticator is discarded, whatever the client's exemption.
+                if (self.config.require_message_authenticator && !exempt)
+                    || packet.find(AttributeType::EAP_MESSAGE).is_some()
+                {
                     return self.drop_with(id, DropReason::MissingMessageAuthenticator);
                 }
                 if self.config.limit_proxy_state

@@ -99,6 +99,14 @@ proptest! {
         }
         b.push(AttributeType(t), &value).unwrap();
         let bytes = b.finish().to_vec();
+        if t == 0 {
+            // No attribute has type 0: the packet is refused, as FreeRADIUS refuses it.
+            prop_assert_eq!(
+                Packet::parse_strict(&bytes),
+                Err(idforge_radius::Error::AttributeTypeZero { offset: 20 })
+            );
+            return Ok(());
+        }
         let packet = Packet::parse_strict(&bytes).unwrap();
         if let Ok(attr) = Attribute::decode(packet.attributes().next().unwrap()) {
             let mut again = Vec::new();

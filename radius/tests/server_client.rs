@@ -259,6 +259,61 @@ fn blast_radius_defaults_drop_and_count() {
 }
 
 #[test]
+fn eap_message_without_message_authenticator_is_dropped_even_when_exempt() {
+    // RFC 3579 §3.2: an Access-Request with EAP-Message needs Message-Authenticator, and the
+    // per-client exemption (for NASes that cannot sign PAP requests) does not change that.
+    let secret = SharedSecret::new(SECRET);
+    let build = |with_ma: bool, auth: u8| {
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, 1, &[auth; 16]);
+        if with_ma {
+            b.push_message_authenticator().unwrap();
+        }
+        b.push(AttributeType::USER_NAME, b"eve").unwrap();
+        // EAP-Response/Identity "eve".
+        b.push(
+            AttributeType::EAP_MESSAGE,
+            &[2, 1, 0, 8, 1, b'e', b'v', b'e'],
+        )
+        .unwrap();
+        let bytes = b.finish();
+        crypto::sign(bytes, &secret, None).unwrap();
+        buf
+    };
+    let unsigned = build(false, 1);
+    let signed = build(true, 2);
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for (exempt, config) in [
+        (true, ServerConfig::default()),
+        (
+            true,
+            ServerConfig {
+                require_message_authenticator: false,
+                limit_proxy_state: false,
+                ..ServerConfig::default()
+            },
+        ),
+        (false, ServerConfig::default()),
+    ] {
+        let mut srv = server(config, exempt);
+        let id = srv.lookup(nas().ip()).unwrap();
+        assert!(matches!(
+            srv.handle(now, nas(), &unsigned, &mut out),
+            Event::Dropped(DropReason::MissingMessageAuthenticator)
+        ));
+        let c = srv.counters(id);
+        assert_eq!(c.missing_message_authenticator, 1);
+        assert_eq!(c.accepted_without_message_authenticator, 0);
+        assert_eq!(c.access_requests, 0);
+        assert!(matches!(
+            srv.handle(now, nas(), &signed, &mut out),
+            Event::Request(_)
+        ));
+    }
+}
+
+#[test]
 fn longest_prefix_wins() {
     let srv = server(ServerConfig::default(), false);
     let host = srv.lookup("10.1.9.9".parse().unwrap()).unwrap();
