@@ -276,6 +276,31 @@ pub fn recover_user_password_into<'b>(
     Ok(&buf[..len])
 }
 
+/// Checks a hidden User-Password (RFC 2865 §5.2) against the expected `password` in constant
+/// time: both are compared as 128 zero-padded bytes, so the comparison takes as long
+/// whichever byte differs and however long the password the client sent. Trailing zero bytes
+/// do not count, as the hiding cannot carry them. A mismatch is the opaque
+/// [`Error::InvalidPassword`]. Nothing is allocated.
+pub fn verify_user_password(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    hidden: &[u8],
+    password: &[u8],
+) -> Result<(), Error> {
+    let mut recovered = Zeroizing::new([0u8; MAX_PASSWORD_LEN]);
+    recover_user_password_into(secret, request_authenticator, hidden, &mut recovered)?;
+    let mut expected = Zeroizing::new([0u8; MAX_PASSWORD_LEN]);
+    let n = password.len().min(MAX_PASSWORD_LEN);
+    expected[..n].copy_from_slice(&password[..n]);
+    // A longer password cannot be hidden in a User-Password, so it never matches.
+    let fits = password.len() <= MAX_PASSWORD_LEN;
+    if fits & ct_eq(&recovered[..], &expected[..]) {
+        Ok(())
+    } else {
+        Err(Error::InvalidPassword)
+    }
+}
+
 /// Longest password the salted scheme of RFC 2868 §3.5 can carry in one attribute
 /// (tag and salt leave 250 bytes, 240 of them usable in 16-byte blocks after the length byte).
 pub const MAX_TUNNEL_PASSWORD_LEN: usize = 239;
@@ -434,6 +459,52 @@ mod tests {
             }
         }
         assert!(hide_tunnel_password(&secret, &ra, [0, 0], &[0; 240], &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn user_password_verifies_in_constant_time_and_rejects() {
+        let secret = SharedSecret::new("s3cr3t");
+        let ra = [0x42; 16];
+        for password in [&b""[..], b"a", b"correct horse", &[b'p'; 16], &[b'q'; 128]] {
+            let mut hidden = Vec::new();
+            hide_user_password(&secret, &ra, password, &mut hidden).unwrap();
+            assert_eq!(
+                verify_user_password(&secret, &ra, &hidden, password),
+                Ok(())
+            );
+            let mut longer = password.to_vec();
+            longer.push(b'x');
+            let mut shorter = password.to_vec();
+            if shorter.pop().is_some() {
+                assert_eq!(
+                    verify_user_password(&secret, &ra, &hidden, &shorter),
+                    Err(Error::InvalidPassword)
+                );
+            }
+            for wrong in [&longer[..], b"Correct horse", &[b'q'; 129]] {
+                assert_eq!(
+                    verify_user_password(&secret, &ra, &hidden, wrong),
+                    Err(Error::InvalidPassword),
+                    "{wrong:?}"
+                );
+            }
+            assert_eq!(
+                verify_user_password(&SharedSecret::new("other"), &ra, &hidden, password),
+                Err(Error::InvalidPassword)
+            );
+        }
+        // One flipped bit of the hidden value.
+        let mut hidden = Vec::new();
+        hide_user_password(&secret, &ra, b"correct horse", &mut hidden).unwrap();
+        hidden[3] ^= 1;
+        assert_eq!(
+            verify_user_password(&secret, &ra, &hidden, b"correct horse"),
+            Err(Error::InvalidPassword)
+        );
+        assert_eq!(
+            verify_user_password(&secret, &ra, &hidden[..15], b"correct horse"),
+            Err(Error::InvalidHiddenLength { length: 15 })
+        );
     }
 
     #[test]

@@ -152,6 +152,13 @@ pub enum Error {
     /// The Request or Response Authenticator does not verify.
     #[error("invalid authenticator")]
     InvalidAuthenticator,
+    /// A User-Password does not match the expected password.
+    #[error("invalid password")]
+    InvalidPassword,
+    /// The request's client is not in this server's table (a request handled by another
+    /// [`Server`](crate::Server)).
+    #[error("the request's client is not known to this server")]
+    UnknownClient,
     /// The operation does not apply to this packet code.
     #[error("operation not valid for packet code {code}")]
     UnexpectedCode {

@@ -514,12 +514,16 @@ impl Server {
         })
     }
 
-    /// Recovers the User-Password of a verified Access-Request.
-    pub fn user_password(&self, request: &Request<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let client = self
-            .clients
+    fn client_of(&self, request: &Request<'_>) -> Result<&NasClient, Error> {
+        self.clients
             .get(request.client.0)
-            .ok_or(Error::UnexpectedCode { code: 0 })?;
+            .ok_or(Error::UnknownClient)
+    }
+
+    /// Recovers the User-Password of a verified Access-Request. To check it against a known
+    /// password, [`Server::verify_pap`] compares in constant time.
+    pub fn user_password(&self, request: &Request<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let client = self.client_of(request)?;
         let hidden = request
             .packet
             .find(AttributeType::USER_PASSWORD)
@@ -534,10 +538,7 @@ impl Server {
         request: &Request<'_>,
         buf: &'b mut [u8; crypto::MAX_PASSWORD_LEN],
     ) -> Result<&'b [u8], Error> {
-        let client = self
-            .clients
-            .get(request.client.0)
-            .ok_or(Error::UnexpectedCode { code: 0 })?;
+        let client = self.client_of(request)?;
         let hidden = request
             .packet
             .find(AttributeType::USER_PASSWORD)
@@ -547,6 +548,23 @@ impl Server {
             request.packet.authenticator(),
             hidden.value,
             buf,
+        )
+    }
+
+    /// Verifies the User-Password (PAP) of a verified Access-Request against the expected
+    /// password, in constant time and without allocating; a mismatch is the opaque
+    /// [`Error::InvalidPassword`]. See [`crypto::verify_user_password`].
+    pub fn verify_pap(&self, request: &Request<'_>, password: &[u8]) -> Result<(), Error> {
+        let client = self.client_of(request)?;
+        let hidden = request
+            .packet
+            .find(AttributeType::USER_PASSWORD)
+            .ok_or(Error::MissingAttribute { attr_type: 2 })?;
+        crypto::verify_user_password(
+            &client.secret,
+            request.packet.authenticator(),
+            hidden.value,
+            password,
         )
     }
 
@@ -577,10 +595,7 @@ impl Server {
         if !req.code().accepts_response(code) {
             return Err(Error::UnexpectedCode { code: code.value() });
         }
-        let client = self
-            .clients
-            .get(request.client.0)
-            .ok_or(Error::UnexpectedCode { code: code.value() })?;
+        let client = self.client_of(request)?;
         let mut builder = PacketBuilder::new(out, code, req.identifier(), req.authenticator());
         // Blast-RADIUS: the answer to anything that authenticates carries Message-Authenticator,
         // first, so that no chosen prefix can precede it.

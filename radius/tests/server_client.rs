@@ -65,6 +65,10 @@ fn pap_accept_round_trip_and_counters() {
     };
     assert_eq!(r.user_name(), Some("bob"));
     assert_eq!(&srv.user_password(&r).unwrap()[..], b"password");
+    assert_eq!(srv.verify_pap(&r, b"password"), Ok(()));
+    for wrong in [&b"passwore"[..], b"Password", b"password1", b"passwor", b""] {
+        assert_eq!(srv.verify_pap(&r, wrong), Err(Error::InvalidPassword));
+    }
     let to = srv
         .answer(
             &r,
@@ -311,6 +315,43 @@ fn eap_message_without_message_authenticator_is_dropped_even_when_exempt() {
             Event::Request(_)
         ));
     }
+}
+
+#[test]
+fn a_request_of_another_server_is_an_unknown_client() {
+    let mut srv = server(ServerConfig::default(), false);
+    let mut cli = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let now = Instant::now();
+    let (mut req, mut out) = (Vec::new(), Vec::new());
+    cli.request(
+        now,
+        &mut rng(),
+        Code::AccessRequest,
+        Credentials::Pap(b"password"),
+        &[],
+        &mut req,
+    )
+    .unwrap();
+    let Event::Request(r) = srv.handle(now, nas(), &req, &mut out) else {
+        panic!("dropped")
+    };
+    let mut empty = Server::new(ServerConfig::default(), Vec::new());
+    assert_eq!(empty.user_password(&r).unwrap_err(), Error::UnknownClient);
+    let mut buf = [0u8; crypto::MAX_PASSWORD_LEN];
+    assert_eq!(
+        empty.user_password_into(&r, &mut buf).unwrap_err(),
+        Error::UnknownClient
+    );
+    assert_eq!(
+        empty.verify_pap(&r, b"password").unwrap_err(),
+        Error::UnknownClient
+    );
+    assert_eq!(
+        empty
+            .answer(&r, Code::AccessAccept, &[], &mut out)
+            .unwrap_err(),
+        Error::UnknownClient
+    );
 }
 
 #[test]
