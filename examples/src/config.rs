@@ -1,0 +1,805 @@
+//! The one TOML configuration file: read, checked as a whole at start, with errors that name
+//! the key and the line.
+//!
+//! Every secret in it (the store's encryption key, directory service accounts, RADIUS shared
+//! secrets) may be written as `env:NAME` or `file:PATH` instead of inline; see
+//! [`SecretValue`]. `docs/server.md` has the complete reference, and
+//! [`DEMO_CONFIG`] is the configuration the binaries use when no file is given.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use idforge_adaptive::AdaptiveConfig;
+use idforge_policy::{
+    AppKind, Application, DefaultPolicy, LockoutSettings, Policy, PolicyConfig, PolicySet, Zone,
+};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::ldap::LdapSettings;
+use crate::secret::SecretValue;
+
+/// The configuration used when no file is given: a data directory `./idforge-data` with the
+/// SQLite store, a demo user in a demo group, an AWS console app and a RADIUS app, and a key
+/// file for secrets at rest generated on first start.
+pub const DEMO_CONFIG: &str = include_str!("demo.toml");
+
+/// The environment variable naming the configuration file when `--config` is not given.
+pub const CONFIG_ENV: &str = "IDFORGE_CONFIG";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the SQLite store, generated keys and other state
+    /// (default `./idforge-data`).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Marks the built-in demo configuration: a store key file is generated when missing and
+    /// the demo user is created with a random password.
+    #[serde(default)]
+    pub demo: bool,
+    /// The store.
+    #[serde(default)]
+    pub store: StoreSettings,
+    /// Local password hashing.
+    #[serde(default)]
+    pub passwords: PasswordSettings,
+    /// One-time passwords: enrolment parameters and verification windows.
+    #[serde(default)]
+    pub otp: OtpSettings,
+    /// Groups that policies may name; they are created in the store at start.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// LDAP and Active Directory servers.
+    #[serde(default)]
+    pub directories: Vec<LdapSettings>,
+    /// Applications users log in to.
+    #[serde(default)]
+    pub apps: Vec<AppSettings>,
+    /// Login policies: zones, ordered policies, the default, lockout.
+    pub policy: PolicySection,
+    /// Adaptive (risk) rules, as `idforge-adaptive` reads them.
+    #[serde(default)]
+    pub adaptive: AdaptiveConfig,
+    /// RADIUS clients (NAS).
+    #[serde(default)]
+    pub radius: RadiusSettings,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSettings,
+    /// Where this configuration came from (a file name, or `demo`), for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./idforge-data")
+}
+
+/// The store: where, how many connections, and the keys for secrets at rest.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://PATH` (default `sqlite://DATA_DIR/idforge.db`) or `postgres://...`.
+    #[serde(default)]
+    pub url: Option<SecretValue>,
+    /// Most connections in the pool (default 8).
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    /// 32 bytes, base64, for AES-256-GCM encryption of OTP secrets. Required unless `demo`,
+    /// where `DATA_DIR/store.key` is generated on first start (mode 0600).
+    #[serde(default)]
+    pub encryption_key: Option<SecretValue>,
+    /// Earlier keys, still accepted for decryption until `idforge keys rotate` has
+    /// re-encrypted every secret under the current key.
+    #[serde(default)]
+    pub previous_keys: Vec<SecretValue>,
+}
+
+/// argon2id parameters for local passwords. Hashes made with other parameters are re-hashed
+/// at the next successful login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    /// Memory in KiB (default 19456, OWASP's minimum for argon2id).
+    pub memory_kib: u32,
+    /// Passes (default 2).
+    pub iterations: u32,
+    /// Lanes (default 1).
+    pub parallelism: u32,
+    /// Shortest accepted new password (default 8, NIST SP 800-63B).
+    pub min_length: usize,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        PasswordSettings {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            min_length: 8,
+        }
+    }
+}
+
+/// One-time password settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpSettings {
+    /// The issuer shown in authenticator apps.
+    pub issuer: String,
+    /// Digits of new enrolments (6 or 8).
+    pub digits: u8,
+    /// TOTP step of new enrolments, in seconds.
+    pub period: u64,
+    /// TOTP steps accepted before the current one (RFC 6238 §5.2 recommends 1).
+    pub totp_behind: u8,
+    /// TOTP steps accepted after the current one.
+    pub totp_ahead: u8,
+    /// HOTP counters accepted ahead of the stored one (RFC 4226 §7.2).
+    pub hotp_look_ahead: u32,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        OtpSettings {
+            issuer: "idforge".into(),
+            digits: 6,
+            period: 30,
+            totp_behind: 1,
+            totp_ahead: 1,
+            hotp_look_ahead: 10,
+        }
+    }
+}
+
+/// The policy section: what `idforge-policy` reads, without the applications, groups and
+/// directories, which come from `apps`, `groups` and `directories`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Named network zones.
+    #[serde(default)]
+    pub zones: Vec<Zone>,
+    /// Ordered policies; the first that matches decides.
+    #[serde(default)]
+    pub policies: Vec<Policy>,
+    /// What applies when no policy matches.
+    pub default: DefaultPolicy,
+    /// Lockout after failed logins, per user and per source address.
+    #[serde(default)]
+    pub lockout: LockoutSettings,
+}
+
+/// The kind of an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppType {
+    /// AWS IAM SAML federation into the console: roles per group.
+    Aws,
+    /// AWS IAM Identity Center, from its SAML metadata file.
+    AwsIdentityCenter,
+    /// A generic SAML service provider, from its metadata file.
+    Saml,
+    /// A RADIUS application (AWS WorkSpaces, a VPN).
+    Radius,
+}
+
+impl AppType {
+    /// The name used in the configuration and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppType::Aws => "aws",
+            AppType::AwsIdentityCenter => "aws-identity-center",
+            AppType::Saml => "saml",
+            AppType::Radius => "radius",
+        }
+    }
+
+    /// Parses [`AppType::as_str`]'s names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            AppType::Aws,
+            AppType::AwsIdentityCenter,
+            AppType::Saml,
+            AppType::Radius,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+    }
+
+    /// SAML or RADIUS, as policies see it.
+    pub fn policy_kind(self) -> AppKind {
+        match self {
+            AppType::Radius => AppKind::Radius,
+            _ => AppKind::Saml,
+        }
+    }
+}
+
+/// How a RADIUS application takes the one-time code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RadiusMode {
+    /// The code arrives as the password (AWS Directory Service MFA).
+    #[default]
+    OtpOnly,
+    /// Password first, then an Access-Challenge for the code.
+    Challenge,
+    /// The code appended to the password.
+    #[serde(rename = "password+otp")]
+    PasswordPlusOtp,
+    /// The password alone (for groups a policy exempts).
+    PasswordOnly,
+}
+
+/// An AWS role a group may assume.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsRole {
+    /// The group whose members get the role.
+    pub group: String,
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub role_arn: String,
+    /// `arn:aws:iam::ACCOUNT:saml-provider/NAME`.
+    pub provider_arn: String,
+}
+
+/// One application.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    /// The identifier policies and logins use.
+    pub id: String,
+    /// The name users see (default: the id).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What kind of application.
+    pub kind: AppType,
+    /// `aws`: roles per group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<AwsRole>,
+    /// `aws`: SessionDuration in seconds (900 to 43200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_duration_secs: Option<u32>,
+    /// `saml`, `aws-identity-center`: the SP's metadata file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_file: Option<PathBuf>,
+    /// `radius`: how the code is taken (default `otp-only`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius_mode: Option<RadiusMode>,
+}
+
+/// RADIUS settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusSettings {
+    /// The network access servers allowed to ask.
+    #[serde(default)]
+    pub clients: Vec<RadiusClient>,
+}
+
+/// A RADIUS client (NAS).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusClient {
+    /// A name for logs.
+    pub name: String,
+    /// Source addresses, as a CIDR prefix (`10.0.0.0/24`) or one address.
+    pub source: String,
+    /// The shared secret.
+    pub secret: SecretValue,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` (default) or `json`.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// Not TOML, or a value of the wrong type or an unknown key.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// Well-formed, but a value is not acceptable.
+    #[error("{origin}:{}: {key}: {message}", line.map_or_else(|| "?".to_owned(), |l| l.to_string()))]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// The key, as a path (`apps[1].roles[0].role_arn`).
+        key: String,
+        /// 1-based line of the key, when it is in the file.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads the file named by `--config`, else by `IDFORGE_CONFIG`, else the demo
+    /// configuration.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_path = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
+        match path.map(Path::to_path_buf).or(env_path) {
+            Some(path) => Config::from_file(&path),
+            None => Config::demo(),
+        }
+    }
+
+    /// The built-in demo configuration.
+    pub fn demo() -> Result<Config, ConfigError> {
+        Config::from_toml(DEMO_CONFIG, "demo configuration")
+    }
+
+    /// Reads and checks a file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::from_toml(&text, &path.display().to_string())?;
+        // Relative paths in the file are relative to the file, not to the working directory.
+        if let Some(base) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            config.rebase(base);
+        }
+        Ok(config)
+    }
+
+    /// Parses and checks TOML text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map_or((1, 1), |span| line_column(text, span.start));
+            ConfigError::Syntax {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })?;
+        origin.clone_into(&mut config.origin);
+        if let Err((key, message)) = config.check() {
+            let line = key_line(text, &key);
+            return Err(ConfigError::Invalid {
+                origin: origin.to_owned(),
+                key,
+                line,
+                message,
+            });
+        }
+        Ok(config)
+    }
+
+    fn rebase(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        join(&mut self.data_dir);
+        for app in &mut self.apps {
+            if let Some(p) = app.metadata_file.as_mut() {
+                join(p);
+            }
+        }
+    }
+
+    /// The store URL: the configured one, or SQLite in the data directory.
+    pub fn store_url(&self) -> Result<String, crate::secret::SecretError> {
+        match &self.store.url {
+            Some(url) => Ok(url.resolve()?.expose().to_owned()),
+            None => Ok(format!(
+                "sqlite://{}",
+                self.data_dir.join("idforge.db").display()
+            )),
+        }
+    }
+
+    /// The policy configuration `idforge-policy` validates, with the applications, groups and
+    /// directories declared here.
+    pub fn policy_config(&self) -> PolicyConfig {
+        PolicyConfig {
+            applications: self
+                .apps
+                .iter()
+                .map(|a| Application {
+                    id: a.id.clone(),
+                    kind: a.kind.policy_kind(),
+                })
+                .collect(),
+            groups: self.groups.clone(),
+            directories: self.directories.iter().map(|d| d.name.clone()).collect(),
+            zones: self.policy.zones.clone(),
+            policies: self.policy.policies.clone(),
+            default: self.policy.default.clone(),
+            lockout: self.policy.lockout,
+        }
+    }
+
+    /// The validated policies.
+    pub fn policy_set(&self) -> Result<PolicySet, idforge_policy::Error> {
+        self.policy_config().validate()
+    }
+
+    /// Checks what serde cannot: returns the key path and what is wrong.
+    fn check(&self) -> Result<(), (String, String)> {
+        let err = |key: String, message: &str| Err((key, message.to_owned()));
+        if let Some(n) = self.store.max_connections
+            && !(1..=1000).contains(&n)
+        {
+            return err("store.max_connections".into(), "must be 1 to 1000");
+        }
+        if let Some(SecretValue::Inline(url)) = &self.store.url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return err(
+                "store.url".into(),
+                "must start with sqlite:, postgres:// or postgresql://",
+            );
+        }
+        if self.store.encryption_key.is_none() && !self.demo {
+            return err(
+                "store.encryption_key".into(),
+                "is required (32 random bytes in base64, best as env:NAME or file:PATH); \
+                 `openssl rand -base64 32` makes one",
+            );
+        }
+        let p = &self.passwords;
+        if p.memory_kib < 8 * p.parallelism.max(1) || p.memory_kib > 4 * 1024 * 1024 {
+            return err(
+                "passwords.memory_kib".into(),
+                "must be at least 8 x parallelism and at most 4194304",
+            );
+        }
+        if p.iterations == 0 || p.iterations > 100 {
+            return err("passwords.iterations".into(), "must be 1 to 100");
+        }
+        if p.parallelism == 0 || p.parallelism > 64 {
+            return err("passwords.parallelism".into(), "must be 1 to 64");
+        }
+        if p.min_length == 0 || p.min_length > 256 {
+            return err("passwords.min_length".into(), "must be 1 to 256");
+        }
+        let o = &self.otp;
+        if !(6..=8).contains(&o.digits) {
+            return err("otp.digits".into(), "must be 6, 7 or 8");
+        }
+        if !(15..=300).contains(&o.period) {
+            return err("otp.period".into(), "must be 15 to 300 seconds");
+        }
+        if o.totp_behind > 10 || o.totp_ahead > 10 {
+            return err(
+                "otp.totp_behind".into(),
+                "windows above 10 steps are refused",
+            );
+        }
+        if o.hotp_look_ahead > 1000 {
+            return err("otp.hotp_look_ahead".into(), "must be at most 1000");
+        }
+        if o.issuer.is_empty() || o.issuer.contains(':') {
+            return err("otp.issuer".into(), "must be non-empty and without ':'");
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            if let Err(m) = crate::store::check_name(g) {
+                return err(format!("groups[{i}]"), m);
+            }
+            if self.groups[..i].contains(g) {
+                return err(format!("groups[{i}]"), "is declared twice");
+            }
+        }
+        for (i, d) in self.directories.iter().enumerate() {
+            if self.directories[..i].iter().any(|o| o.name == d.name) {
+                return err(format!("directories[{i}].name"), "is used twice");
+            }
+            if d.name == "local" {
+                return err(
+                    format!("directories[{i}].name"),
+                    "`local` is the local user store",
+                );
+            }
+        }
+        for (i, app) in self.apps.iter().enumerate() {
+            if let Err((key, message)) = check_app(app) {
+                return Err((format!("apps[{i}].{key}"), message));
+            }
+            if self.apps[..i].iter().any(|o| o.id == app.id) {
+                return err(format!("apps[{i}].id"), "is used twice");
+            }
+            for (j, role) in app.roles.iter().enumerate() {
+                if !self.groups.contains(&role.group) {
+                    return err(
+                        format!("apps[{i}].roles[{j}].group"),
+                        "names a group not declared in `groups`",
+                    );
+                }
+            }
+        }
+        for (i, c) in self.radius.clients.iter().enumerate() {
+            if parse_prefix(&c.source).is_none() {
+                return err(
+                    format!("radius.clients[{i}].source"),
+                    "must be an address or a CIDR prefix such as 10.0.0.0/24",
+                );
+            }
+            if self.radius.clients[..i].iter().any(|o| o.name == c.name) {
+                return err(format!("radius.clients[{i}].name"), "is used twice");
+            }
+        }
+        if let Err(e) = self.policy_set() {
+            return Err(("policy".into(), e.to_string()));
+        }
+        if let Err(e) = self.adaptive.compile() {
+            return Err(("adaptive".into(), e.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// Checks one application; the key is relative to the application.
+pub fn check_app(app: &AppSettings) -> Result<(), (String, String)> {
+    let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
+    if let Err(m) = crate::store::check_name(&app.id) {
+        return err("id", m);
+    }
+    match app.kind {
+        AppType::Aws => {
+            if app.roles.is_empty() {
+                return err("roles", "an aws app needs at least one role");
+            }
+            for (j, role) in app.roles.iter().enumerate() {
+                if !is_arn(&role.role_arn, "role/") {
+                    return err(
+                        &format!("roles[{j}].role_arn"),
+                        "must look like arn:aws:iam::123456789012:role/NAME",
+                    );
+                }
+                if !is_arn(&role.provider_arn, "saml-provider/") {
+                    return err(
+                        &format!("roles[{j}].provider_arn"),
+                        "must look like arn:aws:iam::123456789012:saml-provider/NAME",
+                    );
+                }
+            }
+            if let Some(d) = app.session_duration_secs
+                && !(900..=43_200).contains(&d)
+            {
+                return err("session_duration_secs", "must be 900 to 43200 (AWS limits)");
+            }
+        }
+        AppType::AwsIdentityCenter | AppType::Saml => {
+            if app.metadata_file.is_none() {
+                return err("metadata_file", "this kind of app needs the SP's metadata");
+            }
+        }
+        AppType::Radius => {}
+    }
+    if app.kind != AppType::Aws && !app.roles.is_empty() {
+        return err("roles", "only aws apps have roles");
+    }
+    if app.kind != AppType::Radius && app.radius_mode.is_some() {
+        return err("radius_mode", "only radius apps have a mode");
+    }
+    Ok(())
+}
+
+/// Whether `arn` is an IAM ARN of the given resource kind (`role/`, `saml-provider/`), in any
+/// AWS partition.
+pub fn is_arn(arn: &str, resource: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, rest] = parts[..] else {
+        return false;
+    };
+    prefix == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && rest
+            .strip_prefix(resource)
+            .is_some_and(|name| !name.is_empty() && !name.contains(','))
+}
+
+/// Parses `10.0.0.0/24` or a single address.
+pub fn parse_prefix(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The line of a key path such as `apps[1].roles[0].role_arn`: the deepest part of the path
+/// that is in the file.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let mut span = None;
+    let mut table = Some(doc.get_ref());
+    let mut value: Option<&DeValue<'_>> = None;
+    for part in key.split('.') {
+        let (name, indices) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        let ((Some(current), _) | (None, Some(DeValue::Table(current)))) = (table, value) else {
+            break;
+        };
+        let Some((k, v)) = current.iter().find(|(k, _)| k.get_ref().as_ref() == name) else {
+            break;
+        };
+        span = Some(k.span());
+        let mut v = v;
+        for index in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
+            let Ok(i) = index.parse::<usize>() else { break };
+            match v.get_ref() {
+                DeValue::Array(items) => match items.get(i) {
+                    Some(item) => {
+                        span = Some(item.span());
+                        v = item;
+                    }
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        table = None;
+        value = Some(v.get_ref());
+    }
+    span.map(|s| line_column(text, s.start).0)
+}
+
+impl fmt::Display for AppType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_demo_configuration_is_valid() {
+        let c = Config::demo().unwrap();
+        assert!(c.demo);
+        assert!(c.store_url().unwrap().starts_with("sqlite://"));
+        c.policy_set().unwrap();
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let text = "demo = true\n[policy.default]\nfirst_factor = \"local_password\"\nsecond_factor = 3\nmethods = []\n";
+        let e = Config::from_toml(text, "x.toml").unwrap_err();
+        let ConfigError::Syntax { line, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(*line, 4, "{e}");
+        assert!(e.to_string().starts_with("x.toml:4:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let text = format!("{}\nfavourite_colour = \"blue\"\n", minimal());
+        let e = Config::from_toml(&text, "x.toml").unwrap_err();
+        assert!(e.to_string().contains("favourite_colour"), "{e}");
+    }
+
+    fn minimal() -> &'static str {
+        "store.encryption_key = \"env:K\"\n[policy.default]\nfirst_factor = \"local_password\"\nsecond_factor = \"required\"\nmethods = [\"totp\"]\n"
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key_and_its_line() {
+        let text = format!(
+            "groups = [\"Admins\"]\n{}\n[[apps]]\nid = \"aws\"\nkind = \"aws\"\n\n[[apps]]\nid = \"aws2\"\nkind = \"aws\"\n[[apps.roles]]\ngroup = \"Admins\"\nrole_arn = \"arn:aws:iam::123:role/X\"\nprovider_arn = \"arn:aws:iam::123456789012:saml-provider/P\"\n",
+            "[[apps]]\nid = \"r\"\nkind = \"radius\"\n"
+        );
+        let text = format!("{}{}", minimal(), text);
+        let e = Config::from_toml(&text, "x.toml").unwrap_err();
+        let ConfigError::Invalid { key, line, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(key, "apps[1].roles");
+        assert_eq!(*line, Some(11), "{e}");
+        // Fix the first problem: the second is found, on its own line.
+        let text = text.replace(
+            "id = \"aws\"\nkind = \"aws\"\n",
+            "id = \"aws\"\nkind = \"radius\"\n",
+        );
+        let e = Config::from_toml(&text, "x.toml").unwrap_err();
+        let ConfigError::Invalid { key, line, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(key, "apps[2].roles[0].role_arn");
+        assert_eq!(*line, Some(20), "{e}");
+    }
+
+    #[test]
+    fn a_production_configuration_needs_a_key() {
+        let text = "[policy.default]\nfirst_factor = \"local_password\"\nsecond_factor = \"required\"\nmethods = [\"totp\"]\n";
+        let e = Config::from_toml(text, "x.toml").unwrap_err();
+        assert!(e.to_string().contains("store.encryption_key"), "{e}");
+    }
+
+    #[test]
+    fn policy_errors_are_reported_under_policy() {
+        let text = format!(
+            "{}[[policy.policies]]\nname = \"p\"\ngroups = [\"Nobody\"]\nfirst_factor = \"local_password\"\nsecond_factor = \"none\"\n",
+            minimal()
+        );
+        let e = Config::from_toml(&text, "x.toml").unwrap_err();
+        let ConfigError::Invalid { key, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(key, "policy");
+        assert!(e.to_string().contains("Nobody"), "{e}");
+    }
+
+    #[test]
+    fn arns_are_checked() {
+        assert!(is_arn("arn:aws:iam::123456789012:role/Admin", "role/"));
+        assert!(is_arn(
+            "arn:aws-us-gov:iam::123456789012:saml-provider/idforge",
+            "saml-provider/"
+        ));
+        assert!(!is_arn("arn:aws:iam::12345678901:role/Admin", "role/"));
+        assert!(!is_arn("arn:aws:iam::123456789012:user/Admin", "role/"));
+        assert!(!is_arn("arn:aws:iam::123456789012:role/", "role/"));
+        assert!(!is_arn("arn:aws:iam::123456789012:role/A,B", "role/"));
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idforge.toml");
+        std::fs::write(&path, format!("data_dir = \"data\"\n{}", minimal())).unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+    }
+}

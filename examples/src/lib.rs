@@ -1,0 +1,19 @@
+//! The idforge identity provider, assembled from the protocol crates: the one place that does
+//! IO. The binaries (`idforge`, and the servers as they land) are thin over this library.
+//!
+//! A login flows from the outside in:
+//! [`config`] (one TOML file, validated at start; secrets from `env:`/`file:`) ->
+//! [`store`] (one async API over SQLite or PostgreSQL; secrets encrypted at rest; atomic
+//! replay and lockout guards) -> first factor (local argon2id users in [`password`], LDAP/AD
+//! through [`ldap`]) -> [`service`] (the one `authenticate` flow: first factor, policy, adaptive rules, second
+//! factor, audit) -> front doors (the CLI today). [`notify`] delivers alerts on the side.
+
+pub mod config;
+pub mod crypto;
+pub mod import;
+pub mod ldap;
+pub mod notify;
+pub mod password;
+pub mod secret;
+pub mod service;
+pub mod store;

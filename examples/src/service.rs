@@ -1,0 +1,1115 @@
+//! The one decision path every front door uses.
+//!
+//! [`Service::authenticate`] runs a login from the first factor to the audit entry:
+//!
+//! 1. lockout gate for the user name and the source address (`idforge-policy`);
+//! 2. first factor: the local argon2id hash, or the user's directory (`idforge-ldap-auth`), or
+//!    none when the front door says an upstream system checks the password (AWS WorkSpaces);
+//! 3. account status, then the `policy` decision for (application, groups, address, source);
+//! 4. the `adaptive` assessment, with the user's devices and past logins from the store;
+//! 5. a second factor when the policy or the assessment asks for one: TOTP, HOTP or a backup
+//!    code, each accepted through the store's atomic replay guard;
+//! 6. lockout counters, the login record, device registration, alerts, and one audit entry.
+//!
+//! When a second factor is needed and the request carries none, the answer is
+//! [`Outcome::NeedSecondFactor`] with a [`PendingLogin`] the front door keeps (RADIUS State,
+//! a web session) and passes to [`Service::complete`] with the code.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use idforge_adaptive::{
+    Action, ChallengeType, LoginAttempt, Registration, RiskEvaluator as _, RuleSet,
+};
+use idforge_otp::{Digits, Hotp, HotpVerifier, Rejected, Totp, TotpVerifier};
+use idforge_policy::{AuthSource, FirstFactor, Gate, LoginRequest, Method, PolicySet};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+
+use crate::config::Config;
+use crate::crypto::{Key, Keyring};
+use crate::ldap::{LdapDirectory, LdapLogin};
+use crate::notify::{LogNotifier, Notifier};
+use crate::password::{PasswordHasher, Verified};
+use crate::store::{AuditEntry, FactorKind, LoginRecord, NewUser, Store, User, UserStatus};
+
+/// Why the service could not decide (infrastructure, not a refused login).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A key could not be loaded.
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// A secret in the configuration could not be read.
+    #[error("{what}: {source}")]
+    Secret {
+        /// Which setting.
+        what: String,
+        /// Why.
+        source: crate::secret::SecretError,
+    },
+    /// The policies or rules did not validate.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A directory could not be set up.
+    #[error("directory {name}: {message}")]
+    Directory {
+        /// Its name.
+        name: String,
+        /// What failed.
+        message: String,
+    },
+    /// Password hashing failed.
+    #[error(transparent)]
+    Password(#[from] crate::password::PasswordError),
+    /// A pending login does not belong to this request.
+    #[error("the pending login has expired or does not match")]
+    PendingMismatch,
+}
+
+/// Which front door a request came through (recorded in the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrontDoor {
+    /// The RADIUS server.
+    Radius,
+    /// The web IdP.
+    Web,
+    /// The administration CLI.
+    Cli,
+}
+
+impl FrontDoor {
+    fn as_str(self) -> &'static str {
+        match self {
+            FrontDoor::Radius => "radius",
+            FrontDoor::Web => "web",
+            FrontDoor::Cli => "cli",
+        }
+    }
+}
+
+/// The first factor as the front door received it.
+#[derive(Clone, Copy)]
+pub enum FirstFactorInput<'a> {
+    /// A password to check.
+    Password(&'a str),
+    /// The front door's upstream checks the password itself (AWS Directory Service checks
+    /// it against Active Directory after the RADIUS server accepted the code).
+    Upstream,
+}
+
+impl std::fmt::Debug for FirstFactorInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FirstFactorInput::Password(_) => f.write_str("Password(**redacted**)"),
+            FirstFactorInput::Upstream => f.write_str("Upstream"),
+        }
+    }
+}
+
+/// One login attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRequest<'a> {
+    /// The name the user typed.
+    pub username: &'a str,
+    /// The application.
+    pub application: &'a str,
+    /// The client address.
+    pub source_ip: IpAddr,
+    /// A device identifier, if the front door has one (a cookie, Calling-Station-Id).
+    pub device: Option<&'a str>,
+    /// Where the request came in.
+    pub front_door: FrontDoor,
+    /// Unix seconds.
+    pub now: u64,
+    /// The first factor.
+    pub first_factor: FirstFactorInput<'a>,
+    /// A one-time code, when the front door has it already (RADIUS `otp-only`,
+    /// `password+otp`).
+    pub code: Option<&'a str>,
+}
+
+/// A login waiting for its second factor. The front door keeps it (it holds no secret) and
+/// hands it back with the code; it expires after five minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// The user's id.
+    pub user_id: i64,
+    /// The user's name.
+    pub username: String,
+    /// The application.
+    pub application: String,
+    /// The client address.
+    pub source_ip: IpAddr,
+    /// The device identifier.
+    pub device: Option<String>,
+    /// Allowed methods.
+    pub methods: Vec<String>,
+    /// The adaptive rules asked for a challenge (a passed one registers the device).
+    pub challenged: bool,
+    /// What was checked so far, for the audit entry.
+    pub factors: Vec<String>,
+    /// The reasons so far, for the audit entry.
+    pub reasons: Vec<String>,
+    /// Unix seconds after which the pending login is void.
+    pub expires_at: u64,
+    /// Front door.
+    pub front_door: FrontDoor,
+}
+
+/// How long a pending login waits for its code.
+pub const PENDING_TTL_SECS: u64 = 300;
+
+/// What a user is told; the details are in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Logged in.
+    Accept(Accepted),
+    /// A second factor is needed: ask for one of `pending.methods`.
+    NeedSecondFactor(PendingLogin),
+    /// Refused. `message` is safe to show; `audit_id` finds the details.
+    Reject {
+        /// For the user ("invalid credentials", the deny message of the adaptive rules …).
+        message: String,
+        /// The audit entry.
+        audit_id: i64,
+    },
+}
+
+/// A completed login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The user.
+    pub user: User,
+    /// The user's groups.
+    pub groups: Vec<String>,
+    /// What was checked.
+    pub factors: Vec<String>,
+    /// The audit entry.
+    pub audit_id: i64,
+}
+
+/// What users are told when any credential is wrong.
+pub const INVALID_CREDENTIALS: &str = "invalid credentials";
+
+/// The assembled identity provider core: store, policies, rules, directories, notifier.
+pub struct Service {
+    config: Arc<Config>,
+    store: Store,
+    policies: PolicySet,
+    rules: RuleSet,
+    hasher: PasswordHasher,
+    directories: Vec<(String, Arc<LdapDirectory>)>,
+    notifier: Arc<dyn Notifier>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("store", &self.store)
+            .field("origin", &self.config.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keyring the configuration names: `store.encryption_key` and `store.previous_keys`, or
+/// in demo mode `DATA_DIR/store.key` (created on first start) and the files a rotation leaves.
+pub fn keyring_for(config: &Config) -> Result<Keyring, ServiceError> {
+    let secret = |what: &str, v: &crate::secret::SecretValue| {
+        v.resolve().map_err(|source| ServiceError::Secret {
+            what: what.to_owned(),
+            source,
+        })
+    };
+    if let Some(v) = &config.store.encryption_key {
+        let current = Key::from_base64(secret("store.encryption_key", v)?.expose())?;
+        let mut previous = Vec::new();
+        for (i, p) in config.store.previous_keys.iter().enumerate() {
+            previous.push(Key::from_base64(
+                secret(&format!("store.previous_keys[{i}]"), p)?.expose(),
+            )?);
+        }
+        Ok(Keyring::new(current, previous))
+    } else {
+        let paths = demo_key_paths(config);
+        let current = Key::load_or_create(&paths.current)?;
+        let mut previous = Vec::new();
+        for p in [&paths.next, &paths.previous] {
+            if let Ok(text) = std::fs::read_to_string(p) {
+                previous.push(Key::from_base64(&zeroize::Zeroizing::new(text))?);
+            }
+        }
+        Ok(Keyring::new(current, previous))
+    }
+}
+
+/// Where the demo mode keeps its key files.
+#[derive(Debug, Clone)]
+pub struct DemoKeyPaths {
+    /// The current key.
+    pub current: std::path::PathBuf,
+    /// A key being rotated to (present only during a rotation, or after one that stopped).
+    pub next: std::path::PathBuf,
+    /// The key before the last rotation.
+    pub previous: std::path::PathBuf,
+}
+
+/// The demo mode's key files in the data directory.
+pub fn demo_key_paths(config: &Config) -> DemoKeyPaths {
+    DemoKeyPaths {
+        current: config.data_dir.join("store.key"),
+        next: config.data_dir.join("store.key.next"),
+        previous: config.data_dir.join("store.key.previous"),
+    }
+}
+
+/// Opens the store the configuration names.
+pub async fn open_store(config: &Config) -> Result<Store, ServiceError> {
+    let url = config.store_url().map_err(|source| ServiceError::Secret {
+        what: "store.url".into(),
+        source,
+    })?;
+    let keyring = keyring_for(config)?;
+    Ok(Store::open(&url, config.store.max_connections.unwrap_or(8), keyring).await?)
+}
+
+impl Service {
+    /// Opens the store, applies the configuration's groups and applications, sets up the
+    /// directories, and in demo mode creates the demo user.
+    pub async fn open(config: Config) -> Result<Service, ServiceError> {
+        let store = open_store(&config).await?;
+        Service::with_store(config, store, Arc::new(LogNotifier)).await
+    }
+
+    /// Like [`Service::open`] over an open store and with a chosen notifier.
+    pub async fn with_store(
+        config: Config,
+        store: Store,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Service, ServiceError> {
+        let policies = config
+            .policy_set()
+            .map_err(|e| ServiceError::Config(e.to_string()))?;
+        let rules = config
+            .adaptive
+            .compile()
+            .map_err(|e| ServiceError::Config(e.to_string()))?;
+        let hasher = PasswordHasher::new(config.passwords)?;
+        let mut directories = Vec::new();
+        for d in &config.directories {
+            let dir = LdapDirectory::new(d).map_err(|e| ServiceError::Directory {
+                name: d.name.clone(),
+                message: e.to_string(),
+            })?;
+            directories.push((d.name.clone(), Arc::new(dir)));
+        }
+        for g in &config.groups {
+            store.ensure_group(g, "config").await?;
+        }
+        for app in &config.apps {
+            let settings = serde_json::to_value(app).unwrap_or_default();
+            store
+                .upsert_app(
+                    &app.id,
+                    app.kind.as_str(),
+                    app.name.as_deref().unwrap_or(&app.id),
+                    &settings,
+                    "config",
+                )
+                .await?;
+        }
+        let service = Service {
+            config: Arc::new(config),
+            store,
+            policies,
+            rules,
+            hasher,
+            directories,
+            notifier,
+        };
+        if service.config.demo {
+            service.ensure_demo_user().await?;
+        }
+        Ok(service)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The password hasher with the configured parameters.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// The configured directories by name.
+    pub fn directory(&self, name: &str) -> Option<&Arc<LdapDirectory>> {
+        self.directories
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d)
+    }
+
+    /// The demo user `demo` in group `Staff`, with a random password written to
+    /// `DATA_DIR/demo-password` (mode 0600). Returns the password file's path.
+    async fn ensure_demo_user(&self) -> Result<(), ServiceError> {
+        if self.store.user("demo").await?.is_some() {
+            return Ok(());
+        }
+        let password = random_password()?;
+        let user = self
+            .store
+            .create_user(&NewUser {
+                name: "demo".into(),
+                display_name: Some("Demo User".into()),
+                email: Some("demo@example.com".into()),
+                phone: None,
+                source: "local".into(),
+            })
+            .await?;
+        let hash = self.hasher.hash(&password)?;
+        self.store.set_password_hash(user.id, &hash).await?;
+        if self.config.groups.iter().any(|g| g == "Staff") {
+            self.store.add_member("demo", "Staff").await?;
+        }
+        let path = self.config.data_dir.join("demo-password");
+        crate::crypto::write_private(&path, password.as_bytes())
+            .map_err(|e| ServiceError::Config(format!("cannot write {}: {e}", path.display())))?;
+        tracing::info!(file = %path.display(), "demo user `demo` created; its password is in the file");
+        Ok(())
+    }
+
+    /// Runs a login from the first factor on. See the module documentation for the steps.
+    pub async fn authenticate(&self, req: &AuthRequest<'_>) -> Result<Outcome, ServiceError> {
+        let mut factors = Vec::new();
+        let mut reasons = Vec::new();
+        let user_key = format!("user:{}", crate::store::name_key(req.username));
+        let ip_key = format!("ip:{}", req.source_ip.to_canonical());
+        let lockout = *self.policies.lockout();
+
+        // 1. Lockout gate.
+        let (user_state, _) = self.store.lockout(&user_key).await?;
+        let (ip_state, _) = self.store.lockout(&ip_key).await?;
+        match lockout.gate(&user_state, &ip_state, req.now) {
+            Gate::Open => {}
+            Gate::Locked { until } => {
+                reasons.push(format!("locked out until {until}"));
+                let id = self.audit(req, None, &factors, "locked", &reasons).await?;
+                return Ok(reject(INVALID_CREDENTIALS, id));
+            }
+            _ => {
+                reasons.push("disabled after too many failures".into());
+                let id = self.audit(req, None, &factors, "locked", &reasons).await?;
+                return Ok(reject(INVALID_CREDENTIALS, id));
+            }
+        }
+
+        // 2. First factor.
+        let known = self.store.user(req.username).await?;
+        let Some(user) = self
+            .first_factor(req, known, &mut factors, &mut reasons)
+            .await?
+        else {
+            self.record_failure(&user_key, &ip_key, req.now, req.username)
+                .await?;
+            let id = self.audit(req, None, &factors, "reject", &reasons).await?;
+            return Ok(reject(INVALID_CREDENTIALS, id));
+        };
+
+        // 3. Status, policy.
+        if user.status != UserStatus::Active {
+            reasons.push(format!("account {}", user.status));
+            let id = self
+                .audit(req, Some(user.id), &factors, "reject", &reasons)
+                .await?;
+            return Ok(reject(INVALID_CREDENTIALS, id));
+        }
+        if !self.config.apps.iter().any(|a| a.id == req.application)
+            && !self
+                .store
+                .apps()
+                .await?
+                .iter()
+                .any(|a| a.id == req.application)
+        {
+            reasons.push(format!("unknown application {:?}", req.application));
+            let id = self
+                .audit(req, Some(user.id), &factors, "reject", &reasons)
+                .await?;
+            return Ok(reject(INVALID_CREDENTIALS, id));
+        }
+        let groups = self.store.groups_of(user.id).await?;
+        let source = if user.source == "local" {
+            AuthSource::Local
+        } else {
+            AuthSource::Directory(&user.source)
+        };
+        let decision = self.policies.evaluate(&LoginRequest {
+            application: req.application,
+            groups: &groups,
+            ip: Some(req.source_ip.to_canonical()),
+            source,
+        });
+        reasons.push(decision.to_string());
+        let expected_source = match decision.first_factor {
+            FirstFactor::LocalPassword => "local",
+            FirstFactor::Directory(name) => name.as_str(),
+            _ => "",
+        };
+        if matches!(req.first_factor, FirstFactorInput::Password(_))
+            && expected_source != user.source
+        {
+            reasons.push(format!(
+                "the policy checks passwords in `{expected_source}`, the user is from `{}`",
+                user.source
+            ));
+            let id = self
+                .audit(req, Some(user.id), &factors, "reject", &reasons)
+                .await?;
+            return Ok(reject(INVALID_CREDENTIALS, id));
+        }
+
+        // 4. Adaptive rules.
+        let devices = self.store.devices_of(user.id).await?;
+        let history = self.store.recent_logins(user.id, 50).await?;
+        let attempt = LoginAttempt {
+            user: &user.name,
+            application: req.application,
+            now: req.now,
+            ip: req.source_ip.to_canonical(),
+            device: req.device,
+            country: None,
+            location: None,
+            registered_devices: &devices,
+            history: &history,
+        };
+        let assessment = self.rules.assess(&attempt);
+        for r in &assessment.reasons {
+            reasons.push(r.to_string());
+        }
+        for alert in &assessment.alerts {
+            self.notifier.notify(alert);
+        }
+        let mut challenged = false;
+        match &assessment.action {
+            Action::Allow => {}
+            Action::Challenge { types } => {
+                if types.contains(&ChallengeType::SecondFactor) {
+                    challenged = true;
+                } else {
+                    reasons.push("no challenge type this server offers".into());
+                    let id = self
+                        .audit(req, Some(user.id), &factors, "deny", &reasons)
+                        .await?;
+                    return Ok(reject(INVALID_CREDENTIALS, id));
+                }
+            }
+            Action::Deny { message } => {
+                let id = self
+                    .audit(req, Some(user.id), &factors, "deny", &reasons)
+                    .await?;
+                return Ok(reject(message, id));
+            }
+            _ => {
+                let id = self
+                    .audit(req, Some(user.id), &factors, "deny", &reasons)
+                    .await?;
+                return Ok(reject(INVALID_CREDENTIALS, id));
+            }
+        }
+        let needs_second = decision.second_factor.is_needed(challenged)
+            || challenged
+            || matches!(req.first_factor, FirstFactorInput::Upstream);
+        let mut methods: Vec<Method> = decision.methods.to_vec();
+        if methods.is_empty() && needs_second {
+            methods = vec![Method::Totp, Method::HotpToken, Method::BackupCode];
+        }
+        let pending = PendingLogin {
+            user_id: user.id,
+            username: user.name.clone(),
+            application: req.application.to_owned(),
+            source_ip: req.source_ip,
+            device: req.device.map(str::to_owned),
+            methods: methods.iter().map(|m| m.as_str().to_owned()).collect(),
+            challenged,
+            factors,
+            reasons,
+            expires_at: req.now + PENDING_TTL_SECS,
+            front_door: req.front_door,
+        };
+        if !needs_second {
+            return self.finish(pending, user, groups, req.now).await;
+        }
+        match req.code {
+            Some(code) => self.check_code(pending, code, req.now).await,
+            None => Ok(Outcome::NeedSecondFactor(pending)),
+        }
+    }
+
+    /// Completes a login waiting for its second factor.
+    pub async fn complete(
+        &self,
+        pending: PendingLogin,
+        code: &str,
+        now: u64,
+    ) -> Result<Outcome, ServiceError> {
+        if now > pending.expires_at {
+            let mut reasons = pending.reasons.clone();
+            reasons.push("the pending login expired".into());
+            let id = self
+                .store
+                .append_audit(&AuditEntry {
+                    id: 0,
+                    at: i64::try_from(now).unwrap_or(i64::MAX),
+                    username: pending.username.clone(),
+                    user_id: Some(pending.user_id),
+                    application: pending.application.clone(),
+                    source_ip: Some(pending.source_ip.to_string()),
+                    front_door: pending.front_door.as_str().into(),
+                    factors: pending.factors.clone(),
+                    result: "reject".into(),
+                    reasons,
+                })
+                .await?;
+            return Ok(reject(INVALID_CREDENTIALS, id));
+        }
+        self.check_code(pending, code, now).await
+    }
+
+    async fn first_factor(
+        &self,
+        req: &AuthRequest<'_>,
+        known: Option<User>,
+        factors: &mut Vec<String>,
+        reasons: &mut Vec<String>,
+    ) -> Result<Option<User>, ServiceError> {
+        let password = match req.first_factor {
+            FirstFactorInput::Upstream => {
+                factors.push("password:upstream".into());
+                if known.is_none() {
+                    reasons.push("unknown user".into());
+                }
+                return Ok(known);
+            }
+            FirstFactorInput::Password(p) => p,
+        };
+        if password.is_empty() {
+            factors.push("password:empty".into());
+            reasons.push("empty password".into());
+            return Ok(None);
+        }
+        match known {
+            Some(user) if user.source == "local" => {
+                let Some(hash) = self.store.password_hash(user.id).await? else {
+                    self.hasher.verify_dummy(password);
+                    factors.push("password:none-set".into());
+                    reasons.push("the user has no local password".into());
+                    return Ok(None);
+                };
+                let hasher = self.hasher.clone();
+                let pw = zeroize::Zeroizing::new(password.to_owned());
+                let verified = tokio::task::spawn_blocking(move || hasher.verify(&pw, &hash))
+                    .await
+                    .map_err(|e| ServiceError::Config(format!("password task: {e}")))??;
+                match verified {
+                    Verified::No => {
+                        factors.push("password:wrong".into());
+                        reasons.push("wrong password".into());
+                        Ok(None)
+                    }
+                    Verified::Yes => {
+                        factors.push("password:ok".into());
+                        Ok(Some(user))
+                    }
+                    Verified::YesRehash(new) => {
+                        self.store.set_password_hash(user.id, &new).await?;
+                        factors.push("password:ok".into());
+                        reasons.push("password re-hashed with the configured parameters".into());
+                        Ok(Some(user))
+                    }
+                }
+            }
+            Some(user) => {
+                let Some(dir) = self.directory(&user.source).cloned() else {
+                    factors.push("password:no-directory".into());
+                    reasons.push(format!("directory `{}` is not configured", user.source));
+                    return Ok(None);
+                };
+                self.directory_login(&user.source, &dir, req.username, password, factors, reasons)
+                    .await
+            }
+            None => {
+                for (name, dir) in &self.directories {
+                    if let Some(user) = self
+                        .directory_login(name, dir, req.username, password, factors, reasons)
+                        .await?
+                    {
+                        return Ok(Some(user));
+                    }
+                }
+                if self.directories.is_empty() {
+                    let hasher = self.hasher.clone();
+                    let pw = zeroize::Zeroizing::new(password.to_owned());
+                    let _ = tokio::task::spawn_blocking(move || hasher.verify_dummy(&pw)).await;
+                    factors.push("password:unknown-user".into());
+                    reasons.push("unknown user".into());
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn directory_login(
+        &self,
+        name: &str,
+        dir: &LdapDirectory,
+        username: &str,
+        password: &str,
+        factors: &mut Vec<String>,
+        reasons: &mut Vec<String>,
+    ) -> Result<Option<User>, ServiceError> {
+        match dir.authenticate(username, password).await {
+            Ok(LdapLogin::Accepted(found)) => {
+                factors.push(format!("password:ok:{name}"));
+                let user = match self.store.user(username).await? {
+                    Some(u) => u,
+                    None => {
+                        self.store
+                            .create_user(&NewUser {
+                                name: username.to_owned(),
+                                display_name: found.display_name.clone(),
+                                email: found.email.clone(),
+                                phone: found.phone.clone(),
+                                source: name.to_owned(),
+                            })
+                            .await?
+                    }
+                };
+                if user.source != name {
+                    reasons.push(format!(
+                        "directory `{name}` knows the user, but the account is from `{}`",
+                        user.source
+                    ));
+                    return Ok(None);
+                }
+                self.store
+                    .update_profile(
+                        user.id,
+                        found.display_name.as_deref(),
+                        found.email.as_deref(),
+                        found.phone.as_deref(),
+                    )
+                    .await?;
+                self.store
+                    .sync_memberships(user.id, &found.groups, name)
+                    .await?;
+                Ok(self.store.user(username).await?)
+            }
+            Ok(LdapLogin::Rejected { audit, .. }) => {
+                factors.push(format!("password:rejected:{name}"));
+                reasons.push(format!("{name}: {audit}"));
+                Ok(None)
+            }
+            Err(e) => {
+                factors.push(format!("password:error:{name}"));
+                reasons.push(format!("{name}: {e}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Checks a code against the user's factors the pending login allows, through the store's
+    /// replay guard, then finishes or refuses the login.
+    async fn check_code(
+        &self,
+        mut pending: PendingLogin,
+        code: &str,
+        now: u64,
+    ) -> Result<Outcome, ServiceError> {
+        let allowed = |m: Method| pending.methods.iter().any(|x| x == m.as_str());
+        let code = code.trim();
+        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
+        let mut outcome: Option<String> = None;
+        let mut replayed = false;
+        let factors = self.store.factors_of(pending.user_id).await?;
+        let otp = &self.config.otp;
+        for f in &factors {
+            let method = match f.kind {
+                FactorKind::Totp => Method::Totp,
+                FactorKind::Hotp => Method::HotpToken,
+            };
+            if !allowed(method) {
+                continue;
+            }
+            let secret = self.store.factor_secret(f)?;
+            let Ok(digits) = Digits::new(u64::from(f.digits)) else {
+                continue;
+            };
+            match f.kind {
+                FactorKind::Totp => {
+                    let Ok(totp) = Totp::new(&secret, f.algorithm, digits, f.period) else {
+                        continue;
+                    };
+                    let verifier = TotpVerifier::new(totp, otp.totp_behind, otp.totp_ahead);
+                    match verifier.verify(code, now, f.last_step) {
+                        Ok(ok) => {
+                            if self.store.accept_totp_step(&f.id, ok.step, now_i).await? {
+                                outcome = Some(format!("totp:ok:{}", f.id));
+                                break;
+                            }
+                            replayed = true;
+                        }
+                        Err(Rejected::Replayed) => replayed = true,
+                        Err(_) => {}
+                    }
+                }
+                FactorKind::Hotp => {
+                    let verifier = HotpVerifier::new(
+                        Hotp::new(&secret, f.algorithm, digits),
+                        otp.hotp_look_ahead,
+                    );
+                    if let Ok(ok) = verifier.verify(code, f.counter) {
+                        if self
+                            .store
+                            .accept_hotp_counter(&f.id, ok.next_counter, now_i)
+                            .await?
+                        {
+                            outcome = Some(format!("hotp:ok:{}", f.id));
+                            break;
+                        }
+                        replayed = true;
+                    }
+                }
+            }
+        }
+        if outcome.is_none() && allowed(Method::BackupCode) {
+            for (id, hash) in self.store.unused_backup_codes(pending.user_id).await? {
+                if backup_code_matches(code, &hash) && self.store.use_backup_code(id, now_i).await?
+                {
+                    outcome = Some("backup_code:ok".into());
+                    break;
+                }
+            }
+        }
+        let user_key = format!("user:{}", crate::store::name_key(&pending.username));
+        let ip_key = format!("ip:{}", pending.source_ip.to_canonical());
+        if let Some(f) = outcome {
+            pending.factors.push(f);
+            let user = self.store.require_user(&pending.username).await?;
+            let groups = self.store.groups_of(user.id).await?;
+            self.finish(pending, user, groups, now).await
+        } else {
+            if factors.is_empty() && !allowed(Method::BackupCode) {
+                pending.factors.push("otp:none-enrolled".into());
+                pending
+                    .reasons
+                    .push("no enrolled factor of an allowed method".into());
+            } else if replayed {
+                pending.factors.push("otp:replayed".into());
+                pending.reasons.push("the code was already used".into());
+            } else {
+                pending.factors.push("otp:wrong".into());
+            }
+            if pending.challenged {
+                let devices = self.store.devices_of(pending.user_id).await?;
+                let attempt = Self::attempt(&pending, now, &devices);
+                for alert in self.rules.challenge_failed(&attempt) {
+                    self.notifier.notify(&alert);
+                }
+            }
+            self.record_failure(&user_key, &ip_key, now, &pending.username)
+                .await?;
+            let id = self.audit_pending(&pending, now, "reject").await?;
+            Ok(reject(INVALID_CREDENTIALS, id))
+        }
+    }
+
+    fn attempt<'a>(
+        pending: &'a PendingLogin,
+        now: u64,
+        devices: &'a [idforge_adaptive::RegisteredDevice],
+    ) -> LoginAttempt<'a> {
+        LoginAttempt {
+            user: &pending.username,
+            application: &pending.application,
+            now,
+            ip: pending.source_ip.to_canonical(),
+            device: pending.device.as_deref(),
+            country: None,
+            location: None,
+            registered_devices: devices,
+            history: &[],
+        }
+    }
+
+    async fn finish(
+        &self,
+        mut pending: PendingLogin,
+        user: User,
+        groups: Vec<String>,
+        now: u64,
+    ) -> Result<Outcome, ServiceError> {
+        let lockout = *self.policies.lockout();
+        let user_key = format!("user:{}", crate::store::name_key(&user.name));
+        self.store
+            .update_lockout(&user_key, |s| lockout.user.record_success(s))
+            .await?;
+        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
+        if pending.challenged {
+            let devices = self.store.devices_of(user.id).await?;
+            let outcome = self
+                .rules
+                .challenge_passed(&Self::attempt(&pending, now, &devices));
+            match &outcome.registration {
+                Registration::Registered(d) | Registration::Renewed(d) => {
+                    self.store.upsert_device(user.id, d, now_i).await?;
+                    pending.reasons.push(format!("device {} trusted", d.id));
+                }
+                Registration::LimitReached { limit } => pending
+                    .reasons
+                    .push(format!("device not registered: limit of {limit} reached")),
+                _ => {}
+            }
+            for alert in &outcome.alerts {
+                self.notifier.notify(alert);
+            }
+        }
+        self.store
+            .record_login(
+                user.id,
+                &LoginRecord {
+                    at: now,
+                    ip: pending.source_ip.to_canonical(),
+                    application: pending.application.clone(),
+                    device: pending.device.clone(),
+                },
+            )
+            .await?;
+        let audit_id = self.audit_pending(&pending, now, "accept").await?;
+        Ok(Outcome::Accept(Accepted {
+            user,
+            groups,
+            factors: pending.factors,
+            audit_id,
+        }))
+    }
+
+    async fn record_failure(
+        &self,
+        user_key: &str,
+        ip_key: &str,
+        now: u64,
+        username: &str,
+    ) -> Result<(), ServiceError> {
+        let lockout = *self.policies.lockout();
+        let state = self
+            .store
+            .update_lockout(user_key, |s| lockout.user.record_failure(s, now).0)
+            .await?;
+        self.store
+            .update_lockout(ip_key, |s| lockout.source.record_failure(s, now).0)
+            .await?;
+        if state.disabled
+            && let Some(u) = self.store.user(username).await?
+            && u.status == UserStatus::Active
+        {
+            self.store.set_status(&u.name, UserStatus::Locked).await?;
+            tracing::warn!(user = %u.name, "account locked after too many failed logins");
+        }
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        req: &AuthRequest<'_>,
+        user_id: Option<i64>,
+        factors: &[String],
+        result: &str,
+        reasons: &[String],
+    ) -> Result<i64, ServiceError> {
+        tracing::info!(
+            user = %req.username,
+            application = %req.application,
+            source = %req.source_ip,
+            front_door = req.front_door.as_str(),
+            result,
+            "authentication decision"
+        );
+        Ok(self
+            .store
+            .append_audit(&AuditEntry {
+                id: 0,
+                at: i64::try_from(req.now).unwrap_or(i64::MAX),
+                username: req.username.to_owned(),
+                user_id,
+                application: req.application.to_owned(),
+                source_ip: Some(req.source_ip.to_string()),
+                front_door: req.front_door.as_str().into(),
+                factors: factors.to_vec(),
+                result: result.into(),
+                reasons: reasons.to_vec(),
+            })
+            .await?)
+    }
+
+    async fn audit_pending(
+        &self,
+        pending: &PendingLogin,
+        now: u64,
+        result: &str,
+    ) -> Result<i64, ServiceError> {
+        tracing::info!(
+            user = %pending.username,
+            application = %pending.application,
+            source = %pending.source_ip,
+            front_door = pending.front_door.as_str(),
+            result,
+            "authentication decision"
+        );
+        Ok(self
+            .store
+            .append_audit(&AuditEntry {
+                id: 0,
+                at: i64::try_from(now).unwrap_or(i64::MAX),
+                username: pending.username.clone(),
+                user_id: Some(pending.user_id),
+                application: pending.application.clone(),
+                source_ip: Some(pending.source_ip.to_string()),
+                front_door: pending.front_door.as_str().into(),
+                factors: pending.factors.clone(),
+                result: result.into(),
+                reasons: pending.reasons.clone(),
+            })
+            .await?)
+    }
+}
+
+fn reject(message: &str, audit_id: i64) -> Outcome {
+    Outcome::Reject {
+        message: message.to_owned(),
+        audit_id,
+    }
+}
+
+/// A random password of 20 characters from an unambiguous alphabet.
+pub fn random_password() -> Result<String, ServiceError> {
+    random_from(
+        "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789",
+        20,
+    )
+}
+
+fn random_from(alphabet: &str, len: usize) -> Result<String, ServiceError> {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let chars: Vec<char> = alphabet.chars().collect();
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut b = [0u8; 1];
+        rng.fill(&mut b)
+            .map_err(|_| ServiceError::Crypto(crate::crypto::CryptoError::Random))?;
+        // Rejection sampling keeps the choice uniform.
+        let limit = 256 - 256 % chars.len();
+        if usize::from(b[0]) < limit {
+            out.push(chars[usize::from(b[0]) % chars.len()]);
+        }
+    }
+    Ok(out)
+}
+
+/// Ten new backup codes (`xxxx-xxxx`, 40 bits each) and their stored hashes.
+pub fn new_backup_codes() -> Result<Vec<(String, String)>, ServiceError> {
+    let mut out = Vec::with_capacity(10);
+    for _ in 0..10 {
+        let raw = random_from("abcdefghijkmnpqrstuvwxyz23456789", 8)?;
+        let code = format!("{}-{}", &raw[..4], &raw[4..]);
+        let hash = hash_backup_code(&code)?;
+        out.push((code, hash));
+    }
+    Ok(out)
+}
+
+/// `sha256$SALT$HASH` of a normalised backup code (lower case, no `-` or spaces). Backup codes
+/// carry 40 random bits, so a salted fast hash stands against a stolen table as well as a
+/// slow one does against a guessed password.
+pub fn hash_backup_code(code: &str) -> Result<String, ServiceError> {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| ServiceError::Crypto(crate::crypto::CryptoError::Random))?;
+    let salt_hex = data_encoding::HEXLOWER.encode(&salt);
+    Ok(format!(
+        "sha256${salt_hex}${}",
+        backup_digest(&salt_hex, code)
+    ))
+}
+
+fn normalise_backup_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn backup_digest(salt_hex: &str, code: &str) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(salt_hex.as_bytes());
+    ctx.update(b"\0");
+    ctx.update(normalise_backup_code(code).as_bytes());
+    data_encoding::HEXLOWER.encode(ctx.finish().as_ref())
+}
+
+/// Whether `code` matches a stored backup code hash (constant-time comparison).
+pub fn backup_code_matches(code: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("sha256"), Some(salt), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    backup_digest(salt, code)
+        .as_bytes()
+        .ct_eq(hash.as_bytes())
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_codes_match_normalised_and_only_themselves() {
+        let codes = new_backup_codes().unwrap_or_default();
+        assert_eq!(codes.len(), 10);
+        for (code, hash) in &codes {
+            assert!(!hash.contains(code.as_str()));
+            assert!(backup_code_matches(code, hash));
+            assert!(backup_code_matches(
+                &code.to_uppercase().replace('-', " "),
+                hash
+            ));
+        }
+        assert!(!backup_code_matches(&codes[0].0, &codes[1].1));
+        assert!(!backup_code_matches("x", "garbage"));
+    }
+
+    #[test]
+    fn random_passwords_are_long_and_differ() {
+        let a = random_password().unwrap_or_default();
+        let b = random_password().unwrap_or_default();
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, b);
+    }
+}

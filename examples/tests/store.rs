@@ -1,0 +1,554 @@
+//! The store against both backends: SQLite in a temporary directory and a real PostgreSQL
+//! server started for the test.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::missing_panics_doc,
+    clippy::many_single_char_names
+)]
+
+#[path = "support/postgres.rs"]
+mod postgres;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use idforge_examples::crypto::{Key, Keyring};
+use idforge_examples::store::{FactorKind, NewFactor, NewUser, Store, StoreError};
+use idforge_otp::{Algorithm, Secret};
+use postgres::Postgres;
+
+/// A store per backend; the guards keep the temporary directory and the server alive.
+struct Backend {
+    name: &'static str,
+    url: String,
+    key: String,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<Postgres>,
+}
+
+impl Backend {
+    async fn open(&self) -> Store {
+        self.open_with(1).await
+    }
+
+    async fn open_with(&self, max: u32) -> Store {
+        Store::open(
+            &self.url,
+            max,
+            Keyring::new(Key::from_base64(&self.key).unwrap(), vec![]),
+        )
+        .await
+        .unwrap()
+    }
+}
+
+fn backends(test: &str) -> Vec<Backend> {
+    let key = Key::generate().unwrap().to_base64().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![Backend {
+        name: "sqlite",
+        url: format!("sqlite://{}", dir.path().join("idforge.db").display()),
+        key: key.clone(),
+        _dir: Some(dir),
+        _pg: None,
+    }];
+    if let Some(pg) = Postgres::start(test) {
+        out.push(Backend {
+            name: "postgres",
+            url: pg.new_database("idforge"),
+            key,
+            _dir: None,
+            _pg: Some(pg),
+        });
+    }
+    out
+}
+
+fn user(name: &str) -> NewUser {
+    NewUser {
+        name: name.into(),
+        display_name: Some(format!("{name} Example")),
+        email: Some(format!("{name}@example.com")),
+        phone: None,
+        source: "local".into(),
+    }
+}
+
+async fn enrol(store: &Store, user_id: i64, secret: &Secret) -> String {
+    store
+        .add_factor(
+            user_id,
+            &NewFactor {
+                kind: FactorKind::Totp,
+                label: "app",
+                secret,
+                algorithm: Algorithm::Sha1,
+                digits: 6,
+                period: 30,
+                counter: 0,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn users_groups_and_memberships() {
+    for b in backends("users_groups_and_memberships") {
+        let s = b.open().await;
+        assert_eq!(s.schema_version().await.unwrap(), 1, "{}", b.name);
+        let alice = s.create_user(&user("Alice")).await.unwrap();
+        assert!(matches!(
+            s.create_user(&user("alice")).await,
+            Err(StoreError::Exists { .. })
+        ));
+        assert!(matches!(
+            s.create_user(&user("bad name")).await,
+            Err(StoreError::Invalid { .. })
+        ));
+        assert_eq!(s.user("ALICE").await.unwrap().unwrap().id, alice.id);
+        s.create_group("Staff").await.unwrap();
+        assert!(matches!(
+            s.create_group("staff").await,
+            Err(StoreError::Exists { .. })
+        ));
+        s.ensure_group("VPN_Group", "config").await.unwrap();
+        s.ensure_group("VPN_Group", "config").await.unwrap();
+        s.add_member("alice", "Staff").await.unwrap();
+        s.add_member("alice", "vpn_group").await.unwrap();
+        s.add_member("alice", "Staff").await.unwrap();
+        assert_eq!(
+            s.groups_of(alice.id).await.unwrap(),
+            vec!["Staff".to_owned(), "VPN_Group".to_owned()]
+        );
+        assert!(matches!(
+            s.add_member("alice", "Nobody").await,
+            Err(StoreError::NotFound { what: "group", .. })
+        ));
+        assert!(s.remove_member("alice", "Staff").await.unwrap());
+        assert!(!s.remove_member("alice", "Staff").await.unwrap());
+        s.set_status("alice", idforge_examples::store::UserStatus::Disabled)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.user("alice").await.unwrap().unwrap().status,
+            idforge_examples::store::UserStatus::Disabled
+        );
+        s.delete_user("alice").await.unwrap();
+        assert!(s.user("alice").await.unwrap().is_none());
+        assert!(matches!(
+            s.delete_user("alice").await,
+            Err(StoreError::NotFound { .. })
+        ));
+        // Reopening applies no migration twice.
+        s.close().await;
+        let s = b.open().await;
+        assert_eq!(s.schema_version().await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_and_bound_to_their_row() {
+    for b in backends("secrets_are_sealed_and_bound_to_their_row") {
+        let s = b.open().await;
+        let alice = s.create_user(&user("alice")).await.unwrap();
+        let bob = s.create_user(&user("bob")).await.unwrap();
+        let secret_a = Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap();
+        let secret_b = Secret::from_bytes(b"bob's twenty byte s!").unwrap();
+        let fa = enrol(&s, alice.id, &secret_a).await;
+        let fb = enrol(&s, bob.id, &secret_b).await;
+        let hash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA";
+        s.set_password_hash(alice.id, hash).await.unwrap();
+        let codes = idforge_examples::service::new_backup_codes().unwrap();
+        let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
+        s.replace_backup_codes(alice.id, &hashes).await.unwrap();
+
+        let f = s.factor(&fa).await.unwrap().unwrap();
+        assert_eq!(
+            s.factor_secret(&f).unwrap().expose_bytes(),
+            secret_a.expose_bytes()
+        );
+        assert!(!format!("{f:?}").contains("JBSWY3DP"));
+
+        // No secret, password or backup code in clear in any table.
+        let needles: Vec<Vec<u8>> = vec![
+            secret_a.expose_bytes().to_vec(),
+            secret_a.to_base32().into_bytes(),
+            secret_b.expose_bytes().to_vec(),
+            secret_b.to_base32().into_bytes(),
+        ];
+        let mut code_needles: Vec<Vec<u8>> =
+            codes.iter().map(|(c, _)| c.clone().into_bytes()).collect();
+        code_needles.extend(codes.iter().map(|(c, _)| c.replace('-', "").into_bytes()));
+        for table in ["factors", "passwords", "backup_codes", "users", "audit"] {
+            for cell in s.raw_cells(table).await.unwrap() {
+                for n in needles.iter().chain(&code_needles) {
+                    assert!(
+                        !cell.windows(n.len()).any(|w| w == n.as_slice()),
+                        "{}: clear secret in {table}",
+                        b.name
+                    );
+                }
+            }
+        }
+        if b.name == "sqlite" {
+            // The database file and its write-ahead log, as a thief would copy them.
+            let path = b.url.trim_start_matches("sqlite://");
+            for file in [path.to_owned(), format!("{path}-wal")] {
+                if let Ok(bytes) = std::fs::read(&file) {
+                    for n in needles.iter().chain(&code_needles) {
+                        assert!(
+                            !bytes.windows(n.len()).any(|w| w == n.as_slice()),
+                            "clear secret in {file}"
+                        );
+                    }
+                }
+            }
+        }
+
+        // Bob's ciphertext moved into Alice's row does not open there.
+        s.copy_sealed_secret(&fb, &fa).await.unwrap();
+        let moved = s.factor(&fa).await.unwrap().unwrap();
+        assert!(matches!(
+            s.factor_secret(&moved),
+            Err(StoreError::Crypto(
+                idforge_examples::crypto::CryptoError::NotAuthentic
+            ))
+        ));
+        // Another key cannot open anything.
+        s.close().await;
+        let other = Store::open(&b.url, 1, Keyring::new(Key::generate().unwrap(), vec![]))
+            .await
+            .unwrap();
+        let f = other.factor(&fb).await.unwrap().unwrap();
+        assert!(matches!(
+            other.factor_secret(&f),
+            Err(StoreError::Crypto(
+                idforge_examples::crypto::CryptoError::UnknownKey { .. }
+            ))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn key_rotation_reencrypts_every_secret() {
+    for b in backends("key_rotation_reencrypts_every_secret") {
+        let s = b.open().await;
+        let mut ids = Vec::new();
+        for i in 0..5u8 {
+            let u = s.create_user(&user(&format!("u{i}"))).await.unwrap();
+            let secret = Secret::from_bytes(&[i + 1; 20]).unwrap();
+            ids.push((enrol(&s, u.id, &secret).await, secret));
+        }
+        s.close().await;
+        let old = Key::from_base64(&b.key).unwrap();
+        let new = Key::generate().unwrap();
+        let new_b64 = new.to_base64();
+        let new_id = new.id_hex();
+        let s = Store::open(&b.url, 1, Keyring::new(new, vec![old]))
+            .await
+            .unwrap();
+        assert_eq!(s.reencrypt_factors().await.unwrap(), 5);
+        assert_eq!(s.reencrypt_factors().await.unwrap(), 0);
+        assert_eq!(s.factor_key_ids().await.unwrap(), vec![(new_id, 5)]);
+        s.close().await;
+        // Only the new key is needed now.
+        let s = Store::open(
+            &b.url,
+            1,
+            Keyring::new(Key::from_base64(&new_b64).unwrap(), vec![]),
+        )
+        .await
+        .unwrap();
+        for (id, secret) in &ids {
+            let f = s.factor(id).await.unwrap().unwrap();
+            assert_eq!(
+                s.factor_secret(&f).unwrap().expose_bytes(),
+                secret.expose_bytes()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only() {
+    for b in backends("the_audit_log_is_append_only") {
+        let s = b.open().await;
+        let entry = idforge_examples::store::AuditEntry {
+            id: 0,
+            at: 1_700_000_000,
+            username: "alice".into(),
+            user_id: None,
+            application: "aws-console".into(),
+            source_ip: Some("192.0.2.1".into()),
+            front_door: "web".into(),
+            factors: vec!["password:wrong".into()],
+            result: "reject".into(),
+            reasons: vec!["wrong password".into()],
+        };
+        let id = s.append_audit(&entry).await.unwrap();
+        assert!(
+            s.execute_raw("UPDATE audit SET result = 'accept'")
+                .await
+                .is_err()
+        );
+        assert!(s.execute_raw("DELETE FROM audit").await.is_err());
+        let tail = s.audit_tail(10, Some("ALICE")).await.unwrap();
+        assert_eq!(tail.len(), 1, "{}", b.name);
+        assert_eq!(tail[0].id, id);
+        assert_eq!(tail[0].result, "reject");
+        assert_eq!(tail[0].reasons, vec!["wrong password".to_owned()]);
+    }
+}
+
+/// Two store handles (two connections) race to accept the same TOTP step 1,000 times:
+/// exactly one wins each time. Then lockout counters are raced the same way: no update is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_handles_accept_each_code_once_and_lose_no_lockout_update() {
+    for b in backends("racing_handles_accept_each_code_once") {
+        let a = b.open().await;
+        let c = b.open().await;
+        let u = a.create_user(&user("alice")).await.unwrap();
+        let f = enrol(&a, u.id, &Secret::from_bytes(&[7; 20]).unwrap()).await;
+        let mut wins = 0;
+        for step in 1..=1000u64 {
+            let (x, y) = tokio::join!(
+                a.accept_totp_step(&f, step, 0),
+                c.accept_totp_step(&f, step, 0)
+            );
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert!(x ^ y, "{}: step {step}: {x} {y}", b.name);
+            wins += 1;
+        }
+        assert_eq!(wins, 1000);
+        // An older step is never accepted again.
+        assert!(!a.accept_totp_step(&f, 999, 0).await.unwrap());
+        // HOTP counters and backup codes use the same guard.
+        for next in 1..=200u64 {
+            let (x, y) = tokio::join!(
+                a.accept_hotp_counter(&f, next, 0),
+                c.accept_hotp_counter(&f, next, 0)
+            );
+            assert!(x.unwrap() ^ y.unwrap(), "{}: counter {next}", b.name);
+        }
+        let rule = idforge_policy::LockoutRule {
+            max_failures: 1_000_000,
+            disable_after: 1_000_000,
+            ..Default::default()
+        };
+        let tasks: Vec<_> = [a.clone(), c.clone()]
+            .into_iter()
+            .map(|s| {
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        s.update_lockout("user:alice", |st| rule.record_failure(st, 100).0)
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let (state, _) = a.lockout("user:alice").await.unwrap();
+        assert_eq!(state.consecutive_failures, 100, "{}", b.name);
+    }
+}
+
+/// Run by `racing_processes_accept_each_code_once` in two child processes.
+#[tokio::test]
+#[ignore = "child process of racing_processes_accept_each_code_once"]
+async fn race_child() {
+    let Ok(url) = std::env::var("IDFORGE_RACE_URL") else {
+        return;
+    };
+    let key = std::env::var("IDFORGE_RACE_KEY").unwrap();
+    let factor = std::env::var("IDFORGE_RACE_FACTOR").unwrap();
+    let go = std::path::PathBuf::from(std::env::var("IDFORGE_RACE_GO").unwrap());
+    let s = Store::open(
+        &url,
+        1,
+        Keyring::new(Key::from_base64(&key).unwrap(), vec![]),
+    )
+    .await
+    .unwrap();
+    println!("ready");
+    while !go.exists() {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    for step in 1..=1000u64 {
+        if s.accept_totp_step(&factor, step, 0).await.unwrap() {
+            println!("won {step}");
+        }
+    }
+    println!("done");
+}
+
+/// Two processes race to accept the same 1,000 steps: each step is won exactly once.
+#[tokio::test]
+async fn racing_processes_accept_each_code_once() {
+    for b in backends("racing_processes_accept_each_code_once") {
+        let s = b.open().await;
+        let u = s.create_user(&user("alice")).await.unwrap();
+        let f = enrol(&s, u.id, &Secret::from_bytes(&[9; 20]).unwrap()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let go = dir.path().join("go");
+        let exe = std::env::current_exe().unwrap();
+        let mut children: Vec<_> = (0..2)
+            .map(|_| {
+                Command::new(&exe)
+                    .args(["race_child", "--exact", "--ignored", "--nocapture"])
+                    .env("IDFORGE_RACE_URL", &b.url)
+                    .env("IDFORGE_RACE_KEY", &b.key)
+                    .env("IDFORGE_RACE_FACTOR", &f)
+                    .env("IDFORGE_RACE_GO", &go)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut readers: Vec<_> = children
+            .iter_mut()
+            .map(|c| BufReader::new(c.stdout.take().unwrap()).lines())
+            .collect();
+        for r in &mut readers {
+            loop {
+                let line = r.next().unwrap().unwrap();
+                if line == "ready" {
+                    break;
+                }
+            }
+        }
+        std::fs::write(&go, b"go").unwrap();
+        let mut won = vec![0u32; 1001];
+        let mut per_child = Vec::new();
+        for r in readers {
+            let mut n = 0;
+            let mut done = false;
+            for line in r {
+                let line = line.unwrap();
+                if let Some(step) = line.strip_prefix("won ") {
+                    won[step.parse::<usize>().unwrap()] += 1;
+                    n += 1;
+                }
+                if line == "done" {
+                    done = true;
+                }
+            }
+            assert!(done, "{}: a child did not finish", b.name);
+            per_child.push(n);
+        }
+        for c in &mut children {
+            assert!(c.wait().unwrap().success());
+        }
+        for (step, w) in won.iter().enumerate().skip(1) {
+            assert_eq!(*w, 1, "{}: step {step} won {w} times", b.name);
+        }
+        eprintln!("{}: wins per process {per_child:?}", b.name);
+    }
+}
+
+/// Run by `kill_9_loses_no_acknowledged_write` as the process that is killed.
+#[tokio::test]
+#[ignore = "child process of kill_9_loses_no_acknowledged_write"]
+async fn durability_child() {
+    use std::io::Write as _;
+    let Ok(url) = std::env::var("IDFORGE_DURABLE_URL") else {
+        return;
+    };
+    let key = std::env::var("IDFORGE_RACE_KEY").unwrap();
+    let s = Store::open(
+        &url,
+        2,
+        Keyring::new(Key::from_base64(&key).unwrap(), vec![]),
+    )
+    .await
+    .unwrap();
+    let mut out = std::io::stdout().lock();
+    // A bounded stream: at most 5,000 operations, far more than the parent waits for.
+    for i in 0..5000u32 {
+        let name = format!("user{i}");
+        let u = s.create_user(&user(&name)).await.unwrap();
+        let secret = Secret::from_bytes(&[(i % 250) as u8 + 1; 20]).unwrap();
+        let f = enrol(&s, u.id, &secret).await;
+        writeln!(out, "enrolled {name} {f}").unwrap();
+        out.flush().unwrap();
+        let step = 1000 + u64::from(i);
+        assert!(s.accept_totp_step(&f, step, 0).await.unwrap());
+        writeln!(out, "accepted {f} {step}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Kills a process with SIGKILL in the middle of enrolments and accepted codes; after a
+/// restart every acknowledged enrolment is there and no acknowledged code is accepted again.
+#[tokio::test]
+async fn kill_9_loses_no_acknowledged_write() {
+    for b in backends("kill_9_loses_no_acknowledged_write") {
+        // Create the schema first so that the child starts writing at once.
+        b.open().await.close().await;
+        let exe = std::env::current_exe().unwrap();
+        let mut child = Command::new(&exe)
+            .args(["durability_child", "--exact", "--ignored", "--nocapture"])
+            .env("IDFORGE_DURABLE_URL", &b.url)
+            .env("IDFORGE_RACE_KEY", &b.key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut enrolled = Vec::new();
+        let mut accepted = Vec::new();
+        while accepted.len() < 150 {
+            let line = lines.next().unwrap().unwrap();
+            let parts: Vec<&str> = line.split(' ').collect();
+            match parts[..] {
+                ["enrolled", name, f] => enrolled.push((name.to_owned(), f.to_owned())),
+                ["accepted", f, step] => {
+                    accepted.push((f.to_owned(), step.parse::<u64>().unwrap()));
+                }
+                _ => {}
+            }
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the child was killed");
+        let s = b.open_with(1).await;
+        for (name, f) in &enrolled {
+            let u = s
+                .user(name)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{}: acknowledged user {name} lost", b.name));
+            let factor = s.factor(f).await.unwrap().unwrap();
+            assert_eq!(factor.user_id, u.id);
+            s.factor_secret(&factor).unwrap();
+        }
+        for (f, step) in &accepted {
+            assert!(
+                !s.accept_totp_step(f, *step, 0).await.unwrap(),
+                "{}: step {step} of {f} accepted twice",
+                b.name
+            );
+        }
+        eprintln!(
+            "{}: {} enrolments and {} accepted codes acknowledged before SIGKILL, all kept",
+            b.name,
+            enrolled.len(),
+            accepted.len()
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_full_sync() {
+    let b = backends("sqlite_runs_in_wal_mode_with_full_sync").remove(0);
+    let s = b.open().await;
+    assert_eq!(s.sqlite_pragma("journal_mode").await.unwrap(), "wal");
+    // 2 is FULL: every commit is synced, so a committed write survives power loss.
+    assert_eq!(s.sqlite_pragma("synchronous").await.unwrap(), "2");
+    assert_eq!(s.sqlite_pragma("foreign_keys").await.unwrap(), "1");
+}
