@@ -549,7 +549,7 @@ impl Service {
             front_door: req.front_door,
         };
         if !needs_second {
-            return self.finish(pending, user, groups, req.now).await;
+            return self.finish(pending, user, groups, req.now, false).await;
         }
         match req.code {
             Some(code) => self.check_code(pending, code, req.now).await,
@@ -808,7 +808,7 @@ impl Service {
             pending.factors.push(f);
             let user = self.store.require_user(&pending.username).await?;
             let groups = self.store.groups_of(user.id).await?;
-            self.finish(pending, user, groups, now).await
+            self.finish(pending, user, groups, now, true).await
         } else {
             if factors.is_empty() && !allowed(Method::BackupCode) {
                 pending.factors.push("otp:none-enrolled".into());
@@ -859,6 +859,7 @@ impl Service {
         user: User,
         groups: Vec<String>,
         now: u64,
+        second_factor_passed: bool,
     ) -> Result<Outcome, ServiceError> {
         let lockout = *self.policies.lockout();
         let user_key = format!("user:{}", crate::store::name_key(&user.name));
@@ -866,7 +867,9 @@ impl Service {
             .update_lockout(&user_key, |s| lockout.user.record_success(s))
             .await?;
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
-        if pending.challenged {
+        // A device that passed a second factor (or an adaptive challenge) is registered, up
+        // to the device limit.
+        if pending.challenged || (second_factor_passed && pending.device.is_some()) {
             let devices = self.store.devices_of(user.id).await?;
             let outcome = self
                 .rules
