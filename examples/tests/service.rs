@@ -1,7 +1,12 @@
 //! The one decision path, end to end on a real store: first factor, policy, adaptive rules,
 //! second factor with the replay guard, lockout, devices, alerts and the audit log.
 
-#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::missing_panics_doc,
+    clippy::panic,
+    clippy::many_single_char_names
+)]
 
 #[path = "support/postgres.rs"]
 mod postgres;
