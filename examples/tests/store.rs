@@ -552,3 +552,73 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
     assert_eq!(s.sqlite_pragma("synchronous").await.unwrap(), "2");
     assert_eq!(s.sqlite_pragma("foreign_keys").await.unwrap(), "1");
 }
+
+/// Moving from SQLite to PostgreSQL: every row comes along with its id, secrets still open,
+/// used codes stay used, and new rows get fresh ids.
+#[tokio::test]
+async fn a_sqlite_store_copies_into_postgres() {
+    let mut all = backends("a_sqlite_store_copies_into_postgres");
+    if all.len() < 2 {
+        return;
+    }
+    let pg = all.pop().unwrap();
+    let lite = all.pop().unwrap();
+    let s = lite.open().await;
+    let alice = s.create_user(&user("alice")).await.unwrap();
+    s.set_password_hash(alice.id, "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
+        .await
+        .unwrap();
+    s.create_group("Staff").await.unwrap();
+    s.add_member("alice", "Staff").await.unwrap();
+    let secret = Secret::from_bytes(&[5; 20]).unwrap();
+    let f = enrol(&s, alice.id, &secret).await;
+    assert!(s.accept_totp_step(&f, 77, 0).await.unwrap());
+    s.update_lockout("user:alice", |mut st| {
+        st.consecutive_failures = 2;
+        st
+    })
+    .await
+    .unwrap();
+    s.append_audit(&idforge_examples::store::AuditEntry {
+        id: 0,
+        at: 1,
+        username: "alice".into(),
+        user_id: Some(alice.id),
+        application: "app".into(),
+        source_ip: None,
+        front_door: "cli".into(),
+        factors: vec![],
+        result: "accept".into(),
+        reasons: vec![],
+    })
+    .await
+    .unwrap();
+    let t = pg.open().await;
+    let report = s.copy_to(&t, |_, _| {}).await.unwrap();
+    assert!(report.contains(&("users", 1)) && report.contains(&("factors", 1)));
+    // A second copy into a store that has data is refused.
+    assert!(s.copy_to(&t, |_, _| {}).await.is_err());
+    let a = t.user("alice").await.unwrap().unwrap();
+    assert_eq!(a.id, alice.id);
+    assert_eq!(t.groups_of(a.id).await.unwrap(), vec!["Staff".to_owned()]);
+    let factor = t.factor(&f).await.unwrap().unwrap();
+    assert_eq!(
+        t.factor_secret(&factor).unwrap().expose_bytes(),
+        secret.expose_bytes()
+    );
+    assert!(!t.accept_totp_step(&f, 77, 0).await.unwrap());
+    assert!(t.password_hash(a.id).await.unwrap().is_some());
+    assert_eq!(
+        t.lockout("user:alice")
+            .await
+            .unwrap()
+            .0
+            .consecutive_failures,
+        2
+    );
+    assert_eq!(t.audit_tail(10, None).await.unwrap().len(), 1);
+    // Sequences moved on: new rows do not collide with copied ids.
+    let bob = t.create_user(&user("bob")).await.unwrap();
+    assert!(bob.id > a.id);
+    t.create_group("Admins").await.unwrap();
+}

@@ -14,7 +14,10 @@
 //! SQLite runs in WAL mode with `synchronous = FULL`: a committed write survives power loss.
 //! OTP secrets are sealed with AES-256-GCM ([`crate::crypto`]) bound to their row.
 
+mod copy;
 mod schema;
+
+pub use copy::CopyReport;
 
 use std::fmt;
 use std::net::IpAddr;

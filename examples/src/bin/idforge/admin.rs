@@ -209,6 +209,19 @@ pub(crate) enum KeysCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Copy every row into another, empty database (for example from the SQLite file to
+    /// PostgreSQL), then point `store.url` at it. Stop the servers first.
+    Copy {
+        /// The target (`postgres://...` or `sqlite:PATH`); `env:NAME` and `file:PATH` work.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+    /// Backend, schema version and row counts.
+    Status,
+}
+
 #[derive(Args)]
 pub(crate) struct LoginArgs {
     /// The user name.
@@ -883,4 +896,40 @@ pub(crate) async fn login(ctx: &Context, a: &LoginArgs) -> Result<bool> {
     };
     ctx.print(&value, || text);
     Ok(ok)
+}
+
+pub(crate) async fn store(ctx: &Context, command: &StoreCommand) -> Result<bool> {
+    let config = ctx.config()?;
+    let source = service::open_store(&config).await?;
+    match command {
+        StoreCommand::Status => {
+            let version = source.schema_version().await?;
+            let users = source.user_count().await?;
+            let backend = format!("{:?}", source.backend()).to_lowercase();
+            ctx.print(
+                &json!({"backend": backend, "schema_version": version, "users": users}),
+                || format!("{backend} store, schema version {version}, {users} users"),
+            );
+        }
+        StoreCommand::Copy { to } => {
+            let url = idforge_examples::secret::SecretValue::parse(to).resolve()?;
+            let target = Store::open(url.expose(), 2, service::keyring_for(&config)?)
+                .await
+                .context("opening the target store")?;
+            let json_out = ctx.json;
+            let report = source
+                .copy_to(&target, |table, n| {
+                    if !json_out {
+                        eprintln!("copied {n:>8} rows of {table}");
+                    }
+                })
+                .await?;
+            target.close().await;
+            let total: u64 = report.iter().map(|(_, n)| n).sum();
+            ctx.print(&json!({"copied": report, "rows": total}), || {
+                format!("copied {total} rows; now set store.url to the new database")
+            });
+        }
+    }
+    Ok(true)
 }

@@ -57,6 +57,9 @@ enum Command {
     /// Keys that encrypt secrets at rest: status and rotation.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// The store: copy it into another database (SQLite to PostgreSQL).
+    #[command(subcommand)]
+    Store(admin::StoreCommand),
     /// Run a login through the decision path, as a server would (password from stdin).
     Login(admin::LoginArgs),
     /// LDAP and Active Directory: test the connection and the attribute mapping.
@@ -103,6 +106,7 @@ fn run(cli: &Cli) -> Result<bool> {
                     Command::Audit(c) => admin::audit(&ctx, c).await,
                     Command::Keys(c) => admin::keys(&ctx, c).await,
                     Command::Login(a) => admin::login(&ctx, a).await,
+                    Command::Store(c) => admin::store(&ctx, c).await,
                     Command::Ldap(c) => {
                         let config = ctx.config()?;
                         ldap::run(c, &config.directories).await
