@@ -529,6 +529,9 @@ impl Config {
             if self.directories[..i].iter().any(|o| o.name == d.name) {
                 return err(format!("directories[{i}].name"), "is used twice");
             }
+            if let Err(e) = d.validate() {
+                return Err((format!("directories[{i}]"), e.to_string()));
+            }
             if d.name == "local" {
                 return err(
                     format!("directories[{i}].name"),
@@ -736,28 +739,50 @@ mod tests {
 
     #[test]
     fn semantic_errors_name_the_key_and_its_line() {
-        let text = format!(
-            "groups = [\"Admins\"]\n{}\n[[apps]]\nid = \"aws\"\nkind = \"aws\"\n\n[[apps]]\nid = \"aws2\"\nkind = \"aws\"\n[[apps.roles]]\ngroup = \"Admins\"\nrole_arn = \"arn:aws:iam::123:role/X\"\nprovider_arn = \"arn:aws:iam::123456789012:saml-provider/P\"\n",
-            "[[apps]]\nid = \"r\"\nkind = \"radius\"\n"
-        );
-        let text = format!("{}{}", minimal(), text);
+        let lines = [
+            "groups = [\"Admins\"]",
+            "store.encryption_key = \"env:K\"",
+            "[policy.default]",
+            "first_factor = \"local_password\"",
+            "second_factor = \"required\"",
+            "methods = [\"totp\"]",
+            "[[apps]]",
+            "id = \"r\"",
+            "kind = \"radius\"",
+            "[[apps]]", // line 10: an aws app without roles
+            "id = \"aws\"",
+            "kind = \"aws\"",
+            "[[apps]]",
+            "id = \"aws2\"",
+            "kind = \"aws\"",
+            "[[apps.roles]]",
+            "group = \"Admins\"",
+            "role_arn = \"arn:aws:iam::123:role/X\"", // line 18: a short account number
+            "provider_arn = \"arn:aws:iam::123456789012:saml-provider/P\"",
+        ];
+        let text = lines.join("\n");
         let e = Config::from_toml(&text, "x.toml").unwrap_err();
         let ConfigError::Invalid { key, line, .. } = &e else {
             panic!("{e}")
         };
         assert_eq!(key, "apps[1].roles");
-        assert_eq!(*line, Some(11), "{e}");
+        assert_eq!(*line, Some(10), "{e}");
         // Fix the first problem: the second is found, on its own line.
         let text = text.replace(
-            "id = \"aws\"\nkind = \"aws\"\n",
-            "id = \"aws\"\nkind = \"radius\"\n",
+            "id = \"aws\"\nkind = \"aws\"",
+            "id = \"aws\"\nkind = \"radius\"",
         );
         let e = Config::from_toml(&text, "x.toml").unwrap_err();
         let ConfigError::Invalid { key, line, .. } = &e else {
             panic!("{e}")
         };
         assert_eq!(key, "apps[2].roles[0].role_arn");
-        assert_eq!(*line, Some(20), "{e}");
+        assert_eq!(*line, Some(18), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("x.toml:18: apps[2].roles[0].role_arn: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -779,6 +804,22 @@ mod tests {
         };
         assert_eq!(key, "policy");
         assert!(e.to_string().contains("Nobody"), "{e}");
+    }
+
+    #[test]
+    fn the_complete_example_in_docs_server_md_loads() {
+        let doc = include_str!("../../docs/server.md");
+        let start = doc.find("<!-- complete-example -->\n```toml\n").unwrap();
+        let rest = &doc[start..];
+        let body = &rest[rest.find('\n').unwrap() + 9..];
+        let text = &body[..body.find("```").unwrap()];
+        let c = Config::from_toml(text, "docs/server.md").unwrap();
+        assert_eq!(c.directories.len(), 1);
+        assert_eq!(c.apps.len(), 3);
+        assert_eq!(c.radius.clients.len(), 1);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert!(!c.demo);
+        assert_eq!(c.policy_set().unwrap().config().policies.len(), 2);
     }
 
     #[test]
