@@ -523,11 +523,9 @@ impl LdapDirectory {
             };
             return self.conclude(username, result, started);
         }
-        let mut lease = inner
-            .pool
-            .lease(inner.timeout, inner.reuse)
-            .await
-            .map_err(|_| self.busy())?;
+        let Ok(mut lease) = inner.pool.lease(inner.timeout, inner.reuse).await else {
+            return Err(self.undecided(username, self.busy()));
+        };
         if let Some(stream) = lease.idle.take() {
             let attempt = self.attempt(stream, true, username, password).await;
             if !attempt.stale() {
@@ -538,7 +536,10 @@ impl LdapDirectory {
                 "a kept connection was closed by the server; logging in on a new one"
             );
         }
-        let stream = inner.connector.open().await?;
+        let stream = match inner.connector.open().await {
+            Ok(stream) => stream,
+            Err(error) => return Err(self.undecided(username, error)),
+        };
         let attempt = self.attempt(stream, false, username, password).await;
         self.finish(lease, attempt, username, started)
     }
@@ -553,16 +554,19 @@ impl LdapDirectory {
         self.inner.pool.give_back(lease, attempt.keep);
         match attempt.outcome {
             Ok(result) => self.conclude(username, result, started),
-            Err(error) => {
-                tracing::warn!(
-                    directory = %self.inner.name,
-                    user = %username,
-                    error = %error,
-                    "ldap login could not be decided"
-                );
-                Err(error)
-            }
+            Err(error) => Err(self.undecided(username, error)),
         }
+    }
+
+    /// Logs an infrastructure failure and returns it.
+    fn undecided(&self, username: &str, error: LdapError) -> LdapError {
+        tracing::warn!(
+            directory = %self.inner.name,
+            user = %username,
+            error = %error,
+            "ldap login could not be decided"
+        );
+        error
     }
 
     fn conclude(
