@@ -1,0 +1,214 @@
+//! The LDAP first factor through the decision path and through the `idforge` binary, against a
+//! real slapd.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc, clippy::panic)]
+
+#[path = "support/slapd.rs"]
+mod slapd;
+
+use std::net::IpAddr;
+use std::process::Command;
+use std::sync::Arc;
+
+use idforge_examples::config::Config;
+use idforge_examples::notify::MemoryNotifier;
+use idforge_examples::service::{AuthRequest, FirstFactorInput, FrontDoor, Outcome, Service};
+use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd};
+
+fn config_text(ldap_url: &str, store: &str) -> String {
+    format!(
+        r#"
+groups = ["VPN_Group", "staff"]
+
+[store]
+url = "{store}"
+encryption_key = "env:IDFORGE_TEST_LDAP_KEY"
+
+[passwords]
+memory_kib = 64
+iterations = 1
+parallelism = 1
+
+[[directories]]
+name = "lab"
+url = "{ldap_url}"
+start_tls = false
+allow_plaintext = true
+bind_dn = "{SERVICE_DN}"
+bind_password = "env:IDFORGE_TEST_LDAP_SERVICE_PASSWORD"
+user_base = "{PEOPLE}"
+user_filter = "uid"
+groups = {{ member_of = {{ attribute = "memberOf" }} }}
+
+[[apps]]
+id = "vpn"
+kind = "radius"
+radius_mode = "challenge"
+
+[[policy.policies]]
+name = "vpn-password-only"
+applications = ["vpn"]
+groups = ["VPN_Group"]
+first_factor = {{ directory = "lab" }}
+second_factor = "none"
+
+[policy.default]
+first_factor = {{ directory = "lab" }}
+second_factor = "required"
+methods = ["totp"]
+"#
+    )
+}
+
+fn request<'a>(user: &'a str, password: &'a str) -> AuthRequest<'a> {
+    AuthRequest {
+        username: user,
+        application: "vpn",
+        source_ip: "192.0.2.10".parse::<IpAddr>().unwrap(),
+        device: None,
+        front_door: FrontDoor::Radius,
+        now: 1_760_000_000,
+        first_factor: FirstFactorInput::Password(password),
+        code: None,
+    }
+}
+
+#[tokio::test]
+async fn directory_users_log_in_with_their_groups_and_failures_are_audited() {
+    if !slapd::slapd_present("directory_users_log_in_with_their_groups") {
+        return;
+    }
+    let server = Slapd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = idforge_examples::crypto::Key::generate()
+        .unwrap()
+        .to_base64();
+    let text = config_text(
+        &server.url(),
+        &format!("sqlite://{}", dir.path().join("db").display()),
+    )
+    .replace("env:IDFORGE_TEST_LDAP_KEY", &key)
+    .replace("env:IDFORGE_TEST_LDAP_SERVICE_PASSWORD", SERVICE_PASSWORD);
+    let config = Config::from_toml(&text, "ldap.toml").unwrap();
+    let store = idforge_examples::service::open_store(&config)
+        .await
+        .unwrap();
+    let svc = Service::with_store(config, store, Arc::new(MemoryNotifier::default()))
+        .await
+        .unwrap();
+
+    // alice is in VPN_Group: the VPN takes her directory password alone.
+    let o = svc
+        .authenticate(&request("alice", "alice-pw"))
+        .await
+        .unwrap();
+    let Outcome::Accept(acc) = &o else {
+        panic!("{o:?}")
+    };
+    assert_eq!(acc.user.source, "lab");
+    assert_eq!(acc.user.email.as_deref(), Some("alice@example.com"));
+    assert!(
+        acc.groups.contains(&"VPN_Group".to_owned()),
+        "{:?}",
+        acc.groups
+    );
+    assert_eq!(acc.factors, ["password:ok:lab"]);
+
+    // bob is not: the default policy asks for a second factor after his password.
+    assert!(matches!(
+        svc.authenticate(&request("bob", "bob-pw")).await.unwrap(),
+        Outcome::NeedSecondFactor(_)
+    ));
+
+    // Wrong password, unknown user, injection: one answer for the user, details in the audit.
+    for (user, password) in [
+        ("alice", "wrong"),
+        ("nobody", "x"),
+        ("*)(uid=*", "alice-pw"),
+    ] {
+        let o = svc.authenticate(&request(user, password)).await.unwrap();
+        let Outcome::Reject { message, .. } = &o else {
+            panic!("{user}: {o:?}")
+        };
+        assert_eq!(message, "invalid credentials");
+    }
+    let tail = svc.store().audit_tail(3, None).await.unwrap();
+    assert!(tail.iter().all(|e| e.result == "reject"), "{tail:?}");
+    assert!(
+        tail[0]
+            .factors
+            .contains(&"password:rejected:lab".to_owned())
+    );
+    assert!(tail[0].reasons.iter().any(|r| r.starts_with("lab: ")));
+    for e in &tail {
+        let json = serde_json::to_string(e).unwrap();
+        assert!(!json.contains("alice-pw") && !json.contains(SERVICE_PASSWORD));
+    }
+    // The directory user is in the store now, with the groups the directory gave.
+    let alice = svc.store().require_user("alice").await.unwrap();
+    let mut groups = svc.store().groups_of(alice.id).await.unwrap();
+    groups.sort();
+    assert_eq!(groups, ["VPN_Group", "staff"]);
+}
+
+#[test]
+fn idforge_ldap_test_through_the_binary_and_its_config_file() {
+    if !slapd::slapd_present("idforge_ldap_test_through_the_binary") {
+        return;
+    }
+    let server = Slapd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idforge.toml");
+    std::fs::write(
+        &config,
+        config_text(
+            &server.url(),
+            &format!("sqlite://{}", dir.path().join("db").display()),
+        ),
+    )
+    .unwrap();
+    let key = idforge_examples::crypto::Key::generate()
+        .unwrap()
+        .to_base64();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_idforge"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("IDFORGE_TEST_LDAP_KEY", key.as_str())
+            .env("IDFORGE_TEST_LDAP_SERVICE_PASSWORD", SERVICE_PASSWORD)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["ldap", "test", "alice"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("uid=alice,ou=people,dc=example,dc=com"),
+        "{out}"
+    );
+    assert!(out.contains("VPN_Group"), "{out}");
+    assert!(!out.contains(SERVICE_PASSWORD));
+    let o = run(&["ldap", "test", "nobody"]);
+    assert_eq!(o.status.code(), Some(1));
+    // The LDAP first factor through `idforge login`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idforge"))
+        .arg("--config")
+        .arg(&config)
+        .args(["login", "alice", "--app", "vpn"])
+        .env("IDFORGE_TEST_LDAP_KEY", key.as_str())
+        .env("IDFORGE_TEST_LDAP_SERVICE_PASSWORD", SERVICE_PASSWORD)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"alice-pw\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("accepted alice"), "{out}");
+}
