@@ -418,6 +418,11 @@ impl Config {
                 join(p);
             }
         }
+        for d in &mut self.directories {
+            if let Some(p) = d.ca_file.as_mut() {
+                join(p);
+            }
+        }
     }
 
     /// The store URL: the configured one, or SQLite in the data directory.
@@ -842,5 +847,12 @@ mod tests {
         std::fs::write(&path, format!("data_dir = \"data\"\n{}", minimal())).unwrap();
         let c = Config::from_file(&path).unwrap();
         assert_eq!(c.data_dir, dir.path().join("data"));
+        let with_directory = format!(
+            "data_dir = \"data\"\n{}[[directories]]\nname = \"corp\"\nurl = \"ldaps://dc.example.com\"\nca_file = \"ca.pem\"\nuser_base = \"dc=example,dc=com\"\nuser_filter = \"uid\"\n",
+            minimal()
+        );
+        std::fs::write(&path, with_directory).unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.directories[0].ca_file, Some(dir.path().join("ca.pem")));
     }
 }
