@@ -78,6 +78,11 @@ pub enum AwsError {
     /// The ACS URL is not an AWS sign-in endpoint.
     #[error("ACS URL `{0}` is not an AWS sign-in SAML endpoint")]
     AcsUrl(String),
+    /// The caller added an attribute that the preset sets and that takes a single value
+    /// (`RoleSessionName`, `SessionDuration`, `SourceIdentity`, a `PrincipalTag:` or
+    /// `TransitiveTagKeys`). Extra `Role` values are merged instead.
+    #[error("attribute `{0}` is set by the AWS preset and takes a single value")]
+    PresetAttribute(String),
     /// The Identity Center user name is empty.
     #[error("the Identity Center user name must not be empty")]
     UserName,
@@ -290,52 +295,77 @@ impl AwsSignIn {
     /// Validates, then sets the destination, recipient and audience and adds the AWS
     /// attributes to `builder`. The NameID is set to `role_session_name` in
     /// persistent format unless one was set already.
+    ///
+    /// A `Role` attribute the caller already added to `builder` is merged into the
+    /// preset's (each value `role-arn,provider-arn` or `provider-arn,role-arn`, checked
+    /// like [`AwsRole::new`]); any other attribute the preset sets is single-valued, and
+    /// finding it already on the builder is [`AwsError::PresetAttribute`]. The response
+    /// never carries two attributes with one name.
     pub fn apply(&self, builder: ResponseBuilder) -> Result<ResponseBuilder, AwsError> {
-        self.validate()?;
-        let mut b = builder
-            .destination(&self.acs_url)
-            .recipient(&self.acs_url)
-            .audience(&self.audience);
+        let mut b = builder;
+        let role_name = format!("{ATTR}Role");
+        let mut merged = self.clone();
+        if let Some(extra) = b.take_attribute(&role_name) {
+            for value in &extra.values {
+                merged.roles.push(role_from_value(value)?);
+            }
+        }
+        merged.validate()?;
+        let mut attributes = vec![
+            (
+                role_name,
+                merged.roles.iter().map(AwsRole::attribute_value).collect(),
+            ),
+            (
+                format!("{ATTR}RoleSessionName"),
+                vec![merged.role_session_name.clone()],
+            ),
+        ];
+        if let Some(d) = merged.session_duration {
+            attributes.push((format!("{ATTR}SessionDuration"), vec![d.to_string()]));
+        }
+        for (k, v) in &merged.principal_tags {
+            attributes.push((format!("{ATTR}PrincipalTag:{k}"), vec![v.clone()]));
+        }
+        if !merged.transitive_tag_keys.is_empty() {
+            attributes.push((
+                format!("{ATTR}TransitiveTagKeys"),
+                merged.transitive_tag_keys.clone(),
+            ));
+        }
+        if let Some(s) = &merged.source_identity {
+            attributes.push((format!("{ATTR}SourceIdentity"), vec![s.clone()]));
+        }
+        if let Some((name, _)) = attributes.iter().find(|(n, _)| b.has_attribute(n)) {
+            return Err(AwsError::PresetAttribute(name.clone()));
+        }
+        b = b
+            .destination(&merged.acs_url)
+            .recipient(&merged.acs_url)
+            .audience(&merged.audience);
         if !b.has_name_id() {
             b = b.name_id(NameId::new(
-                &self.role_session_name,
+                &merged.role_session_name,
                 NameIdFormat::Persistent,
             ));
         }
-        b = b
-            .attribute(SamlAttribute::uri(
-                &format!("{ATTR}Role"),
-                self.roles.iter().map(AwsRole::attribute_value),
-            ))
-            .attribute(SamlAttribute::uri(
-                &format!("{ATTR}RoleSessionName"),
-                [self.role_session_name.as_str()],
-            ));
-        if let Some(d) = self.session_duration {
-            b = b.attribute(SamlAttribute::uri(
-                &format!("{ATTR}SessionDuration"),
-                [d.to_string()],
-            ));
-        }
-        for (k, v) in &self.principal_tags {
-            b = b.attribute(SamlAttribute::uri(
-                &format!("{ATTR}PrincipalTag:{k}"),
-                [v.as_str()],
-            ));
-        }
-        if !self.transitive_tag_keys.is_empty() {
-            b = b.attribute(SamlAttribute::uri(
-                &format!("{ATTR}TransitiveTagKeys"),
-                self.transitive_tag_keys.iter().map(String::as_str),
-            ));
-        }
-        if let Some(s) = &self.source_identity {
-            b = b.attribute(SamlAttribute::uri(
-                &format!("{ATTR}SourceIdentity"),
-                [s.as_str()],
-            ));
+        for (name, values) in attributes {
+            b = b.attribute(SamlAttribute::uri(&name, values));
         }
         Ok(b)
+    }
+}
+
+/// A `Role` attribute value given by the caller: the two ARNs in either order.
+fn role_from_value(value: &str) -> Result<AwsRole, AwsError> {
+    let (a, b) = value
+        .split_once(',')
+        .ok_or_else(|| AwsError::RoleArn(value.to_owned()))?;
+    let (a, b) = (a.trim(), b.trim());
+    if iam_arn(a, "saml-provider").is_some() {
+        AwsRole::new(b, a)
+    } else {
+        AwsRole::new(a, b)
     }
 }
 
@@ -517,6 +547,81 @@ mod tests {
             sign_in().region("evil.com/x").validate(),
             Err(AwsError::AcsUrl(_))
         ));
+    }
+
+    fn attribute_values(xml: &str, name: &str) -> Vec<Vec<String>> {
+        let doc = crate::xml::parse(xml.as_bytes()).unwrap();
+        doc.descendant_elements(doc.root())
+            .into_iter()
+            .filter(|&n| {
+                doc.element(n).is_some_and(|e| {
+                    e.is(crate::ns::SAML, "Attribute") && e.attribute("Name") == Some(name)
+                })
+            })
+            .map(|n| {
+                doc.children_named(n, crate::ns::SAML, "AttributeValue")
+                    .map(|v| doc.text(v).unwrap())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn builder() -> ResponseBuilder {
+        ResponseBuilder::new(
+            "https://idp.example.org",
+            crate::SamlId::new("_r").unwrap(),
+            crate::SamlId::new("_a").unwrap(),
+            chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn caller_attributes_never_duplicate_preset_ones() {
+        // A single-valued attribute the preset sets: refused, not sent twice.
+        let session = format!("{ATTR}RoleSessionName");
+        let b = builder().attribute(SamlAttribute::uri(&session, ["bob"]));
+        assert_eq!(
+            sign_in().apply(b).err(),
+            Some(AwsError::PresetAttribute(session.clone()))
+        );
+        let duration = format!("{ATTR}SessionDuration");
+        let b = builder().attribute(SamlAttribute::uri(&duration, ["3600"]));
+        assert_eq!(
+            sign_in().session_duration(900).apply(b).err(),
+            Some(AwsError::PresetAttribute(duration))
+        );
+        // Role is multi-valued: merged into one attribute, checked like the preset's.
+        let role = format!("{ATTR}Role");
+        let other = "arn:aws:iam::123456789012:role/ReadOnly";
+        let b = builder().attribute(SamlAttribute::uri(&role, [format!("{PROVIDER},{other}")]));
+        let xml = sign_in().apply(b).unwrap().build().unwrap().to_xml();
+        assert_eq!(
+            attribute_values(&xml, &role),
+            [vec![
+                format!("{ROLE},{PROVIDER}"),
+                format!("{other},{PROVIDER}")
+            ]]
+        );
+        assert_eq!(attribute_values(&xml, &session).len(), 1);
+        let b = builder().attribute(SamlAttribute::uri(&role, [format!("{ROLE},{PROVIDER}")]));
+        assert_eq!(
+            sign_in().apply(b).err(),
+            Some(AwsError::DuplicateRole(ROLE.into()))
+        );
+        let b = builder().attribute(SamlAttribute::uri(&role, ["garbage"]));
+        assert!(matches!(
+            sign_in().apply(b).err(),
+            Some(AwsError::RoleArn(_))
+        ));
+        // Added after the preset: the builder refuses the duplicate name.
+        let b = sign_in()
+            .apply(builder())
+            .unwrap()
+            .attribute(SamlAttribute::uri(&session, ["bob"]));
+        assert_eq!(
+            b.build(),
+            Err(crate::Error::DuplicateAttribute { name: session })
+        );
     }
 
     #[test]

@@ -134,6 +134,14 @@ pub enum Error {
         /// Where the base64 appeared.
         field: &'static str,
     },
+    /// Two attributes of the assertion carry the same `Name`. Strict service providers
+    /// (python3-saml, Shibboleth) refuse such an assertion; give one attribute with
+    /// several values instead.
+    #[error("duplicate attribute name `{name}` (give one attribute with several values)")]
+    DuplicateAttribute {
+        /// The attribute name.
+        name: String,
+    },
     /// A value broke a rule of the AWS (IAM or Identity Center) preset.
     #[error("AWS preset: {0}")]
     Aws(#[from] crate::aws::AwsError),

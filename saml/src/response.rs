@@ -452,10 +452,23 @@ impl ResponseBuilder {
         self
     }
 
-    /// Adds an attribute.
+    /// Adds an attribute. Names must be unique within the assertion: a second
+    /// attribute with a name already added makes [`ResponseBuilder::build`] fail with
+    /// [`Error::DuplicateAttribute`] (put all values into one attribute).
     pub fn attribute(mut self, attribute: SamlAttribute) -> Self {
         self.attributes.push(attribute);
         self
+    }
+
+    /// Removes and returns the attribute named `name`, if one was added (the first
+    /// one, should there be several).
+    pub(crate) fn has_attribute(&self, name: &str) -> bool {
+        self.attributes.iter().any(|a| a.name == name)
+    }
+
+    pub(crate) fn take_attribute(&mut self, name: &str) -> Option<SamlAttribute> {
+        let i = self.attributes.iter().position(|a| a.name == name)?;
+        Some(self.attributes.remove(i))
     }
 
     /// Builds the (unsigned) response.
@@ -465,6 +478,13 @@ impl ResponseBuilder {
             return Err(Error::DuplicateId {
                 id: self.response_id.to_string(),
             });
+        }
+        for (i, attr) in self.attributes.iter().enumerate() {
+            if self.attributes[..i].iter().any(|a| a.name == attr.name) {
+                return Err(Error::DuplicateAttribute {
+                    name: attr.name.clone(),
+                });
+            }
         }
         if self.validity <= TimeDelta::zero() || self.clock_skew < TimeDelta::zero() {
             return Err(Error::InvalidValue {
@@ -696,6 +716,28 @@ mod tests {
         assert!(xml.contains("<saml:AttributeValue>a &amp; b</saml:AttributeValue>"));
         assert!(xml.contains("Recipient=\"https://sp.example.org/acs\""));
         assert_eq!(parse(xml.as_bytes()).unwrap(), *d);
+    }
+
+    #[test]
+    fn refuses_two_attributes_with_one_name() {
+        let r = builder()
+            .attribute(SamlAttribute::uri(
+                "urn:oid:0.9.2342.19200300.100.1.3",
+                ["a@x"],
+            ))
+            .attribute(SamlAttribute::basic("groups", ["d"]))
+            .build();
+        assert_eq!(
+            r,
+            Err(Error::DuplicateAttribute {
+                name: "groups".into()
+            })
+        );
+        // The same name in another NameFormat is still the same Name to an SP.
+        let r = builder()
+            .attribute(SamlAttribute::uri("groups", ["d"]))
+            .build();
+        assert!(matches!(r, Err(Error::DuplicateAttribute { .. })));
     }
 
     #[test]
