@@ -301,6 +301,9 @@ impl AwsSignIn {
     /// like [`AwsRole::new`]); any other attribute the preset sets is single-valued, and
     /// finding it already on the builder is [`AwsError::PresetAttribute`]. The response
     /// never carries two attributes with one name.
+    ///
+    /// AWS wants the assertion signed (its metadata says `WantAssertionsSigned`), so
+    /// the response refuses to be signed on the Response alone.
     pub fn apply(&self, builder: ResponseBuilder) -> Result<ResponseBuilder, AwsError> {
         let mut b = builder;
         let role_name = format!("{ATTR}Role");
@@ -339,7 +342,9 @@ impl AwsSignIn {
         if let Some((name, _)) = attributes.iter().find(|(n, _)| b.has_attribute(n)) {
             return Err(AwsError::PresetAttribute(name.clone()));
         }
+        // AWS's published SP metadata says WantAssertionsSigned="true".
         b = b
+            .want_assertions_signed(true)
             .destination(&merged.acs_url)
             .recipient(&merged.acs_url)
             .audience(&merged.audience);
@@ -622,6 +627,12 @@ mod tests {
             b.build(),
             Err(crate::Error::DuplicateAttribute { name: session })
         );
+    }
+
+    #[test]
+    fn aws_responses_sign_the_assertion() {
+        let r = sign_in().apply(builder()).unwrap().build().unwrap();
+        assert!(r.wants_assertion_signed());
     }
 
     #[test]

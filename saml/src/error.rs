@@ -142,6 +142,12 @@ pub enum Error {
         /// The attribute name.
         name: String,
     },
+    /// The service provider's metadata says `WantAssertionsSigned="true"` but only the
+    /// Response was to be signed: the SP would refuse the result.
+    #[error(
+        "the service provider wants signed assertions (WantAssertionsSigned): sign the assertion or both, not only the response"
+    )]
+    AssertionSignatureRequired,
     /// A value broke a rule of the AWS (IAM or Identity Center) preset.
     #[error("AWS preset: {0}")]
     Aws(#[from] crate::aws::AwsError),

@@ -318,6 +318,7 @@ pub struct ResponseBuilder {
     session_not_on_or_after: Option<DateTime<Utc>>,
     authn_context: AuthnContextClass,
     attributes: Vec<SamlAttribute>,
+    want_assertions_signed: bool,
 }
 
 /// A built response: the document plus where its parts are.
@@ -325,6 +326,7 @@ pub struct ResponseBuilder {
 pub struct Response {
     doc: Document,
     assertion: Option<NodeId>,
+    want_assertions_signed: bool,
 }
 
 fn samlp(local: &str) -> Name {
@@ -372,6 +374,7 @@ impl ResponseBuilder {
             session_not_on_or_after: None,
             authn_context: AuthnContextClass::PasswordProtectedTransport,
             attributes: Vec::new(),
+            want_assertions_signed: false,
         }
     }
 
@@ -397,6 +400,25 @@ impl ResponseBuilder {
     /// The status. A non-success status produces a response without an assertion.
     pub fn status(mut self, status: Status) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Takes the signing requirement of the service provider's metadata: with
+    /// `WantAssertionsSigned="true"`, [`Response::sign`] refuses to sign only the
+    /// Response ([`Error::AssertionSignatureRequired`]). Destination and audience are
+    /// still set by the caller ([`SpMetadata::resolve_acs`], [`SpMetadata::entity_id`]).
+    ///
+    /// [`SpMetadata::resolve_acs`]: crate::metadata::SpMetadata::resolve_acs
+    /// [`SpMetadata::entity_id`]: crate::metadata::SpMetadata::entity_id
+    pub fn service_provider(self, sp: &crate::metadata::SpMetadata) -> Self {
+        self.want_assertions_signed(sp.want_assertions_signed)
+    }
+
+    /// Whether the service provider wants the assertion signed (its metadata's
+    /// `WantAssertionsSigned`); see [`ResponseBuilder::service_provider`]. Once set
+    /// (by this or by a preset such as the AWS one), a later `false` does not clear it.
+    pub fn want_assertions_signed(mut self, wanted: bool) -> Self {
+        self.want_assertions_signed |= wanted;
         self
     }
 
@@ -523,6 +545,7 @@ impl ResponseBuilder {
             return Ok(Response {
                 doc,
                 assertion: None,
+                want_assertions_signed: self.want_assertions_signed,
             });
         }
 
@@ -612,6 +635,7 @@ impl ResponseBuilder {
         Ok(Response {
             doc,
             assertion: Some(a),
+            want_assertions_signed: self.want_assertions_signed,
         })
     }
 }
@@ -627,8 +651,19 @@ impl Response {
         self.assertion
     }
 
+    /// Whether the service provider wants the assertion signed (see
+    /// [`ResponseBuilder::service_provider`]).
+    pub fn wants_assertion_signed(&self) -> bool {
+        self.want_assertions_signed && self.assertion.is_some()
+    }
+
     /// Signs the assertion, the response or both (assertion first) with enveloped
     /// signatures placed right after each element's `Issuer`.
+    ///
+    /// When the service provider wants signed assertions (its metadata's
+    /// `WantAssertionsSigned`, taken by [`ResponseBuilder::service_provider`]) and the
+    /// response carries an assertion, [`SignTarget::Response`] is refused with
+    /// [`Error::AssertionSignatureRequired`] and nothing is signed.
     pub fn sign(
         &mut self,
         target: SignTarget,
@@ -636,6 +671,9 @@ impl Response {
         certificate: Option<&Certificate>,
         opts: &SignOptions,
     ) -> Result<()> {
+        if target == SignTarget::Response && self.wants_assertion_signed() {
+            return Err(Error::AssertionSignatureRequired);
+        }
         if matches!(target, SignTarget::Assertion | SignTarget::Both) {
             let a = self.assertion.ok_or_else(|| Error::MissingElement {
                 path: "Response/Assertion".into(),
@@ -738,6 +776,68 @@ mod tests {
             .attribute(SamlAttribute::uri("groups", ["d"]))
             .build();
         assert!(matches!(r, Err(Error::DuplicateAttribute { .. })));
+    }
+
+    #[test]
+    fn signs_the_assertion_when_the_sp_wants_it() {
+        let signer = RsaSigner::from_pem(KEY).unwrap();
+        let cert = Certificate::from_pem(CERT).unwrap();
+        let sp = crate::metadata::SpMetadata::parse(include_bytes!(
+            "../tests/vectors/metadata/aws-signin-sp.xml"
+        ))
+        .unwrap();
+        assert!(sp.want_assertions_signed);
+        let mut r = builder().service_provider(&sp).build().unwrap();
+        assert!(r.wants_assertion_signed());
+        let before = r.clone();
+        assert_eq!(
+            r.sign(
+                SignTarget::Response,
+                &signer,
+                Some(&cert),
+                &SignOptions::default()
+            ),
+            Err(Error::AssertionSignatureRequired)
+        );
+        assert_eq!(r, before, "nothing was signed");
+        for target in [SignTarget::Assertion, SignTarget::Both] {
+            let mut r = builder().service_provider(&sp).build().unwrap();
+            r.sign(target, &signer, Some(&cert), &SignOptions::default())
+                .unwrap();
+        }
+        // A later `false` does not undo the requirement.
+        let r = builder()
+            .service_provider(&sp)
+            .want_assertions_signed(false)
+            .build()
+            .unwrap();
+        assert!(r.wants_assertion_signed());
+        // An error response has no assertion: signing the Response is what there is.
+        let mut r = builder()
+            .service_provider(&sp)
+            .status(Status::error(
+                StatusCode::Responder,
+                SubStatusCode::AuthnFailed,
+                None,
+            ))
+            .build()
+            .unwrap();
+        r.sign(
+            SignTarget::Response,
+            &signer,
+            Some(&cert),
+            &SignOptions::default(),
+        )
+        .unwrap();
+        // An SP that does not ask: the caller's choice stands.
+        let mut r = builder().build().unwrap();
+        r.sign(
+            SignTarget::Response,
+            &signer,
+            Some(&cert),
+            &SignOptions::default(),
+        )
+        .unwrap();
     }
 
     #[test]
