@@ -13,7 +13,7 @@ use x509_cert::builder::{Builder as _, CertificateBuilder};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::sign::VerifyingKey;
+use crate::sign::{Signer, VerifyingKey};
 
 /// An X.509 certificate, kept as its DER encoding after a successful parse.
 #[derive(Clone, PartialEq, Eq)]
@@ -94,6 +94,43 @@ impl Certificate {
         }
         out.push_str("-----END CERTIFICATE-----\n");
         out
+    }
+
+    /// The subject as an RFC 4514 string, e.g. `CN=idp.example.org` (empty when it
+    /// cannot be read).
+    pub fn subject(&self) -> String {
+        x509_cert::Certificate::from_der(&self.der)
+            .map(|c| c.tbs_certificate().subject().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Checks that `signer` signs with the key this certificate is for, so that
+    /// what it signs verifies with the certificate. A signer that does not reveal its
+    /// public key ([`Signer::public_key`] is `None`) passes unchecked.
+    ///
+    /// The error, [`Error::KeyCertificateMismatch`], names the certificate's subject
+    /// and describes both public keys, so the administrator sees which file holds
+    /// which key.
+    pub fn check_signer(&self, signer: &dyn Signer) -> Result<()> {
+        let Some(signing_key) = signer.public_key() else {
+            return Ok(());
+        };
+        let Ok(certificate_key) = self.verifying_key() else {
+            return Err(Error::KeyCertificateMismatch {
+                subject: self.subject(),
+                certificate_key: "not an RSA key".into(),
+                signing_key: signing_key.describe(),
+            });
+        };
+        if certificate_key == signing_key {
+            Ok(())
+        } else {
+            Err(Error::KeyCertificateMismatch {
+                subject: self.subject(),
+                certificate_key: certificate_key.describe(),
+                signing_key: signing_key.describe(),
+            })
+        }
     }
 
     /// The certificate's RSA public key, for verifying signatures.
@@ -228,6 +265,38 @@ mod tests {
         c.verifying_key().unwrap();
         assert!(Certificate::from_der(&c.der()[1..]).is_err());
         assert!(Certificate::from_pem("nothing").is_err());
+    }
+
+    #[test]
+    fn a_key_must_match_its_certificate() {
+        use crate::sign::RsaSigner;
+        let key = include_str!("../tests/data/idp-key.pem");
+        let other_key = include_str!("../tests/data/other-key.pem");
+        let cert = Certificate::from_pem(PEM).unwrap();
+        RsaSigner::from_pem_for_certificate(key, &cert).unwrap();
+        let err = RsaSigner::from_pem_for_certificate(other_key, &cert).unwrap_err();
+        let Error::KeyCertificateMismatch {
+            subject,
+            certificate_key,
+            signing_key,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*subject, cert.subject());
+        assert!(!subject.is_empty());
+        assert!(certificate_key.starts_with("RSA-2048 SHA-256:"), "{err}");
+        assert_ne!(certificate_key, signing_key);
+        assert_eq!(
+            *certificate_key,
+            cert.verifying_key().unwrap().describe(),
+            "{err}"
+        );
+        // A legacy (SHA-1) signer keeps its key.
+        let sha1 = RsaSigner::from_pem(key).unwrap().into_sha1_legacy();
+        cert.check_signer(&sha1).unwrap();
+        let sha1 = RsaSigner::from_pem(other_key).unwrap().into_sha1_legacy();
+        assert!(cert.check_signer(&sha1).is_err());
     }
 
     #[test]

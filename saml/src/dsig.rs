@@ -76,6 +76,8 @@ fn signature_position(doc: &Document, element: NodeId) -> usize {
 ///
 /// `element` must carry a valid `ID`. Sign inner elements before outer ones (the
 /// Assertion before the Response) so that the outer digest covers the inner signature.
+/// A `certificate` must be the signer's ([`Certificate::check_signer`]): a mismatch is
+/// [`Error::KeyCertificateMismatch`] and nothing is changed.
 pub fn sign_enveloped(
     doc: &mut Document,
     element: NodeId,
@@ -84,6 +86,9 @@ pub fn sign_enveloped(
     opts: &SignOptions,
 ) -> Result<()> {
     let id = element_id(doc, element)?;
+    if let Some(cert) = certificate {
+        cert.check_signer(signer)?;
+    }
     if opts.digest.is_legacy() != signer.algorithm().is_legacy() {
         return Err(Error::AlgorithmNotAllowed {
             field: "DigestMethod",

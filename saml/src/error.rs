@@ -113,6 +113,20 @@ pub enum Error {
     /// A key or certificate could not be loaded.
     #[error("key or certificate error: {0}")]
     Key(String),
+    /// The signing key and the certificate that was to name it do not belong together:
+    /// signatures made with the key would not verify with the certificate.
+    #[error(
+        "the signing key does not belong to the certificate {subject}: the certificate's public key is {certificate_key}, the signing key's is {signing_key}"
+    )]
+    KeyCertificateMismatch {
+        /// The certificate's subject, e.g. `CN=idp.example.org`.
+        subject: String,
+        /// The certificate's public key: type, size and SHA-256 of its
+        /// SubjectPublicKeyInfo.
+        certificate_key: String,
+        /// The signing key's public half, described the same way.
+        signing_key: String,
+    },
     /// The signer failed to produce a signature.
     #[error("signing failed: {0}")]
     Signing(String),

@@ -841,6 +841,24 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_certificate_of_another_key() {
+        let signer = RsaSigner::from_pem(include_str!("../tests/data/other-key.pem")).unwrap();
+        let cert = Certificate::from_pem(CERT).unwrap();
+        let mut r = builder().build().unwrap();
+        let before = r.clone();
+        let err = r
+            .sign(
+                SignTarget::Both,
+                &signer,
+                Some(&cert),
+                &SignOptions::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::KeyCertificateMismatch { .. }), "{err}");
+        assert_eq!(r, before, "nothing was signed");
+    }
+
+    #[test]
     fn error_status_has_no_assertion() {
         let r = builder()
             .status(Status::error(

@@ -14,6 +14,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::cert::Certificate;
 use crate::error::{Error, Result};
 
 /// Digest algorithm URI of SHA-256.
@@ -110,6 +111,15 @@ pub trait Signer {
 
     /// Signs `message` (the signer hashes it).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+
+    /// The public half of the signing key, when the backend knows it. Signing with a
+    /// certificate checks it against this ([`Certificate::check_signer`]); a backend
+    /// that returns `None` (the default, e.g. a remote KMS) is not checked.
+    ///
+    /// [`Certificate::check_signer`]: crate::cert::Certificate::check_signer
+    fn public_key(&self) -> Option<VerifyingKey> {
+        None
+    }
 }
 
 impl<S: Signer + ?Sized> Signer for &S {
@@ -119,6 +129,10 @@ impl<S: Signer + ?Sized> Signer for &S {
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         (**self).sign(message)
+    }
+
+    fn public_key(&self) -> Option<VerifyingKey> {
+        (**self).public_key()
     }
 }
 
@@ -154,6 +168,7 @@ enum RsaKey {
 /// its timing side channel, RUSTSEC-2023-0071).
 pub struct RsaSigner {
     key: RsaKey,
+    public: rsa::PublicKey,
 }
 
 impl std::fmt::Debug for RsaSigner {
@@ -180,6 +195,14 @@ impl RsaSigner {
         }
     }
 
+    /// Loads a PEM key like [`RsaSigner::from_pem`] and checks that `certificate` is
+    /// for this key ([`Error::KeyCertificateMismatch`] otherwise).
+    pub fn from_pem_for_certificate(pem: &str, certificate: &Certificate) -> Result<Self> {
+        let signer = Self::from_pem(pem)?;
+        certificate.check_signer(&signer)?;
+        Ok(signer)
+    }
+
     /// Loads a PKCS#8 DER key for RSA-SHA256.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         use rsa::pkcs8::DecodePrivateKey as _;
@@ -190,6 +213,7 @@ impl RsaSigner {
 
     fn from_key(key: rsa::PrivateKey) -> Self {
         Self {
+            public: key.to_public_key(),
             key: RsaKey::Sha256(pkcs1v15::SigningKey::new(key)),
         }
     }
@@ -204,6 +228,7 @@ impl RsaSigner {
         };
         Self {
             key: RsaKey::Sha1(pkcs1v15::SigningKey::new(key)),
+            public: self.public,
         }
     }
 }
@@ -223,6 +248,10 @@ impl Signer for RsaSigner {
         }
         .map_err(|e| Error::Signing(e.to_string()))?;
         Ok(sig.to_vec())
+    }
+
+    fn public_key(&self) -> Option<VerifyingKey> {
+        Some(VerifyingKey::from_rsa(self.public.clone()))
     }
 }
 
@@ -259,6 +288,14 @@ impl AwsLcRsSigner {
         })
     }
 
+    /// Loads a PEM key like [`AwsLcRsSigner::from_pem`] and checks that `certificate`
+    /// is for this key ([`Error::KeyCertificateMismatch`] otherwise).
+    pub fn from_pem_for_certificate(pem: &str, certificate: &Certificate) -> Result<Self> {
+        let signer = Self::from_pem(pem)?;
+        certificate.check_signer(&signer)?;
+        Ok(signer)
+    }
+
     /// Loads a PKCS#8 DER key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der)
@@ -288,6 +325,15 @@ impl Signer for AwsLcRsSigner {
             .map_err(|_| Error::Signing("aws-lc-rs RSA signing failed".into()))?;
         Ok(sig)
     }
+
+    fn public_key(&self) -> Option<VerifyingKey> {
+        use aws_lc_rs::signature::KeyPair as _;
+        use rsa::pkcs1::DecodeRsaPublicKey as _;
+        // aws-lc-rs gives the PKCS#1 RSAPublicKey encoding.
+        rsa::PublicKey::from_pkcs1_der(self.key.public_key().as_ref())
+            .ok()
+            .map(VerifyingKey::from_rsa)
+    }
 }
 
 /// A public key that verifies signatures (obtained from a trusted certificate).
@@ -299,6 +345,28 @@ pub struct VerifyingKey {
 impl VerifyingKey {
     pub(crate) fn from_rsa(key: rsa::PublicKey) -> Self {
         Self { key }
+    }
+
+    /// A short description for error messages: `RSA-2048 SHA-256:<hex>` where the hash
+    /// is over the DER SubjectPublicKeyInfo (what
+    /// `openssl pkey -pubout -outform DER | sha256sum` prints).
+    pub fn describe(&self) -> String {
+        use rsa::pkcs8::EncodePublicKey as _;
+        use rsa::traits::PublicKeyParts as _;
+        use sha2::Digest as _;
+        use std::fmt::Write as _;
+        let bits = self.key.size() * 8;
+        match self.key.to_public_key_der() {
+            Ok(der) => {
+                let hash = Sha256::digest(der.as_bytes());
+                let hex = hash.iter().fold(String::new(), |mut out, b| {
+                    let _ = write!(out, "{b:02x}");
+                    out
+                });
+                format!("RSA-{bits} SHA-256:{hex}")
+            }
+            Err(_) => format!("RSA-{bits}"),
+        }
     }
 
     /// Verifies `signature` over `message` with `algorithm`. Errors say only
@@ -325,7 +393,6 @@ impl VerifyingKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cert::Certificate;
 
     const KEY: &str = include_str!("../tests/data/idp-key.pem");
     const CERT: &str = include_str!("../tests/data/idp-cert.pem");

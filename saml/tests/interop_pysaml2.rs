@@ -21,6 +21,22 @@ const KEY: &str = include_str!("data/idp-key.pem");
 const CERT: &str = include_str!("data/idp-cert.pem");
 const OTHER_KEY: &str = include_str!("data/other-key.pem");
 const IDP: &str = "https://idp.example.org/saml";
+
+/// A forger's signer: the attacker signs with their own key but copies the IdP's
+/// certificate into KeyInfo. It hides its public key, so the library's check that a
+/// certificate belongs to the signing key does not stop the forgery being made.
+struct Forger(RsaSigner);
+
+impl idforge_saml::Signer for Forger {
+    fn algorithm(&self) -> idforge_saml::SignatureAlgorithm {
+        idforge_saml::Signer::algorithm(&self.0)
+    }
+
+    fn sign(&self, message: &[u8]) -> idforge_saml::Result<Vec<u8>> {
+        idforge_saml::Signer::sign(&self.0, message)
+    }
+}
+
 const SP: &str = "https://sp.example.org/metadata";
 const ACS: &str = "https://sp.example.org/acs";
 
@@ -108,7 +124,7 @@ fn response(c: &Case<'_>, n: u32) -> String {
     }
     let mut r = b.build().unwrap();
     if let Some(t) = c.target {
-        let signer = RsaSigner::from_pem(c.key).unwrap();
+        let signer = Forger(RsaSigner::from_pem(c.key).unwrap());
         let cert = Certificate::from_pem(CERT).unwrap();
         r.sign(t, &signer, Some(&cert), &SignOptions::default())
             .unwrap();
@@ -547,7 +563,7 @@ fn pysaml2_single_logout_both_ways() {
     assert_eq!(answer["session_indexes"], serde_json::json!(["_session1"]));
 
     // Signed with a key the SP does not trust: refused.
-    let other = RsaSigner::from_pem(OTHER_KEY).unwrap();
+    let other = Forger(RsaSigner::from_pem(OTHER_KEY).unwrap());
     let mut doc = LogoutRequest::build(
         IDP,
         &SamlId::new("_lreq2").unwrap(),
