@@ -162,6 +162,15 @@ pub enum Error {
         "the service provider wants signed assertions (WantAssertionsSigned): sign the assertion or both, not only the response"
     )]
     AssertionSignatureRequired,
+    /// The metadata's `validUntil` has passed: its publisher no longer vouches for it.
+    /// Fetch it again (or, in tests only, allow expired metadata explicitly).
+    #[error("the metadata of {entity_id} expired at {valid_until} (validUntil)")]
+    MetadataExpired {
+        /// The entity the metadata describes (or the aggregate's `Name`).
+        entity_id: String,
+        /// The `validUntil` that has passed.
+        valid_until: String,
+    },
     /// A value broke a rule of the AWS (IAM or Identity Center) preset.
     #[error("AWS preset: {0}")]
     Aws(#[from] crate::aws::AwsError),

@@ -1,6 +1,8 @@
 //! SAML 2.0 metadata: reading a service provider's `EntityDescriptor` and writing
 //! the IdP's own.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
+
 use crate::cert::Certificate;
 use crate::dsig::{self, SignOptions};
 use crate::error::{Error, Result};
@@ -58,6 +60,81 @@ pub struct SpMetadata {
     pub want_assertions_signed: bool,
     /// `AuthnRequestsSigned`.
     pub authn_requests_signed: bool,
+    /// The earliest `validUntil` of the `EntityDescriptor`, its `SPSSODescriptor`
+    /// and (in an aggregate) the enclosing `EntitiesDescriptor`s; `None` when none
+    /// says.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// How metadata is accepted.
+///
+/// Metadata whose `validUntil` has passed is refused ([`Error::MetadataExpired`]):
+/// its publisher no longer vouches for the endpoints and keys in it. The time is the
+/// caller's, as everywhere in this crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetadataOptions {
+    /// The current time, compared with `validUntil`.
+    pub now: DateTime<Utc>,
+    /// Accept metadata whose `validUntil` has passed. Only for tests and for looking at
+    /// old files: [`MetadataOptions::allow_expired_for_testing`].
+    pub allow_expired: bool,
+}
+
+impl MetadataOptions {
+    /// Checks metadata as of `now`, refusing expired metadata.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            allow_expired: false,
+        }
+    }
+
+    /// Accepts metadata whose `validUntil` has passed. For tests and for inspecting
+    /// archived metadata; never for metadata a server acts on.
+    #[must_use]
+    pub fn allow_expired_for_testing(mut self) -> Self {
+        self.allow_expired = true;
+        self
+    }
+
+    /// `Err(MetadataExpired)` when `valid_until` is not after `now` (and expired
+    /// metadata is not allowed).
+    fn check_expiry(&self, who: &str, valid_until: Option<DateTime<Utc>>) -> Result<()> {
+        match valid_until {
+            Some(t) if !self.allow_expired && self.now >= t => Err(Error::MetadataExpired {
+                entity_id: who.to_owned(),
+                valid_until: crate::response::instant(t),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Reads an `xs:dateTime` `validUntil` (UTC when it names no zone).
+fn valid_until_attr(doc: &Document, el: NodeId) -> Result<Option<DateTime<Utc>>> {
+    let Some(text) = doc.element(el).and_then(|e| e.attribute("validUntil")) else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+        })
+        .map(Some)
+        .map_err(|_| Error::InvalidValue {
+            field: format!("{}/@validUntil", doc.path(el)),
+            reason: "not an xs:dateTime".into(),
+        })
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn bool_attr(doc: &Document, el: NodeId, name: &str) -> Result<bool> {
@@ -106,8 +183,18 @@ fn endpoint(doc: &Document, el: NodeId, indexed: bool) -> Result<Endpoint> {
 
 impl SpMetadata {
     /// Parses SP metadata: an `EntityDescriptor` with one `SPSSODescriptor`
-    /// supporting SAML 2.0. A metadata signature is not checked here (see
-    /// [`dsig::verify_enveloped`] with the federation's key).
+    /// supporting SAML 2.0, refusing it when its `validUntil` is not after
+    /// `opts.now` ([`Error::MetadataExpired`]). A metadata signature is not checked
+    /// here (see [`dsig::verify_enveloped`] with the federation's key).
+    pub fn parse_with(xml_bytes: &[u8], opts: &MetadataOptions) -> Result<Self> {
+        let md = Self::parse(xml_bytes)?;
+        opts.check_expiry(&md.entity_id, md.valid_until)?;
+        Ok(md)
+    }
+
+    /// Parses SP metadata like [`SpMetadata::parse_with`] but without looking at the
+    /// clock: `validUntil` is read into [`SpMetadata::valid_until`] and not checked.
+    /// Check it with [`SpMetadata::check_valid`], or use [`SpMetadata::parse_with`].
     pub fn parse(xml_bytes: &[u8]) -> Result<Self> {
         let doc = xml::parse(xml_bytes)?;
         let root = doc.root();
@@ -120,6 +207,17 @@ impl SpMetadata {
                 reason: "expected md:EntityDescriptor".into(),
             });
         }
+        Self::from_entity(&doc, root)
+    }
+
+    /// Refuses this metadata when its `validUntil` has passed (see
+    /// [`MetadataOptions`]); for metadata kept in memory between requests.
+    pub fn check_valid(&self, opts: &MetadataOptions) -> Result<()> {
+        opts.check_expiry(&self.entity_id, self.valid_until)
+    }
+
+    /// Reads the `EntityDescriptor` at `entity`.
+    fn from_entity(doc: &Document, root: NodeId) -> Result<Self> {
         let entity_id = doc
             .element(root)
             .and_then(|e| e.attribute("entityID"))
@@ -150,15 +248,15 @@ impl SpMetadata {
             single_logout_services: Vec::new(),
             certificates: Vec::new(),
             name_id_formats: Vec::new(),
-            want_assertions_signed: bool_attr(&doc, sp, "WantAssertionsSigned")?,
-            authn_requests_signed: bool_attr(&doc, sp, "AuthnRequestsSigned")?,
+            want_assertions_signed: bool_attr(doc, sp, "WantAssertionsSigned")?,
+            authn_requests_signed: bool_attr(doc, sp, "AuthnRequestsSigned")?,
+            valid_until: earliest(valid_until_attr(doc, root)?, valid_until_attr(doc, sp)?),
         };
         for (c, e) in doc.child_elements(sp) {
             if e.is(ns::MD, "AssertionConsumerService") {
-                md.assertion_consumer_services
-                    .push(endpoint(&doc, c, true)?);
+                md.assertion_consumer_services.push(endpoint(doc, c, true)?);
             } else if e.is(ns::MD, "SingleLogoutService") {
-                md.single_logout_services.push(endpoint(&doc, c, false)?);
+                md.single_logout_services.push(endpoint(doc, c, false)?);
             } else if e.is(ns::MD, "NameIDFormat") {
                 md.name_id_formats
                     .push(NameIdFormat::from_uri(doc.text(c)?.trim()));
@@ -346,6 +444,7 @@ impl IdpMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
 
     #[test]
     fn aws_metadata_parses() {
@@ -369,6 +468,69 @@ mod tests {
         );
         assert!(md.resolve_acs(None, Some(2)).is_err());
         assert_eq!(md.resolve_acs(None, Some(1)).unwrap(), acs);
+    }
+
+    fn at(t: &str) -> MetadataOptions {
+        MetadataOptions::at(DateTime::parse_from_rfc3339(t).unwrap().into())
+    }
+
+    fn sp_xml(entity_valid_until: &str, sp_valid_until: &str) -> String {
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example.org" {entity_valid_until}><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" {sp_valid_until}><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example.org/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    #[test]
+    fn refuses_expired_metadata() {
+        // AWS's published metadata says validUntil="2021-02-20T00:00:00Z".
+        let aws = include_bytes!("../tests/vectors/metadata/aws-signin-sp.xml");
+        let err = SpMetadata::parse_with(aws, &at("2023-11-14T22:13:20Z")).unwrap_err();
+        assert_eq!(
+            err,
+            Error::MetadataExpired {
+                entity_id: "urn:amazon:webservices".into(),
+                valid_until: "2021-02-20T00:00:00Z".into()
+            }
+        );
+        assert!(err.to_string().contains("expired"));
+        // Still good the second before; expired at the instant itself.
+        SpMetadata::parse_with(aws, &at("2021-02-19T23:59:59Z")).unwrap();
+        assert!(SpMetadata::parse_with(aws, &at("2021-02-20T00:00:00Z")).is_err());
+        // The explicit opt-in, for tests.
+        let opts = at("2023-11-14T22:13:20Z").allow_expired_for_testing();
+        let md = SpMetadata::parse_with(aws, &opts).unwrap();
+        assert_eq!(
+            md.valid_until,
+            Some(
+                DateTime::parse_from_rfc3339("2021-02-20T00:00:00Z")
+                    .unwrap()
+                    .into()
+            )
+        );
+        // Kept in memory: checked again later.
+        let md = SpMetadata::parse(aws).unwrap();
+        assert!(md.check_valid(&at("2023-11-14T22:13:20Z")).is_err());
+        md.check_valid(&at("2020-01-01T00:00:00Z")).unwrap();
+
+        // The SPSSODescriptor's own validUntil counts too, the earlier one wins; no
+        // zone means UTC; fractional seconds are fine.
+        let xml = sp_xml(
+            r#"validUntil="2030-01-01T00:00:00.5Z""#,
+            r#"validUntil="2025-06-01T12:00:00""#,
+        );
+        let now = at("2025-06-01T12:00:01Z");
+        assert!(matches!(
+            SpMetadata::parse_with(xml.as_bytes(), &now),
+            Err(Error::MetadataExpired { .. })
+        ));
+        SpMetadata::parse_with(xml.as_bytes(), &at("2025-06-01T11:00:00Z")).unwrap();
+        // No validUntil: nothing to refuse.
+        SpMetadata::parse_with(sp_xml("", "").as_bytes(), &now).unwrap();
+        // Not a dateTime: refused rather than ignored.
+        assert!(matches!(
+            SpMetadata::parse(sp_xml(r#"validUntil="soon""#, "").as_bytes()),
+            Err(Error::InvalidValue { .. })
+        ));
     }
 
     #[test]
