@@ -158,7 +158,8 @@ impl std::fmt::Debug for PrivateKeyPem {
     }
 }
 
-/// A self-signed end-entity profile: subject equals issuer, no extensions.
+/// A self-signed end-entity profile for a signing certificate: subject equals issuer,
+/// X.509 v3 with the extensions OpenSSL writes for such a certificate.
 struct SelfSigned(x509_cert::name::Name);
 
 impl BuilderProfile for SelfSigned {
@@ -170,13 +171,40 @@ impl BuilderProfile for SelfSigned {
         self.0.clone()
     }
 
+    /// Basic constraints `CA:FALSE` (critical), key usage `digitalSignature`
+    /// (critical), the subject key identifier (SHA-1 of the public key, RFC 5280
+    /// 4.2.1.2 method 1) and the same identifier as authority key identifier.
     fn build_extensions(
         &self,
-        _spk: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
+        spk: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
         _issuer_spk: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
-        _tbs: &x509_cert::TbsCertificate,
+        tbs: &x509_cert::TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<x509_cert::ext::Extension>> {
-        Ok(Vec::new())
+        use x509_cert::ext::ToExtension as _;
+        use x509_cert::ext::pkix::{
+            AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+        };
+        let subject = tbs.subject();
+        let ski = SubjectKeyIdentifier::try_from(spk)?;
+        let mut extensions = Vec::new();
+        let basic = BasicConstraints {
+            ca: false,
+            path_len_constraint: None,
+        }
+        .to_extension(subject, &extensions)?;
+        extensions.push(basic);
+        let usage =
+            KeyUsage(KeyUsages::DigitalSignature.into()).to_extension(subject, &extensions)?;
+        extensions.push(usage);
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(ski.0.clone()),
+            ..Default::default()
+        }
+        .to_extension(subject, &extensions)?;
+        let ski = ski.to_extension(subject, &extensions)?;
+        extensions.push(ski);
+        extensions.push(aki);
+        Ok(extensions)
     }
 }
 
@@ -321,6 +349,20 @@ mod tests {
         assert_eq!(
             parsed.tbs_certificate().issuer(),
             parsed.tbs_certificate().subject()
+        );
+        // X.509 v3 with the extensions of a signing certificate.
+        let tbs = parsed.tbs_certificate();
+        assert_eq!(tbs.version(), x509_cert::certificate::Version::V3);
+        let oids: Vec<String> = tbs
+            .extensions()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}{}", e.extn_id, if e.critical { "!" } else { "" }))
+            .collect();
+        assert_eq!(
+            oids,
+            ["2.5.29.19!", "2.5.29.15!", "2.5.29.14", "2.5.29.35"],
+            "basicConstraints, keyUsage (critical), subject and authority key ids"
         );
         assert!(create_self_signed(&mut rand::rng(), "a,b", now, TimeDelta::days(1)).is_err());
         assert!(create_self_signed(&mut rand::rng(), "a", now, TimeDelta::zero()).is_err());

@@ -375,3 +375,114 @@ fn legacy_sha1_only_by_opt_in() {
         assert!(xmlsec1_verify(dir.path(), &xml, CERT, None));
     }
 }
+
+/// `openssl` output for `args`, or `None` (skipped outside CI) when openssl is missing.
+fn openssl(args: &[&str]) -> Option<String> {
+    let Ok(out) = Command::new("openssl").args(args).output() else {
+        let required =
+            std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some();
+        assert!(!required, "openssl is required but not found");
+        eprintln!("SKIP: openssl not installed; certificate not checked");
+        return None;
+    };
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// The line after `heading` in `openssl x509 -text` output, trimmed.
+fn after<'a>(text: &'a str, heading: &str) -> &'a str {
+    let mut lines = text.lines();
+    lines
+        .find(|l| l.contains(heading))
+        .unwrap_or_else(|| panic!("no {heading} in {text}"));
+    lines.next().unwrap().trim()
+}
+
+#[test]
+fn generated_certificate_is_v3_as_openssl_makes_it_and_xmlsec1_verifies_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let (cert, key) = idforge_saml::cert::create_self_signed(
+        &mut rand::rng(),
+        "idp.example.org",
+        now,
+        chrono::TimeDelta::days(3650),
+    )
+    .unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.to_pem()).unwrap();
+    std::fs::write(&key_path, key.as_str()).unwrap();
+    let cert_arg = cert_path.to_str().unwrap();
+    let Some(text) = openssl(&["x509", "-in", cert_arg, "-noout", "-text"]) else {
+        return;
+    };
+    assert!(text.contains("Version: 3 (0x2)"), "{text}");
+    assert!(
+        text.contains("X509v3 Basic Constraints: critical"),
+        "{text}"
+    );
+    assert_eq!(after(&text, "X509v3 Basic Constraints"), "CA:FALSE");
+    assert!(text.contains("X509v3 Key Usage: critical"), "{text}");
+    assert_eq!(after(&text, "X509v3 Key Usage"), "Digital Signature");
+    let ski = after(&text, "X509v3 Subject Key Identifier");
+    assert_eq!(ski.len(), 59, "a 20-byte SHA-1 key identifier: {ski}");
+    assert!(after(&text, "X509v3 Authority Key Identifier").contains(ski));
+
+    // openssl computes the same subject key identifier for the same key.
+    let theirs = dir.path().join("openssl-cert.pem");
+    openssl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        key_path.to_str().unwrap(),
+        "-subj",
+        "/CN=idp.example.org",
+        "-days",
+        "1",
+        "-addext",
+        "subjectKeyIdentifier=hash",
+        "-out",
+        theirs.to_str().unwrap(),
+    ])
+    .unwrap();
+    let their_text =
+        openssl(&["x509", "-in", theirs.to_str().unwrap(), "-noout", "-text"]).unwrap();
+    assert_eq!(after(&their_text, "X509v3 Subject Key Identifier"), ski);
+
+    // xmlsec1 verifies a response signed with the new key against the new certificate.
+    if !have_xmlsec1() {
+        return;
+    }
+    let signer = RsaSigner::from_pem_for_certificate(key.as_str(), &cert).unwrap();
+    let mut r = ResponseBuilder::new(
+        "https://idp.example.org",
+        SamlId::new("_r9").unwrap(),
+        SamlId::new("_a9").unwrap(),
+        now,
+    )
+    .destination("https://sp.example.org/acs")
+    .audience("https://sp.example.org")
+    .name_id(NameId::new("alice", NameIdFormat::Persistent))
+    .build()
+    .unwrap();
+    r.sign(
+        SignTarget::Assertion,
+        &signer,
+        Some(&cert),
+        &SignOptions::default(),
+    )
+    .unwrap();
+    assert!(xmlsec1_verify(
+        dir.path(),
+        &r.to_xml(),
+        &cert.to_pem(),
+        None
+    ));
+    assert!(!xmlsec1_verify(dir.path(), &r.to_xml(), OTHER_CERT, None));
+}
