@@ -9,8 +9,10 @@ use crate::attribute::{Attribute, AttributeType};
 use crate::code::{AuthenticatorKind, Code};
 use crate::crypto::{self, Authenticator};
 use crate::error::Error;
+use crate::mschap::{self, MppeKeys, MsChapError, MsChapMppeKeys};
 use crate::packet::{Packet, PacketBuilder};
 use crate::secret::SharedSecret;
+use crate::vendor::{self, MICROSOFT, microsoft};
 
 /// Client policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +123,17 @@ impl<'a> Response<'a> {
     /// Tunnel-Password and MS-MPPE keys).
     pub fn request_authenticator(&self) -> &Authenticator {
         &self.request_authenticator
+    }
+
+    /// The MS-CHAP2-Success value (identifier and `S=<40 hex digits>`), if the answer has one.
+    pub fn ms_chap2_success(&self) -> Option<&'a [u8]> {
+        vendor::find_in_packet(&self.packet, MICROSOFT, microsoft::MS_CHAP2_SUCCESS)
+    }
+
+    /// The MS-CHAP-Error of an MS-CHAPv2 failure, if the answer has one.
+    pub fn ms_chap_error(&self) -> Option<Result<MsChapError<'a>, Error>> {
+        vendor::find_in_packet(&self.packet, MICROSOFT, microsoft::MS_CHAP_ERROR)
+            .map(MsChapError::parse)
     }
 }
 
@@ -269,6 +282,36 @@ impl Client {
             packet,
             request_authenticator,
         })
+    }
+
+    /// Recovers the 128-bit MPPE keys of an Access-Accept to MS-CHAPv2 (MS-MPPE-Send-Key and
+    /// MS-MPPE-Recv-Key, RFC 2548 §2.4.2-2.4.3) with this client's secret. A missing key is
+    /// [`Error::MissingVendorAttribute`]; see [`mschap::recover_mppe_key`] for the others.
+    pub fn mppe_keys(&self, response: &Response<'_>) -> Result<MppeKeys, Error> {
+        let key = |vendor_type| {
+            let value = vendor::find_in_packet(&response.packet, MICROSOFT, vendor_type).ok_or(
+                Error::MissingVendorAttribute {
+                    vendor_id: MICROSOFT,
+                    vendor_type,
+                },
+            )?;
+            mschap::recover_mppe_key(&self.secret, &response.request_authenticator, value)
+        };
+        let send = key(microsoft::MS_MPPE_SEND_KEY)?;
+        let recv = key(microsoft::MS_MPPE_RECV_KEY)?;
+        Ok(MppeKeys::new(*send, *recv))
+    }
+
+    /// Recovers the MS-CHAPv1 keys of an Access-Accept (MS-CHAP-MPPE-Keys, RFC 2548 §2.4.1)
+    /// with this client's secret.
+    pub fn ms_chap_mppe_keys(&self, response: &Response<'_>) -> Result<MsChapMppeKeys, Error> {
+        let value =
+            vendor::find_in_packet(&response.packet, MICROSOFT, microsoft::MS_CHAP_MPPE_KEYS)
+                .ok_or(Error::MissingVendorAttribute {
+                    vendor_id: MICROSOFT,
+                    vendor_type: microsoft::MS_CHAP_MPPE_KEYS,
+                })?;
+        mschap::recover_ms_chap_mppe_keys(&self.secret, &response.request_authenticator, value)
     }
 
     /// When [`Client::handle_timeout`] next has something to do.

@@ -6,7 +6,7 @@
 use hmac::Mac;
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::code::{AuthenticatorKind, Code};
 use crate::error::Error;
@@ -227,14 +227,43 @@ pub fn hide_user_password(
     let start = out.len();
     out.extend_from_slice(password);
     out.resize(start + blocks * 16, 0);
-    let mut prev: [u8; 16] = *request_authenticator;
-    for i in 0..blocks {
-        let block = &mut out[start + i * 16..start + (i + 1) * 16];
-        let key = keystream(secret, &[&prev]);
+    hide_blocks(secret, &[request_authenticator], &mut out[start..]);
+    Ok(())
+}
+
+/// Hides `blocks` (a multiple of 16 bytes) in place with the chained keystream of
+/// RFC 2865 §5.2: the first block is XORed with MD5(secret + `first`), each later one with
+/// MD5(secret + the previous hidden block). User-Password uses the Request Authenticator as
+/// `first`; Tunnel-Password and the MS-MPPE keys (RFC 2868 §3.5, RFC 2548 §2.4.2) use the
+/// Request Authenticator and the salt; MS-CHAP-MPPE-Keys (RFC 2548 §2.4.1) the former.
+pub(crate) fn hide_blocks(secret: &SharedSecret, first: &[&[u8]], blocks: &mut [u8]) {
+    let mut prev = [0u8; 16];
+    for (i, block) in blocks.chunks_exact_mut(16).enumerate() {
+        let key = if i == 0 {
+            keystream(secret, first)
+        } else {
+            keystream(secret, &[&prev])
+        };
         xor_into(block, &key);
         prev.copy_from_slice(block);
     }
-    Ok(())
+}
+
+/// Reverses [`hide_blocks`] in place: each block's keystream chains on the previous hidden
+/// block, which is saved before it is overwritten.
+pub(crate) fn recover_blocks(secret: &SharedSecret, first: &[&[u8]], blocks: &mut [u8]) {
+    let mut prev = [0u8; 16];
+    let mut hidden = [0u8; 16];
+    for (i, block) in blocks.chunks_exact_mut(16).enumerate() {
+        hidden.copy_from_slice(block);
+        let key = if i == 0 {
+            keystream(secret, first)
+        } else {
+            keystream(secret, &[&prev])
+        };
+        xor_into(block, &key);
+        prev = hidden;
+    }
 }
 
 /// Recovers a User-Password hidden with [`hide_user_password`]. Trailing zero bytes (the
@@ -264,14 +293,8 @@ pub fn recover_user_password_into<'b>(
         });
     }
     let out = &mut buf[..hidden.len()];
-    let mut prev: &[u8] = request_authenticator;
-    for (plain, cipher) in out.chunks_exact_mut(16).zip(hidden.chunks_exact(16)) {
-        let key = keystream(secret, &[prev]);
-        for ((p, c), k) in plain.iter_mut().zip(cipher).zip(key.iter()) {
-            *p = c ^ k;
-        }
-        prev = cipher;
-    }
+    out.copy_from_slice(hidden);
+    recover_blocks(secret, &[request_authenticator], out);
     let len = out.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
     Ok(&buf[..len])
 }
@@ -328,18 +351,7 @@ pub fn hide_tunnel_password(
     out.push(password.len() as u8);
     out.extend_from_slice(password);
     out.resize(start + blocks * 16, 0);
-    let mut prev = [0u8; 16];
-    for i in 0..blocks {
-        let key = if i == 0 {
-            keystream(secret, &[request_authenticator, &salt])
-        } else {
-            keystream(secret, &[&prev])
-        };
-        let block = &mut out[start + i * 16..start + (i + 1) * 16];
-        xor_into(block, &key);
-        prev.copy_from_slice(block);
-    }
-    prev.zeroize();
+    hide_blocks(secret, &[request_authenticator, &salt], &mut out[start..]);
     Ok(())
 }
 
@@ -364,16 +376,7 @@ pub fn recover_tunnel_password(
         return Err(Error::InvalidHiddenValue);
     }
     let mut out = Zeroizing::new(hidden.to_vec());
-    let mut prev: &[u8] = &[];
-    for (i, (plain, cipher)) in out.chunks_mut(16).zip(hidden.chunks(16)).enumerate() {
-        let key = if i == 0 {
-            keystream(secret, &[request_authenticator, salt])
-        } else {
-            keystream(secret, &[prev])
-        };
-        xor_into(plain, &key);
-        prev = cipher;
-    }
+    recover_blocks(secret, &[request_authenticator, salt], &mut out);
     let len = usize::from(out[0]);
     if len + 1 > out.len() {
         return Err(Error::InvalidHiddenValue);

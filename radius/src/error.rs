@@ -171,6 +171,21 @@ pub enum Error {
         /// Attribute type.
         attr_type: u8,
     },
+    /// A required vendor sub-attribute (for example MS-CHAP-Challenge) is absent.
+    #[error("required vendor {vendor_id} attribute type {vendor_type} is missing")]
+    MissingVendorAttribute {
+        /// The vendor's IANA enterprise number.
+        vendor_id: u32,
+        /// The vendor type.
+        vendor_type: u8,
+    },
+    /// Two salted attributes of one packet would share a salt (RFC 2548 §2.4.2 requires each
+    /// salt in a packet to be unique).
+    #[error("salt {salt:#06x} is used twice in one packet")]
+    DuplicateSalt {
+        /// The salt, with its high bit set.
+        salt: u16,
+    },
     /// A response matches no outstanding request.
     #[error("response identifier {identifier} matches no outstanding request")]
     UnknownIdentifier {

@@ -28,6 +28,10 @@ use crate::attribute::{Attribute, AttributeType};
 use crate::code::Code;
 use crate::crypto::{self, Authenticator};
 use crate::error::Error;
+use crate::mschap::{
+    MppeSalts, MsChap1Accept, MsChap1Request, MsChap2Accept, MsChap2Request, MsChap2Success,
+    MsChapMppeKeys,
+};
 use crate::packet::{Packet, PacketBuilder};
 use crate::secret::SharedSecret;
 
@@ -579,6 +583,62 @@ impl Server {
             password,
             crypto::chap_challenge(&request.packet),
         )
+    }
+
+    /// Verifies the MS-CHAPv2 attributes of a verified Access-Request (MS-CHAP-Challenge,
+    /// MS-CHAP2-Response and User-Name, see [`MsChap2Request`]) against the NT hash of the
+    /// user's password, in constant time. On success the result gives the MS-CHAP2-Success
+    /// value and the MPPE keys, for [`Server::ms_chap2_accept`]. On failure, answer with an
+    /// Access-Reject carrying [`MsChap2Request::error`].
+    pub fn verify_ms_chap2(
+        &self,
+        request: &Request<'_>,
+        password_hash: &[u8; 16],
+    ) -> Result<MsChap2Success, Error> {
+        MsChap2Request::from_packet(&request.packet)?.authenticate(password_hash)
+    }
+
+    /// The Vendor-Specific attributes of the Access-Accept to an MS-CHAPv2 request:
+    /// MS-CHAP2-Success and the two MPPE keys hidden with the NAS's secret, the request's
+    /// authenticator and `salts` (RFC 2548 §2.3.3, §2.4.2-2.4.3). Nothing is allocated.
+    pub fn ms_chap2_accept(
+        &self,
+        request: &Request<'_>,
+        success: &MsChap2Success,
+        salts: MppeSalts,
+    ) -> Result<MsChap2Accept, Error> {
+        let client = self.client_of(request)?;
+        Ok(MsChap2Accept::new(
+            &client.secret,
+            request.packet.authenticator(),
+            success,
+            salts,
+        ))
+    }
+
+    /// Verifies the MS-CHAPv1 attributes of a verified Access-Request (MS-CHAP-Challenge and
+    /// MS-CHAP-Response, see [`MsChap1Request`]) against the NT hash of the user's password.
+    pub fn verify_ms_chap1(
+        &self,
+        request: &Request<'_>,
+        password_hash: &[u8; 16],
+    ) -> Result<(), Error> {
+        MsChap1Request::from_packet(&request.packet)?.verify(password_hash)
+    }
+
+    /// The MS-CHAP-MPPE-Keys attribute of the Access-Accept to an MS-CHAPv1 request, hidden
+    /// with the NAS's secret and the request's authenticator (RFC 2548 §2.4.1).
+    pub fn ms_chap1_accept(
+        &self,
+        request: &Request<'_>,
+        keys: &MsChapMppeKeys,
+    ) -> Result<MsChap1Accept, Error> {
+        let client = self.client_of(request)?;
+        Ok(MsChap1Accept::new(
+            &client.secret,
+            request.packet.authenticator(),
+            keys,
+        ))
     }
 
     /// Builds, signs and caches the answer to `request`, writing it to `out`; returns where to

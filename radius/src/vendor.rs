@@ -1,6 +1,8 @@
 //! Vendor-Specific attributes (RFC 2865 §5.26) and the Microsoft dictionary (RFC 2548).
 
+use crate::attribute::AttributeType;
 use crate::error::Error;
+use crate::packet::Packet;
 
 /// IANA enterprise number of Microsoft.
 pub const MICROSOFT: u32 = 311;
@@ -85,6 +87,20 @@ impl<'a> VendorSpecific<'a> {
         out.extend_from_slice(value);
         Ok(())
     }
+}
+
+/// The value of the first well-framed sub-attribute of `vendor_id` and `vendor_type` in any
+/// Vendor-Specific attribute of `packet`. Malformed Vendor-Specific attributes are skipped.
+pub fn find_in_packet<'a>(
+    packet: &Packet<'a>,
+    vendor_id: u32,
+    vendor_type: u8,
+) -> Option<&'a [u8]> {
+    packet
+        .find_all(AttributeType::VENDOR_SPECIFIC)
+        .filter_map(|raw| VendorSpecific::decode(raw.value, raw.offset).ok())
+        .filter(|vsa| vsa.vendor_id == vendor_id)
+        .find_map(|vsa| vsa.find(vendor_type))
 }
 
 /// Iterator over the sub-attributes of a [`VendorSpecific`].

@@ -346,3 +346,169 @@ fn rfc2865_7_3_access_challenge() {
     assert_eq!(&re_encoded(&p), bytes);
     every_flip_is_noticed(bytes, same);
 }
+
+fn arr<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    bytes.try_into().unwrap()
+}
+
+#[test]
+fn rfc3079_3_5_3_mppe_keys_and_rfc2759_9_2_success() {
+    let m = vectors("mschap.txt");
+    let v = vectors("mppe.txt");
+    let hash = mschap::nt_password_hash(std::str::from_utf8(&m["v2_password"]).unwrap());
+    let hash_hash = arr::<16>(&m["v2_password_hash_hash"]);
+    let nt = arr::<24>(&m["v2_nt_response"]);
+    let master = mschap::master_key(&hash_hash, &nt);
+    assert_eq!(&master[..], &v["master_key"][..]);
+    let send = mschap::asymmetric_start_key(&master, mschap::MppeDirection::ServerToClient);
+    let recv = mschap::asymmetric_start_key(&master, mschap::MppeDirection::ClientToServer);
+    assert_eq!(&send[..], &v["send_start_key"][..]);
+    assert_eq!(&recv[..], &v["recv_start_key"][..]);
+    let keys = mschap::MppeKeys::ms_chap2(&hash, &nt);
+    assert_eq!(&keys.send_key()[..], &v["send_start_key"][..]);
+    assert_eq!(&keys.recv_key()[..], &v["recv_start_key"][..]);
+
+    // Every single-bit change of an input changes the derived key.
+    for bit in 0..24 * 8 {
+        let bad = arr::<24>(&flipped(&nt, bit));
+        assert_ne!(
+            &mschap::master_key(&hash_hash, &bad)[..],
+            &v["master_key"][..]
+        );
+    }
+    for bit in 0..16 * 8 {
+        let bad = arr::<16>(&flipped(&hash_hash, bit));
+        assert_ne!(&mschap::master_key(&bad, &nt)[..], &v["master_key"][..]);
+        let bad = arr::<16>(&flipped(&master[..], bit));
+        let direction = mschap::MppeDirection::ServerToClient;
+        assert_ne!(
+            &mschap::asymmetric_start_key(&bad, direction)[..],
+            &v["send_start_key"][..]
+        );
+    }
+
+    // MS-CHAP2-Success: the identifier, then the RFC 2759 section 9.2 authenticator response.
+    let auth_ch = arr::<16>(&m["v2_authenticator_challenge"]);
+    let peer_ch = arr::<16>(&m["v2_peer_challenge"]);
+    let response = MsChap2Response {
+        ident: 7,
+        flags: 0,
+        peer_challenge: &peer_ch,
+        nt_response: &nt,
+    };
+    let user = &m["v2_user_name"];
+    let success = mschap::authenticate_ms_chap2(&auth_ch, &response, user, &hash).unwrap();
+    assert_eq!(&success.value()[..], &v["ms_chap2_success"][..]);
+    assert_eq!(
+        &success.mppe_keys().send_key()[..],
+        &v["send_start_key"][..]
+    );
+    for bit in 0..24 * 8 {
+        let bad = arr::<24>(&flipped(&nt, bit));
+        let response = MsChap2Response {
+            nt_response: &bad,
+            ..response
+        };
+        assert!(mschap::authenticate_ms_chap2(&auth_ch, &response, user, &hash).is_err());
+    }
+}
+
+/// Every single-bit change of a hidden value is refused or recovers something else.
+fn every_flip_changes<T: PartialEq + std::fmt::Debug>(
+    hidden: &[u8],
+    expected: &T,
+    recover: impl Fn(&[u8]) -> Option<T>,
+) {
+    for bit in 0..hidden.len() * 8 {
+        let got = recover(&flipped(hidden, bit));
+        assert_ne!(got.as_ref(), Some(expected), "bit {bit}");
+    }
+}
+
+#[test]
+fn rfc2548_mppe_key_hiding() {
+    let c = vectors("crypto.txt");
+    let v = vectors("mppe.txt");
+    let ra = auth(&c["chap_challenge"]);
+    for (key, salt, hidden) in [
+        ("send_start_key", "send_salt", "ms_mppe_send_key"),
+        ("recv_start_key", "recv_salt", "ms_mppe_recv_key"),
+    ] {
+        let k = arr::<16>(&v[key]);
+        let value = mschap::hide_mppe_key(&secret(), &ra, arr::<2>(&v[salt]), &k);
+        assert_eq!(&value[..], &v[hidden][..], "{hidden}");
+        let back = mschap::recover_mppe_key(&secret(), &ra, &value).unwrap();
+        assert_eq!(*back, k);
+        every_flip_changes(&value, &k, |bad| {
+            mschap::recover_mppe_key(&secret(), &ra, bad)
+                .ok()
+                .map(|k| *k)
+        });
+        assert!(mschap::recover_mppe_key(&SharedSecret::new("xyzzy5460"), &ra, &value).is_err());
+        // The generic salted recovery reads the same key.
+        let generic = crypto::recover_tunnel_password(&secret(), &ra, &value).unwrap();
+        assert_eq!(&generic[..], &k[..]);
+    }
+    let salts = mschap::MppeSalts::new(arr(&v["send_salt"]), arr(&v["recv_salt"])).unwrap();
+    assert_eq!(salts.send(), [0x80, 1]);
+    assert_eq!(
+        mschap::MppeSalts::new([0, 1], [0x80, 1]),
+        Err(idforge_radius::Error::DuplicateSalt { salt: 0x8001 })
+    );
+}
+
+#[test]
+fn rfc2548_ms_chap_error() {
+    let m = vectors("mschap.txt");
+    let v = vectors("mppe.txt");
+    let challenge = arr::<16>(&m["v2_authenticator_challenge"]);
+    let error = mschap::MsChapError::v2(
+        7,
+        mschap::MsChapErrorCode::AuthenticationFailure,
+        &challenge,
+    );
+    let mut value = Vec::new();
+    error.encode(&mut value).unwrap();
+    assert_eq!(value, v["ms_chap_error"]);
+    assert_eq!(mschap::MsChapError::parse(&value), Ok(error));
+    // Every single-bit change is refused or parses to another error, except a change of case
+    // of a hex letter in C= (hex digits are read in either case, as FreeRADIUS writes them in
+    // lower case).
+    let hex = 13..45;
+    for bit in 0..value.len() * 8 {
+        let bad = flipped(&value, bit);
+        let case_only = hex.contains(&(bit / 8))
+            && bit % 8 == 5
+            && bad[bit / 8].is_ascii_alphabetic()
+            && value[bit / 8].eq_ignore_ascii_case(&bad[bit / 8]);
+        let parsed = mschap::MsChapError::parse(&bad);
+        assert_eq!(parsed == Ok(error), case_only, "bit {bit}");
+    }
+}
+
+#[test]
+fn rfc2548_ms_chap_mppe_keys_for_rfc2433_password() {
+    let m = vectors("mschap.txt");
+    let c = vectors("crypto.txt");
+    let v = vectors("mppe.txt");
+    let ra = auth(&c["chap_challenge"]);
+    let password = std::str::from_utf8(&m["v1_password"]).unwrap();
+    let lm = mschap::lm_password_hash(password);
+    assert_eq!(&lm[..], &v["v1_lm_password_hash"][..]);
+    let keys = mschap::MsChapMppeKeys::ms_chap1(Some(&lm), &mschap::nt_password_hash(password));
+    assert_eq!(&keys.nt_key()[..], &v["v1_nt_key"][..]);
+    assert_eq!(&keys.lm_key()[..], &v["v1_lm_password_hash"][..8]);
+    let value = mschap::hide_ms_chap_mppe_keys(&secret(), &ra, &keys);
+    assert_eq!(&value[..], &v["ms_chap_mppe_keys"][..]);
+    let back = mschap::recover_ms_chap_mppe_keys(&secret(), &ra, &value).unwrap();
+    assert_eq!(
+        (back.lm_key(), back.nt_key()),
+        (keys.lm_key(), keys.nt_key())
+    );
+    let expected = (*keys.lm_key(), *keys.nt_key());
+    every_flip_changes(&value, &expected, |bad| {
+        mschap::recover_ms_chap_mppe_keys(&secret(), &ra, bad)
+            .ok()
+            .map(|k| (*k.lm_key(), *k.nt_key()))
+    });
+}

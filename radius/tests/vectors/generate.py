@@ -1,4 +1,4 @@
-"""Independent Python computation of the known answers in crypto.txt and mschap.txt.
+"""Independent Python computation of the known answers in crypto.txt, mschap.txt and mppe.txt.
 
 Uses hashlib, hmac and pycryptodome (MD4, DES); shares no code with the Rust crate.
 Run: python generate.py > generated.txt and compare by hand with the committed files.
@@ -108,3 +108,52 @@ ma = hmac.new(secret, hdr + ra + attrs, hashlib.md5).digest()
 attrs = bytes([80, 18]) + ma + bytes([18, 7]) + b"hello"
 resp_auth = hashlib.md5(hdr + ra + attrs + secret).digest()
 line("accept_with_message_authenticator", hdr + resp_auth + attrs)
+
+print("# mppe.txt")
+# RFC 3079 section 3.4 key derivation on the RFC 2759 section 9.2 values above.
+MAGIC1 = b"This is the MPPE Master Key"
+MAGIC2 = b"On the client side, this is the send key; on the server side, it is the receive key."
+MAGIC3 = b"On the client side, this is the receive key; on the server side, it is the send key."
+master = hashlib.sha1(md4(h) + nt + MAGIC1).digest()[:16]
+send = hashlib.sha1(master + bytes(40) + MAGIC3 + b"\xf2" * 40).digest()[:16]
+recv = hashlib.sha1(master + bytes(40) + MAGIC2 + b"\xf2" * 40).digest()[:16]
+line("master_key", master)
+line("send_start_key", send)
+line("recv_start_key", recv)
+line("ms_chap2_success", bytes([7]) + auth_response(h, nt, peer, auth, user).encode())
+line("ms_chap_error", bytes([7]) + b"E=691 R=0 C=" + auth.hex().upper().encode() + b" V=3")
+
+
+def salt_hide(plain, salt):
+    out, prev = b"", ra + salt
+    for i in range(0, len(plain), 16):
+        c = bytes(a ^ b for a, b in zip(plain[i:i + 16], hashlib.md5(secret + prev).digest()))
+        out += c
+        prev = c
+    return salt + out
+
+
+# RFC 2548 sections 2.4.2-2.4.3 with secret "xyzzy5461" and the RFC 2865 7.1 authenticator.
+line("send_salt", bytes([0x80, 0x01]))
+line("recv_salt", bytes([0x80, 0x02]))
+line("ms_mppe_send_key", salt_hide(bytes([16]) + send + bytes(15), bytes([0x80, 0x01])))
+line("ms_mppe_recv_key", salt_hide(bytes([16]) + recv + bytes(15), bytes([0x80, 0x02])))
+
+
+# RFC 2548 section 2.4.1: MS-CHAP-MPPE-Keys for RFC 2433's "MyPw", hidden like User-Password.
+def lm_hash(pw):
+    p = pw.upper().encode()[:14].ljust(14, b"\0")
+    return b"".join(DES.new(des_key(p[i:i + 7]), DES.MODE_ECB).encrypt(b"KGS!@#$%") for i in (0, 7))
+
+
+lm = lm_hash("MyPw")
+nthh = md4(md4("MyPw".encode("utf-16-le")))
+plain = lm[:8] + nthh + bytes(8)
+out, prev = b"", ra
+for i in range(0, 32, 16):
+    c = bytes(a ^ b for a, b in zip(plain[i:i + 16], hashlib.md5(secret + prev).digest()))
+    out += c
+    prev = c
+line("v1_lm_password_hash", lm)
+line("v1_nt_key", nthh)
+line("ms_chap_mppe_keys", out)
