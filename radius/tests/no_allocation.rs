@@ -98,3 +98,32 @@ fn warm_server_does_not_allocate() {
         assert!(server.duplicate_cache_len() <= 64);
     }
 }
+
+#[test]
+fn ms_chap2_verification_and_accept_attributes_do_not_allocate() {
+    use idforge_radius::mschap::{self, MppeSalts, MsChap2Accept};
+    use idforge_radius::vendor::microsoft::MsChap2Response;
+
+    let secret = SharedSecret::new("alloc-secret");
+    let (challenge, peer_challenge, ra) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+    let hash = mschap::nt_password_hash("hello");
+    let nt = mschap::generate_nt_response(&challenge, &peer_challenge, b"bob", &hash);
+    let response = MsChap2Response {
+        ident: 1,
+        flags: 0,
+        peer_challenge: &peer_challenge,
+        nt_response: &nt,
+    };
+    let mut rng = StdRng::seed_from_u64(4);
+    let counts = allocation_counter::measure(|| {
+        let success = mschap::authenticate_ms_chap2(&challenge, &response, b"bob", &hash).unwrap();
+        let accept = MsChap2Accept::new(&secret, &ra, &success, MppeSalts::random(&mut rng));
+        std::hint::black_box(accept.attributes());
+        let keys = mschap::MsChapMppeKeys::ms_chap1(None, &hash);
+        let hidden = mschap::hide_ms_chap_mppe_keys(&secret, &ra, &keys);
+        std::hint::black_box(mschap::recover_ms_chap_mppe_keys(&secret, &ra, &hidden).unwrap());
+        let value = mschap::hide_mppe_key(&secret, &ra, [0x80, 1], success.mppe_keys().send_key());
+        std::hint::black_box(mschap::recover_mppe_key(&secret, &ra, &value).unwrap());
+    });
+    assert_eq!(counts.count_total, 0);
+}

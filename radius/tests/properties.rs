@@ -199,3 +199,97 @@ fn hiding_round_trips_for_every_length() {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn mppe_keys_round_trip_through_an_access_accept(
+        send in any::<[u8; 16]>(),
+        recv in any::<[u8; 16]>(),
+        salts in any::<([u8; 2], [u8; 2])>(),
+        ra in any::<[u8; 16]>(),
+        secret in proptest::collection::vec(any::<u8>(), 1..64),
+        ident in any::<u8>(),
+    ) {
+        use idforge_radius::mschap::{self, MppeSalts};
+        use idforge_radius::vendor::{self, MICROSOFT, microsoft};
+        let secret = SharedSecret::new(secret);
+        let Ok(salts) = MppeSalts::new(salts.0, salts.1) else {
+            // Refused only when the salts are equal once their high bits are set.
+            prop_assert_eq!(salts.0[1], salts.1[1]);
+            prop_assert_eq!(salts.0[0] | 0x80, salts.1[0] | 0x80);
+            return Ok(());
+        };
+        prop_assert!(salts.send()[0] & 0x80 != 0 && salts.send() != salts.recv());
+        // Each key alone, and both in a signed Accept as MsChap2Accept writes them.
+        for (key, salt) in [(send, salts.send()), (recv, salts.recv())] {
+            let value = mschap::hide_mppe_key(&secret, &ra, salt, &key);
+            prop_assert_eq!(&value[..2], &salt[..]);
+            prop_assert_eq!(*mschap::recover_mppe_key(&secret, &ra, &value).unwrap(), key);
+        }
+        let keys = mschap::MsChapMppeKeys::new(send[..8].try_into().unwrap(), recv);
+        let hidden = mschap::hide_ms_chap_mppe_keys(&secret, &ra, &keys);
+        let back = mschap::recover_ms_chap_mppe_keys(&secret, &ra, &hidden).unwrap();
+        prop_assert_eq!((back.lm_key(), back.nt_key()), (keys.lm_key(), keys.nt_key()));
+
+        let hash = mschap::nt_password_hash("pw");
+        let nt = mschap::generate_nt_response(&ra, &send, b"u", &hash);
+        let response = microsoft::MsChap2Response {
+            ident, flags: 0, peer_challenge: &send, nt_response: &nt,
+        };
+        let success = mschap::authenticate_ms_chap2(&ra, &response, b"u", &hash).unwrap();
+        let accept = mschap::MsChap2Accept::new(&secret, &ra, &success, salts);
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, Code::AccessAccept, 1, &ra);
+        b.push_message_authenticator().unwrap();
+        for attr in accept.attributes() {
+            attr.encode(&mut b).unwrap();
+        }
+        let bytes = b.finish();
+        crypto::sign(bytes, &secret, Some(&ra)).unwrap();
+        let packet = Packet::parse_strict(bytes).unwrap();
+        crypto::verify_response(&packet, &secret, &ra).unwrap();
+        let find = |t| vendor::find_in_packet(&packet, MICROSOFT, t).unwrap();
+        prop_assert_eq!(find(microsoft::MS_CHAP2_SUCCESS), &success.value()[..]);
+        let derived = mschap::MppeKeys::ms_chap2(&hash, &nt);
+        for (t, key) in [(microsoft::MS_MPPE_SEND_KEY, derived.send_key()), (microsoft::MS_MPPE_RECV_KEY, derived.recv_key())] {
+            prop_assert_eq!(&*mschap::recover_mppe_key(&secret, &ra, find(t)).unwrap(), key);
+        }
+    }
+
+    #[test]
+    fn ms_chap_error_round_trips(
+        ident in any::<u8>(),
+        code in any::<u32>(),
+        retry in any::<bool>(),
+        challenge in any::<[u8; 16]>(),
+        version in any::<u32>(),
+        message in proptest::option::of("[ -~é]{0,150}"),
+    ) {
+        use idforge_radius::mschap::{MsChapError, MsChapErrorCode};
+        let mut error = MsChapError::v2(ident, MsChapErrorCode::from(code), &challenge).with_retry(retry);
+        error.version = version;
+        if let Some(m) = &message {
+            error = error.with_message(m);
+        }
+        let mut value = Vec::new();
+        match error.encode(&mut value) {
+            Ok(()) => prop_assert_eq!(MsChapError::parse(&value), Ok(error)),
+            Err(e) => {
+                let too_long = matches!(e, idforge_radius::Error::ValueTooLong { .. });
+                prop_assert!(too_long, "{}", e);
+                prop_assert!(value.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn ms_chap_parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80), ra in any::<[u8; 16]>()) {
+        use idforge_radius::mschap;
+        let secret = SharedSecret::new("p");
+        let _ = mschap::MsChapError::parse(&bytes);
+        let _ = mschap::recover_mppe_key(&secret, &ra, &bytes);
+        let _ = mschap::recover_ms_chap_mppe_keys(&secret, &ra, &bytes);
+    }
+}

@@ -712,3 +712,181 @@ fn abandoned_then_retried_entry_survives_eviction_of_its_old_slot() {
         Event::Request(_)
     ));
 }
+
+/// An MS-CHAP request as a NAS sends it: User-Name, MS-CHAP-Challenge and the response.
+fn ms_chap_request(
+    client: &mut Client,
+    user: &str,
+    challenge: &[u8],
+    vendor_type: u8,
+    response: &[u8],
+    out: &mut Vec<u8>,
+) {
+    use idforge_radius::vendor::{MICROSOFT, VendorSpecific, microsoft};
+    let (mut challenge_vsa, mut response_vsa) = (Vec::new(), Vec::new());
+    VendorSpecific::encode_single(
+        MICROSOFT,
+        microsoft::MS_CHAP_CHALLENGE,
+        challenge,
+        &mut challenge_vsa,
+    )
+    .unwrap();
+    VendorSpecific::encode_single(MICROSOFT, vendor_type, response, &mut response_vsa).unwrap();
+    client
+        .request(
+            Instant::now(),
+            &mut rng(),
+            Code::AccessRequest,
+            Credentials::None,
+            &[
+                Attribute::text(AttributeType::USER_NAME, user),
+                Attribute::octets(AttributeType::VENDOR_SPECIFIC, &challenge_vsa),
+                Attribute::octets(AttributeType::VENDOR_SPECIFIC, &response_vsa),
+            ],
+            out,
+        )
+        .unwrap();
+}
+
+#[test]
+fn ms_chap2_success_mppe_keys_and_error_round_trip() {
+    use idforge_radius::mschap::{self, MppeSalts, MsChap2Request, MsChapErrorCode};
+    use idforge_radius::vendor::microsoft::{self, MsChap2Response};
+
+    let mut server = server(ServerConfig::default(), false);
+    let mut client = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let (challenge, peer_challenge) = ([0x5a; 16], [0x21; 16]);
+    let hash = mschap::nt_password_hash("hello");
+    for (user, password) in [("EXAMPLE\\bob", "hello"), ("bob", "wrong")] {
+        // The peer hashes the name without its domain (RFC 2759 section 8.2).
+        let nt = mschap::generate_nt_response(
+            &challenge,
+            &peer_challenge,
+            b"bob",
+            &mschap::nt_password_hash(password),
+        );
+        let mut value = Vec::new();
+        MsChap2Response {
+            ident: 9,
+            flags: 0,
+            peer_challenge: &peer_challenge,
+            nt_response: &nt,
+        }
+        .encode(&mut value);
+        let (mut request, mut answer) = (Vec::new(), Vec::new());
+        ms_chap_request(
+            &mut client,
+            user,
+            &challenge,
+            microsoft::MS_CHAP2_RESPONSE,
+            &value,
+            &mut request,
+        );
+        let Event::Request(req) = server.handle(Instant::now(), nas(), &request, &mut answer)
+        else {
+            panic!("dropped")
+        };
+        match server.verify_ms_chap2(&req, &hash) {
+            Ok(success) => {
+                let salts = MppeSalts::random(&mut rng());
+                let accept = server.ms_chap2_accept(&req, &success, salts).unwrap();
+                server
+                    .answer(&req, Code::AccessAccept, &accept.attributes(), &mut answer)
+                    .unwrap();
+                let response = client.handle_response(&answer).unwrap();
+                assert_eq!(response.code(), Code::AccessAccept);
+                // What the client decodes is what the peer computes on its side.
+                let expected =
+                    mschap::authenticator_response(&hash, &nt, &peer_challenge, &challenge, b"bob");
+                let got = response.ms_chap2_success().unwrap();
+                assert_eq!((got[0], &got[1..]), (9, &expected[..]));
+                let keys = client.mppe_keys(&response).unwrap();
+                let derived = mschap::MppeKeys::ms_chap2(&hash, &nt);
+                assert_eq!(keys.send_key(), derived.send_key());
+                assert_eq!(keys.recv_key(), derived.recv_key());
+                assert_ne!(keys.send_key(), keys.recv_key());
+                assert!(response.ms_chap_error().is_none());
+                // Another secret does not recover them.
+                let other = Client::new(ClientConfig::default(), SharedSecret::new("x"));
+                assert!(other.mppe_keys(&response).is_err());
+            }
+            Err(e) => {
+                assert_eq!(e, Error::InvalidAuthenticator);
+                assert_eq!(password, "wrong");
+                let error = MsChap2Request::from_packet(req.packet())
+                    .unwrap()
+                    .error(MsChapErrorCode::AuthenticationFailure);
+                let mut vsa = Vec::new();
+                error.encode_vendor_specific(&mut vsa).unwrap();
+                server
+                    .answer(
+                        &req,
+                        Code::AccessReject,
+                        &[Attribute::octets(AttributeType::VENDOR_SPECIFIC, &vsa)],
+                        &mut answer,
+                    )
+                    .unwrap();
+                let response = client.handle_response(&answer).unwrap();
+                let got = response.ms_chap_error().unwrap().unwrap();
+                assert_eq!(got, error);
+                assert_eq!((got.ident, got.challenge, got.retry), (9, challenge, false));
+                assert_eq!(
+                    client.mppe_keys(&response).unwrap_err(),
+                    Error::MissingVendorAttribute {
+                        vendor_id: 311,
+                        vendor_type: microsoft::MS_MPPE_SEND_KEY
+                    }
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ms_chap1_mppe_keys_round_trip_and_missing_attributes() {
+    use idforge_radius::mschap::{self, MsChapMppeKeys};
+    use idforge_radius::vendor::microsoft;
+
+    let mut server = server(ServerConfig::default(), false);
+    let mut client = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
+    let challenge = [0x13; 8];
+    let hash = mschap::nt_password_hash("hello");
+    let mut value = vec![4, 1];
+    value.extend_from_slice(&[0; 24]);
+    value.extend_from_slice(&mschap::challenge_response(&challenge, &hash));
+    let (mut request, mut answer) = (Vec::new(), Vec::new());
+    ms_chap_request(
+        &mut client,
+        "bob",
+        &challenge,
+        microsoft::MS_CHAP_RESPONSE,
+        &value,
+        &mut request,
+    );
+    let Event::Request(req) = server.handle(Instant::now(), nas(), &request, &mut answer) else {
+        panic!("dropped")
+    };
+    server.verify_ms_chap1(&req, &hash).unwrap();
+    assert_eq!(
+        server.verify_ms_chap1(&req, &mschap::nt_password_hash("x")),
+        Err(Error::InvalidAuthenticator)
+    );
+    // An MS-CHAPv1 request is not an MS-CHAPv2 one.
+    assert_eq!(
+        server.verify_ms_chap2(&req, &hash).unwrap_err(),
+        Error::MissingVendorAttribute {
+            vendor_id: 311,
+            vendor_type: microsoft::MS_CHAP2_RESPONSE
+        }
+    );
+    let lm = mschap::lm_password_hash("hello");
+    let keys = MsChapMppeKeys::ms_chap1(Some(&lm), &hash);
+    let accept = server.ms_chap1_accept(&req, &keys).unwrap();
+    server
+        .answer(&req, Code::AccessAccept, &[accept.attribute()], &mut answer)
+        .unwrap();
+    let response = client.handle_response(&answer).unwrap();
+    let got = client.ms_chap_mppe_keys(&response).unwrap();
+    assert_eq!(got.lm_key(), keys.lm_key());
+    assert_eq!(got.nt_key(), &*mschap::hash_nt_password_hash(&hash));
+}
