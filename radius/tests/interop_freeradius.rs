@@ -391,6 +391,12 @@ fn ms_chap_v2_with_freeradius() {
         let resp = client.handle_response(&answer).unwrap();
         assert_eq!(resp.code(), expected, "password {password}");
         if expected != Code::AccessAccept {
+            // FreeRADIUS's MS-CHAP-Error parses, and echoes the identifier and challenge.
+            let error = resp.ms_chap_error().unwrap().unwrap();
+            assert_eq!(error.ident, 42);
+            assert_eq!(error.code, mschap::MsChapErrorCode::AuthenticationFailure);
+            assert_eq!(error.version, 3);
+            assert_eq!(error.challenge.len(), 16);
             continue;
         }
         // FreeRADIUS's MS-CHAP2-Success equals the authenticator response computed here, and
@@ -428,5 +434,57 @@ fn ms_chap_v2_with_freeradius() {
         .unwrap();
         assert_eq!(success.unwrap(), expected_success.to_vec());
         assert_eq!(keys, 2);
+        // FreeRADIUS derives the same RFC 3079 keys as MppeKeys, and the Client decodes them.
+        let theirs = client.mppe_keys(&resp).unwrap();
+        let ours = mschap::MppeKeys::ms_chap2(&mschap::nt_password_hash("hello"), &nt);
+        assert_eq!(theirs.send_key(), ours.send_key());
+        assert_eq!(theirs.recv_key(), ours.recv_key());
+        assert_eq!(
+            resp.ms_chap2_success().unwrap(),
+            &expected_success[..],
+            "Response::ms_chap2_success"
+        );
     }
+}
+
+#[test]
+fn ms_chap_v1_mppe_keys_from_freeradius() {
+    let Some(fr) = start_freeradius() else {
+        return;
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut client = old_server_client();
+    let mut out = Vec::new();
+    let challenge = [0x3c; 8];
+    let hash = mschap::nt_password_hash("hello");
+    let mut value = vec![17, 1];
+    value.extend_from_slice(&[0; 24]);
+    value.extend_from_slice(&mschap::challenge_response(&challenge, &hash));
+    let challenge_vsa = vsa(microsoft::MS_CHAP_CHALLENGE, &challenge);
+    let response_vsa = vsa(microsoft::MS_CHAP_RESPONSE, &value);
+    let attrs = [
+        Attribute::text(AttributeType::USER_NAME, "bob"),
+        Attribute::octets(AttributeType::VENDOR_SPECIFIC, &challenge_vsa),
+        Attribute::octets(AttributeType::VENDOR_SPECIFIC, &response_vsa),
+    ];
+    client
+        .request(
+            Instant::now(),
+            &mut rng,
+            Code::AccessRequest,
+            Credentials::None,
+            &attrs,
+            &mut out,
+        )
+        .unwrap();
+    let answer = exchange(&mut client, &socket, fr.auth, &out);
+    let resp = client.handle_response(&answer).unwrap();
+    assert_eq!(resp.code(), Code::AccessAccept);
+    // FreeRADIUS 3.2.1 sends a zero LM key (it has no LM-Password) and the hash of the NT
+    // hash: the same keys as MsChapMppeKeys::ms_chap1 without an LM hash.
+    let theirs = client.ms_chap_mppe_keys(&resp).unwrap();
+    let ours = mschap::MsChapMppeKeys::ms_chap1(None, &hash);
+    assert_eq!(theirs.nt_key(), ours.nt_key());
+    assert_eq!(theirs.lm_key(), ours.lm_key());
 }
