@@ -565,23 +565,9 @@ impl Service {
         now: u64,
     ) -> Result<Outcome, ServiceError> {
         if now > pending.expires_at {
-            let mut reasons = pending.reasons.clone();
-            reasons.push("the pending login expired".into());
-            let id = self
-                .store
-                .append_audit(&AuditEntry {
-                    id: 0,
-                    at: i64::try_from(now).unwrap_or(i64::MAX),
-                    username: pending.username.clone(),
-                    user_id: Some(pending.user_id),
-                    application: pending.application.clone(),
-                    source_ip: Some(pending.source_ip.to_string()),
-                    front_door: pending.front_door.as_str().into(),
-                    factors: pending.factors.clone(),
-                    result: "reject".into(),
-                    reasons,
-                })
-                .await?;
+            let mut expired = pending;
+            expired.reasons.push("the pending login expired".into());
+            let id = self.audit_pending(&expired, now, "reject").await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
         self.check_code(pending, code, now).await
@@ -941,29 +927,19 @@ impl Service {
         result: &str,
         reasons: &[String],
     ) -> Result<i64, ServiceError> {
-        tracing::info!(
-            user = %req.username,
-            application = %req.application,
-            source = %req.source_ip,
-            front_door = req.front_door.as_str(),
-            result,
-            "authentication decision"
-        );
-        Ok(self
-            .store
-            .append_audit(&AuditEntry {
-                id: 0,
-                at: i64::try_from(req.now).unwrap_or(i64::MAX),
-                username: req.username.to_owned(),
-                user_id,
-                application: req.application.to_owned(),
-                source_ip: Some(req.source_ip.to_string()),
-                front_door: req.front_door.as_str().into(),
-                factors: factors.to_vec(),
-                result: result.into(),
-                reasons: reasons.to_vec(),
-            })
-            .await?)
+        self.append_audit(AuditEntry {
+            id: 0,
+            at: i64::try_from(req.now).unwrap_or(i64::MAX),
+            username: req.username.to_owned(),
+            user_id,
+            application: req.application.to_owned(),
+            source_ip: Some(req.source_ip.to_string()),
+            front_door: req.front_door.as_str().into(),
+            factors: factors.to_vec(),
+            result: result.into(),
+            reasons: reasons.to_vec(),
+        })
+        .await
     }
 
     async fn audit_pending(
@@ -972,29 +948,33 @@ impl Service {
         now: u64,
         result: &str,
     ) -> Result<i64, ServiceError> {
+        self.append_audit(AuditEntry {
+            id: 0,
+            at: i64::try_from(now).unwrap_or(i64::MAX),
+            username: pending.username.clone(),
+            user_id: Some(pending.user_id),
+            application: pending.application.clone(),
+            source_ip: Some(pending.source_ip.to_string()),
+            front_door: pending.front_door.as_str().into(),
+            factors: pending.factors.clone(),
+            result: result.into(),
+            reasons: pending.reasons.clone(),
+        })
+        .await
+    }
+
+    /// One log line per decision (who, what, from where, the result; never a credential) and
+    /// the audit entry.
+    async fn append_audit(&self, entry: AuditEntry) -> Result<i64, ServiceError> {
         tracing::info!(
-            user = %pending.username,
-            application = %pending.application,
-            source = %pending.source_ip,
-            front_door = pending.front_door.as_str(),
-            result,
+            user = %entry.username,
+            application = %entry.application,
+            source = entry.source_ip.as_deref().unwrap_or("-"),
+            front_door = %entry.front_door,
+            result = %entry.result,
             "authentication decision"
         );
-        Ok(self
-            .store
-            .append_audit(&AuditEntry {
-                id: 0,
-                at: i64::try_from(now).unwrap_or(i64::MAX),
-                username: pending.username.clone(),
-                user_id: Some(pending.user_id),
-                application: pending.application.clone(),
-                source_ip: Some(pending.source_ip.to_string()),
-                front_door: pending.front_door.as_str().into(),
-                factors: pending.factors.clone(),
-                result: result.into(),
-                reasons: pending.reasons.clone(),
-            })
-            .await?)
+        Ok(self.store.append_audit(&entry).await?)
     }
 }
 

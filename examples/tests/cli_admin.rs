@@ -316,6 +316,40 @@ fn applications_are_checked_before_they_are_saved() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("role_arn"));
     let o = a.run(&["app", "add", "x", "--kind", "saml"], None);
     assert!(String::from_utf8_lossy(&o.stderr).contains("metadata"));
+    // An IAM Identity Center app from its SAML metadata file; a file that is not SP metadata
+    // is refused.
+    let metadata = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../saml/tests/vectors/metadata/aws-signin-sp.xml"
+    );
+    a.ok(
+        &[
+            "app",
+            "add",
+            "identity-center",
+            "--kind",
+            "aws-identity-center",
+            "--metadata",
+            metadata,
+        ],
+        None,
+    );
+    let not_metadata = a.dir.path().join("not-metadata.xml");
+    std::fs::write(&not_metadata, "<html/>").unwrap();
+    let o = a.run(
+        &[
+            "app",
+            "add",
+            "x",
+            "--kind",
+            "saml",
+            "--metadata",
+            not_metadata.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not SP metadata"));
     let apps: serde_json::Value =
         serde_json::from_str(&a.ok(&["app", "list", "--json"], None)).unwrap();
     let ids: Vec<&str> = apps
@@ -324,7 +358,7 @@ fn applications_are_checked_before_they_are_saved() {
         .iter()
         .map(|a| a["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["aws-console", "aws-prod", "vpn"]);
+    assert_eq!(ids, ["aws-console", "aws-prod", "identity-center", "vpn"]);
 }
 
 #[test]

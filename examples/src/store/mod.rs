@@ -2,7 +2,7 @@
 //! instances behind a load balancer).
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver; the schema differs only in the
-//! few types listed in [`schema`]. Writes that guard security are single conditional
+//! few types listed in `store/schema.rs`. Writes that guard security are single conditional
 //! statements evaluated by the database, never read-modify-write in the process:
 //!
 //! - a TOTP step is accepted by `UPDATE factors SET last_step = $step WHERE id = $id AND
@@ -1060,16 +1060,13 @@ impl Store {
         step: u64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let step = to_i64(step, "step")?;
-        let done = sqlx::query(
+        self.advance_guard(
             "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND last_step < $1",
+            to_i64(step, "step")?,
+            now,
+            factor_id,
         )
-        .bind(step)
-        .bind(now)
-        .bind(factor_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     /// The replay guard for HOTP: moves the stored counter to `next_counter` if it is still at
@@ -1080,15 +1077,29 @@ impl Store {
         next_counter: u64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let next = to_i64(next_counter, "counter")?;
-        let done = sqlx::query(
+        self.advance_guard(
             "UPDATE factors SET counter = $1, last_used_at = $2 WHERE id = $3 AND counter < $1",
+            to_i64(next_counter, "counter")?,
+            now,
+            factor_id,
         )
-        .bind(next)
-        .bind(now)
-        .bind(factor_id)
-        .execute(&self.pool)
-        .await?;
+        .await
+    }
+
+    /// Runs one conditional `UPDATE` of a replay guard: true if it matched the row.
+    async fn advance_guard(
+        &self,
+        sql: &'static str,
+        value: i64,
+        now: i64,
+        factor_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql)
+            .bind(value)
+            .bind(now)
+            .bind(factor_id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
