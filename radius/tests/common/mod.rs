@@ -38,6 +38,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use idforge_radius::mschap::{
+    self, MppeSalts, MsChap1Request, MsChap2Request, MsChapErrorCode, MsChapMppeKeys,
+};
 use idforge_radius::server::{Event, NasClient, Request, Server, ServerConfig};
 use idforge_radius::{Attribute, AttributeType, Code};
 
@@ -72,12 +75,17 @@ fn password_of(user: &str) -> Option<&'static str> {
     USERS.iter().find(|(u, _)| *u == user).map(|(_, p)| *p)
 }
 
-/// The test application: PAP and CHAP against [`USERS`], user `chal` gets a challenge,
-/// accounting and Status-Server are acknowledged.
-pub fn decide(server: &Server, req: &Request<'_>) -> (Code, Vec<Attribute<'static>>) {
+/// What the test application answers: a code, attributes, and Vendor-Specific values.
+pub type Decision = (Code, Vec<Attribute<'static>>, Vec<Vec<u8>>);
+
+/// The test application: PAP, CHAP, MS-CHAPv2 and MS-CHAPv1 against [`USERS`], user `chal`
+/// gets a challenge, accounting and Status-Server are acknowledged. MS-CHAPv2 is accepted with
+/// MS-CHAP2-Success and the MPPE keys and rejected with MS-CHAP-Error; MS-CHAPv1 is accepted
+/// with MS-CHAP-MPPE-Keys (LM key from the LM hash).
+pub fn decide(server: &Server, req: &Request<'_>) -> Decision {
     match req.packet().code() {
-        Code::AccountingRequest => (Code::AccountingResponse, vec![]),
-        Code::StatusServer => (Code::AccessAccept, vec![]),
+        Code::AccountingRequest => (Code::AccountingResponse, vec![], vec![]),
+        Code::StatusServer => (Code::AccessAccept, vec![], vec![]),
         _ => {
             let user = req.user_name().unwrap_or_default();
             if user == "chal" {
@@ -87,14 +95,19 @@ pub fn decide(server: &Server, req: &Request<'_>) -> (Code, Vec<Attribute<'stati
                         Attribute::state(b"idforge-state"),
                         Attribute::reply_message("enter code"),
                     ],
+                    vec![],
                 );
             }
             let Some(expected) = password_of(user) else {
                 return (
                     Code::AccessReject,
                     vec![Attribute::reply_message("unknown user")],
+                    vec![],
                 );
             };
+            if let Some(decision) = decide_ms_chap(server, req, expected) {
+                return decision;
+            }
             let ok = if req.packet().find(AttributeType::CHAP_PASSWORD).is_some() {
                 server.verify_chap(req, expected.as_bytes()).is_ok()
             } else {
@@ -106,15 +119,52 @@ pub fn decide(server: &Server, req: &Request<'_>) -> (Code, Vec<Attribute<'stati
                 (
                     Code::AccessAccept,
                     vec![Attribute::reply_message("welcome")],
+                    vec![],
                 )
             } else {
                 (
                     Code::AccessReject,
                     vec![Attribute::reply_message("wrong password")],
+                    vec![],
                 )
             }
         }
     }
+}
+
+fn decide_ms_chap(server: &Server, req: &Request<'_>, password: &str) -> Option<Decision> {
+    let hash = mschap::nt_password_hash(password);
+    let vsa = |attr: &Attribute<'_>| {
+        let mut v = Vec::new();
+        attr.encode_value(&mut v);
+        v
+    };
+    if let Ok(request) = MsChap2Request::from_packet(req.packet()) {
+        if let Ok(success) = server.verify_ms_chap2(req, &hash) {
+            let salts = MppeSalts::random(&mut rand::rng());
+            let accept = server.ms_chap2_accept(req, &success, salts).unwrap();
+            let vsas = accept.attributes().iter().map(vsa).collect();
+            return Some((Code::AccessAccept, vec![], vsas));
+        }
+        let mut error = Vec::new();
+        request
+            .error(MsChapErrorCode::AuthenticationFailure)
+            .encode_vendor_specific(&mut error)
+            .unwrap();
+        return Some((Code::AccessReject, vec![], vec![error]));
+    }
+    if MsChap1Request::from_packet(req.packet()).is_ok() {
+        return Some(match server.verify_ms_chap1(req, &hash) {
+            Ok(()) => {
+                let lm = mschap::lm_password_hash(password);
+                let keys = MsChapMppeKeys::ms_chap1(Some(&lm), &hash);
+                let accept = server.ms_chap1_accept(req, &keys).unwrap();
+                (Code::AccessAccept, vec![], vec![vsa(&accept.attribute())])
+            }
+            Err(_) => (Code::AccessReject, vec![], vec![]),
+        });
+    }
+    None
 }
 
 /// A UDP server on 127.0.0.1 driven by [`Server`] in a thread; stopped and joined on drop.
@@ -145,7 +195,12 @@ impl TestServer {
                 };
                 match server.handle(Instant::now(), from, &buf[..len], &mut out) {
                     Event::Request(req) => {
-                        let (code, attrs) = decide(&server, &req);
+                        let (code, attrs, vsas) = decide(&server, &req);
+                        let mut attrs: Vec<Attribute<'_>> = attrs;
+                        attrs.extend(
+                            vsas.iter()
+                                .map(|v| Attribute::octets(AttributeType::VENDOR_SPECIFIC, v)),
+                        );
                         let to = server.answer(&req, code, &attrs, &mut out).unwrap();
                         socket.send_to(&out, to).unwrap();
                     }
