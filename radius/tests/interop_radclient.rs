@@ -243,3 +243,34 @@ fn many_requests_in_flight_from_one_port() {
     assert_eq!(summary("Rejected"), "200");
     assert_eq!(summary("Lost"), "0");
 }
+
+#[test]
+fn ms_chap_v1_mppe_keys_decoded_by_radclient() {
+    use idforge_radius::mschap;
+    if peer("radclient").is_none() {
+        return;
+    }
+    let server = TestServer::start(ServerConfig::default(), localhost(false));
+    // radclient turns MS-CHAP-Password into MS-CHAP-Challenge and MS-CHAP-Response (v1).
+    let (ok, out) = radclient(
+        &[],
+        &server,
+        "auth",
+        "User-Name = bob, MS-CHAP-Password = hello, Message-Authenticator = 0x00",
+    );
+    assert!(ok && out.contains("Received Access-Accept"), "{out}");
+    let hash = mschap::nt_password_hash("hello");
+    let keys = mschap::MsChapMppeKeys::ms_chap1(Some(&mschap::lm_password_hash("hello")), &hash);
+    let mut expected = String::from("MS-CHAP-MPPE-Keys = 0x");
+    for b in keys.lm_key().iter().chain(keys.nt_key()) {
+        write!(expected, "{b:02x}").unwrap();
+    }
+    assert!(out.contains(&expected), "{expected}\n{out}");
+    let (_, out) = radclient(
+        &[],
+        &server,
+        "auth",
+        "User-Name = bob, MS-CHAP-Password = hellx, Message-Authenticator = 0x00",
+    );
+    assert!(out.contains("Received Access-Reject"), "{out}");
+}
