@@ -171,6 +171,18 @@ pub enum Error {
         /// The `validUntil` that has passed.
         valid_until: String,
     },
+    /// No entity of a metadata aggregate has this `entityID`.
+    #[error("no entity {entity_id} in the metadata")]
+    UnknownEntity {
+        /// The `entityID` asked for.
+        entity_id: String,
+    },
+    /// Two entities of a metadata aggregate have the same `entityID`.
+    #[error("entity {entity_id} is described twice in the metadata")]
+    DuplicateEntity {
+        /// The repeated `entityID`.
+        entity_id: String,
+    },
     /// A value broke a rule of the AWS (IAM or Identity Center) preset.
     #[error("AWS preset: {0}")]
     Aws(#[from] crate::aws::AwsError),

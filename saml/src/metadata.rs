@@ -4,13 +4,13 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::cert::Certificate;
-use crate::dsig::{self, SignOptions};
+use crate::dsig::{self, SignOptions, VerifyOptions};
 use crate::error::{Error, Result};
 use crate::id::SamlId;
 use crate::ns;
 use crate::response::NameIdFormat;
-use crate::sign::Signer;
-use crate::xml::{self, Document, Name, NodeId};
+use crate::sign::{Signer, VerifyingKey};
+use crate::xml::{self, Document, Limits, Name, NodeId};
 
 /// Binding URI of HTTP-Redirect.
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -66,11 +66,21 @@ pub struct SpMetadata {
     pub valid_until: Option<DateTime<Utc>>,
 }
 
+/// Parsing limits for metadata aggregates (federation feeds run to tens of
+/// megabytes): 256 MiB, depth 64, 16 million nodes, 64 attributes per element.
+pub const AGGREGATE_LIMITS: Limits = Limits {
+    max_bytes: 256 << 20,
+    max_depth: 64,
+    max_nodes: 16_000_000,
+    max_attributes: 64,
+};
+
 /// How metadata is accepted.
 ///
 /// Metadata whose `validUntil` has passed is refused ([`Error::MetadataExpired`]):
 /// its publisher no longer vouches for the endpoints and keys in it. The time is the
-/// caller's, as everywhere in this crate.
+/// caller's, as everywhere in this crate. With [`MetadataOptions::verify_with`], the
+/// document's own (root) signature is required and verified with the publisher's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MetadataOptions {
@@ -79,14 +89,23 @@ pub struct MetadataOptions {
     /// Accept metadata whose `validUntil` has passed. Only for tests and for looking at
     /// old files: [`MetadataOptions::allow_expired_for_testing`].
     pub allow_expired: bool,
+    /// The metadata publisher's key (a federation's signing certificate). When set,
+    /// the root element must carry a valid enveloped signature by it (RSA-SHA256,
+    /// SHA-1 refused); signatures inside an aggregate are not looked at.
+    pub trusted_key: Option<VerifyingKey>,
+    /// Parser limits; `None` means [`Limits::SAML`] for one `EntityDescriptor` and
+    /// [`AGGREGATE_LIMITS`] for an aggregate.
+    pub limits: Option<Limits>,
 }
 
 impl MetadataOptions {
-    /// Checks metadata as of `now`, refusing expired metadata.
+    /// Checks metadata as of `now`, refusing expired metadata; no signature required.
     pub fn at(now: DateTime<Utc>) -> Self {
         Self {
             now,
             allow_expired: false,
+            trusted_key: None,
+            limits: None,
         }
     }
 
@@ -95,6 +114,21 @@ impl MetadataOptions {
     #[must_use]
     pub fn allow_expired_for_testing(mut self) -> Self {
         self.allow_expired = true;
+        self
+    }
+
+    /// Requires the document to be signed by `key` (see
+    /// [`MetadataOptions::trusted_key`]).
+    #[must_use]
+    pub fn verify_with(mut self, key: VerifyingKey) -> Self {
+        self.trusted_key = Some(key);
+        self
+    }
+
+    /// Parser limits other than the defaults.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
         self
     }
 
@@ -108,6 +142,16 @@ impl MetadataOptions {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Parses `xml_bytes` with the configured limits (or `default`) and, with a
+    /// trusted key, verifies the root's signature.
+    fn parse_document(&self, xml_bytes: &[u8], default: &Limits) -> Result<Document> {
+        let doc = xml::parse_with_limits(xml_bytes, self.limits.as_ref().unwrap_or(default))?;
+        if let Some(key) = &self.trusted_key {
+            dsig::verify_enveloped(&doc, doc.root(), key, VerifyOptions::default())?;
+        }
+        Ok(doc)
     }
 }
 
@@ -187,7 +231,8 @@ impl SpMetadata {
     /// `opts.now` ([`Error::MetadataExpired`]). A metadata signature is not checked
     /// here (see [`dsig::verify_enveloped`] with the federation's key).
     pub fn parse_with(xml_bytes: &[u8], opts: &MetadataOptions) -> Result<Self> {
-        let md = Self::parse(xml_bytes)?;
+        let doc = opts.parse_document(xml_bytes, &Limits::SAML)?;
+        let md = Self::from_root(&doc)?;
         opts.check_expiry(&md.entity_id, md.valid_until)?;
         Ok(md)
     }
@@ -196,18 +241,23 @@ impl SpMetadata {
     /// clock: `validUntil` is read into [`SpMetadata::valid_until`] and not checked.
     /// Check it with [`SpMetadata::check_valid`], or use [`SpMetadata::parse_with`].
     pub fn parse(xml_bytes: &[u8]) -> Result<Self> {
-        let doc = xml::parse(xml_bytes)?;
+        Self::from_root(&xml::parse(xml_bytes)?)
+    }
+
+    /// The SP of a document whose root is its `EntityDescriptor`.
+    fn from_root(doc: &Document) -> Result<Self> {
         let root = doc.root();
-        if !doc
-            .element(root)
-            .is_some_and(|e| e.is(ns::MD, "EntityDescriptor"))
-        {
-            return Err(Error::UnexpectedElement {
+        match doc.element(root) {
+            Some(e) if e.is(ns::MD, "EntityDescriptor") => Self::from_entity(doc, root),
+            Some(e) if e.is(ns::MD, "EntitiesDescriptor") => Err(Error::UnexpectedElement {
+                path: doc.path(root),
+                reason: "an aggregate of entities: read it with MetadataAggregate and pick the SP by entityID".into(),
+            }),
+            _ => Err(Error::UnexpectedElement {
                 path: doc.path(root),
                 reason: "expected md:EntityDescriptor".into(),
-            });
+            }),
         }
-        Self::from_entity(&doc, root)
     }
 
     /// Refuses this metadata when its `validUntil` has passed (see
@@ -328,6 +378,135 @@ impl SpMetadata {
             .iter()
             .filter(|(u, _)| matches!(u, KeyUse::Signing | KeyUse::Both))
             .map(|(_, c)| c)
+    }
+}
+
+/// One entity of an aggregate: where it is and until when its ancestors vouch for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AggregateEntity {
+    entity_id: String,
+    node: NodeId,
+    /// The earliest `validUntil` of the enclosing `EntitiesDescriptor`s.
+    valid_until: Option<DateTime<Utc>>,
+}
+
+/// A metadata aggregate: an `EntitiesDescriptor` (a federation feed, or a file with
+/// several entities), possibly nested, from which the caller picks a service provider
+/// by `entityID`. A file with a single `EntityDescriptor` is read as an aggregate of
+/// one.
+///
+/// The aggregate is checked once, when parsed: its root signature (with
+/// [`MetadataOptions::verify_with`]), the root's `validUntil`, and that every entity
+/// has a distinct `entityID`. An entity's own elements are read only when it is
+/// picked ([`MetadataAggregate::sp`]), so one malformed entity in a feed does not
+/// stop the others from being used; its `validUntil` and those of the
+/// `EntitiesDescriptor`s around it are checked then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataAggregate {
+    doc: Document,
+    entities: Vec<AggregateEntity>,
+    opts: MetadataOptions,
+}
+
+impl MetadataAggregate {
+    /// Parses an `EntitiesDescriptor` (or a single `EntityDescriptor`).
+    pub fn parse(xml_bytes: &[u8], opts: &MetadataOptions) -> Result<Self> {
+        let doc = opts.parse_document(xml_bytes, &AGGREGATE_LIMITS)?;
+        let root = doc.root();
+        let mut entities = Vec::new();
+        // (element, validUntil inherited from the enclosing EntitiesDescriptors)
+        let mut pending = vec![(root, None)];
+        while let Some((node, inherited)) = pending.pop() {
+            let Some(e) = doc.element(node) else {
+                continue;
+            };
+            if e.is(ns::MD, "EntityDescriptor") {
+                let entity_id = e
+                    .attribute("entityID")
+                    .filter(|v| !v.is_empty() && v.len() <= 1024)
+                    .ok_or_else(|| Error::MissingAttribute {
+                        element: doc.path(node),
+                        attribute: "entityID".into(),
+                    })?
+                    .to_owned();
+                entities.push(AggregateEntity {
+                    entity_id,
+                    node,
+                    valid_until: inherited,
+                });
+            } else if e.is(ns::MD, "EntitiesDescriptor") {
+                let valid_until = earliest(inherited, valid_until_attr(&doc, node)?);
+                if node == root {
+                    let name = e.attribute("Name").unwrap_or("EntitiesDescriptor");
+                    opts.check_expiry(name, valid_until)?;
+                }
+                // Reverse, so that entities come out in document order.
+                for (child, ce) in doc
+                    .child_elements(node)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
+                    if ce.is(ns::MD, "EntityDescriptor") || ce.is(ns::MD, "EntitiesDescriptor") {
+                        pending.push((child, valid_until));
+                    }
+                }
+            } else {
+                return Err(Error::UnexpectedElement {
+                    path: doc.path(node),
+                    reason: "expected md:EntitiesDescriptor or md:EntityDescriptor".into(),
+                });
+            }
+        }
+        for (i, entity) in entities.iter().enumerate() {
+            if entities[..i]
+                .iter()
+                .any(|o| o.entity_id == entity.entity_id)
+            {
+                return Err(Error::DuplicateEntity {
+                    entity_id: entity.entity_id.clone(),
+                });
+            }
+        }
+        Ok(Self {
+            doc,
+            entities,
+            opts: opts.clone(),
+        })
+    }
+
+    /// The `entityID`s of every entity (service providers, identity providers and
+    /// others), in document order.
+    pub fn entity_ids(&self) -> impl Iterator<Item = &str> {
+        self.entities.iter().map(|e| e.entity_id.as_str())
+    }
+
+    /// The number of entities.
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// `true` when the aggregate holds no entity.
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    /// The service provider `entity_id`: [`Error::UnknownEntity`] when the aggregate
+    /// has no such entity, [`Error::MetadataExpired`] when its `validUntil` or that of
+    /// an enclosing `EntitiesDescriptor` has passed, and the errors of
+    /// [`SpMetadata::parse`] when it is no usable SP.
+    pub fn sp(&self, entity_id: &str) -> Result<SpMetadata> {
+        let entity = self
+            .entities
+            .iter()
+            .find(|e| e.entity_id == entity_id)
+            .ok_or_else(|| Error::UnknownEntity {
+                entity_id: entity_id.to_owned(),
+            })?;
+        let mut md = SpMetadata::from_entity(&self.doc, entity.node)?;
+        md.valid_until = earliest(md.valid_until, entity.valid_until);
+        self.opts.check_expiry(&md.entity_id, md.valid_until)?;
+        Ok(md)
     }
 }
 
