@@ -57,6 +57,13 @@ fuzz_target!(|data: &[u8]| {
     if let Event::Request(req) = state.server.handle(now, from, &signed, &mut out) {
         let _ = state.server.user_password(&req);
         let _ = state.server.verify_chap(&req, b"password");
+        // MS-CHAP attributes of arbitrary shape: found, refused or verified, never a panic.
+        let hash = [0x11; 16];
+        if let Ok(success) = state.server.verify_ms_chap2(&req, &hash) {
+            let salts = idforge_radius::mschap::MppeSalts::new([0, 1], [0, 2]).expect("distinct");
+            let _ = state.server.ms_chap2_accept(&req, &success, salts);
+        }
+        let _ = state.server.verify_ms_chap1(&req, &hash);
         let code = match req.packet().code() {
             Code::AccessRequest | Code::StatusServer => Code::AccessAccept,
             Code::AccountingRequest => Code::AccountingResponse,
