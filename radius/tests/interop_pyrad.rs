@@ -19,17 +19,17 @@ fn python() -> Option<PathBuf> {
         PathBuf::from,
     );
     let ok = Command::new(&python)
-        .args(["-c", "import pyrad"])
+        .args(["-c", "import pyrad, Crypto"])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         assert!(
             !peers_required(),
-            "pyrad is not importable by {}",
+            "pyrad or pycryptodome is not importable by {}",
             python.display()
         );
         eprintln!(
-            "SKIP: pyrad not importable by {}; pip install pyrad",
+            "SKIP: pyrad or pycryptodome not importable by {}; pip install pyrad pycryptodome",
             python.display()
         );
         return None;
