@@ -181,7 +181,12 @@ fn signed_metadata_verifies_and_decode_reports_it() {
 fn response_for_an_sp_from_its_metadata() {
     let idp = keygen("idp.example.org");
     let md = idp.dir.path().join("sp.xml");
-    std::fs::write(&md, SP_METADATA).unwrap();
+    // An SP that takes a signature on the Response alone as well.
+    std::fs::write(
+        &md,
+        SP_METADATA.replace(r#" WantAssertionsSigned="true""#, ""),
+    )
+    .unwrap();
     for sign in ["assertion", "response", "both"] {
         let o = idforge(&[
             "saml",
@@ -337,4 +342,224 @@ fn decode_refuses_garbage_and_dtds() {
         o.stdout.is_empty(),
         "nothing is shown of a refused document"
     );
+}
+
+/// `idforge saml response` with the given extra arguments, signed by `idp`.
+fn response_with(idp: &Idp, extra: &[&str]) -> Output {
+    let base = [
+        "saml",
+        "response",
+        "--key",
+        s(&idp.key),
+        "--cert",
+        s(&idp.cert),
+        "--issuer",
+        "https://idp.example.org/metadata",
+        "--name-id",
+        "alice",
+        "--xml",
+    ];
+    idforge(&[&base[..], extra].concat())
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const AWS_ROLE: &str =
+    "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/idforge";
+const AWS_ATTR: &str = "https://aws.amazon.com/SAML/Attributes/";
+
+#[test]
+fn aws_attributes_given_twice_are_merged_or_refused() {
+    let idp = keygen("idp.example.org");
+    // A single-valued attribute the preset sets: refused, nothing printed.
+    let session = format!("{AWS_ATTR}RoleSessionName=bob");
+    let o = response_with(&idp, &["--aws-role", AWS_ROLE, "--attr", &session]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("RoleSessionName"), "{}", stderr(&o));
+    let duration = format!("{AWS_ATTR}SessionDuration=3600");
+    let o = response_with(
+        &idp,
+        &[
+            "--aws-role",
+            AWS_ROLE,
+            "--aws-session-duration",
+            "900",
+            "--attr",
+            &duration,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    // Role is multi-valued: one attribute with both roles.
+    let other = format!(
+        "{AWS_ATTR}Role=arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/idforge"
+    );
+    let o = response_with(&idp, &["--aws-role", AWS_ROLE, "--attr", &other]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let xml = stdout(&o);
+    assert_eq!(
+        xml.matches(&format!(r#"Name="{AWS_ATTR}Role""#)).count(),
+        1,
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches(&format!(r#"Name="{AWS_ATTR}RoleSessionName""#))
+            .count(),
+        1
+    );
+    assert!(xml.contains("role/Admin,arn"));
+    assert!(xml.contains("role/ReadOnly,arn"));
+    if let Some(ok) = xmlsec1_verifies(&idp.cert, xml.as_bytes()) {
+        assert!(ok);
+    }
+}
+
+#[test]
+fn an_sp_that_wants_signed_assertions_gets_them() {
+    let idp = keygen("idp.example.org");
+    let md = idp.dir.path().join("sp.xml");
+    std::fs::write(&md, SP_METADATA).unwrap();
+    let o = response_with(&idp, &["--sp-metadata", s(&md), "--sign", "response"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    assert!(
+        stderr(&o).contains("WantAssertionsSigned"),
+        "{}",
+        stderr(&o)
+    );
+    for sign in ["assertion", "both"] {
+        let o = response_with(&idp, &["--sp-metadata", s(&md), "--sign", sign]);
+        assert!(o.status.success(), "{sign}: {}", stderr(&o));
+    }
+    // AWS publishes WantAssertionsSigned="true" too.
+    let o = response_with(&idp, &["--aws-role", AWS_ROLE, "--sign", "response"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("WantAssertionsSigned"));
+}
+
+#[test]
+fn a_key_and_a_certificate_that_do_not_belong_together_are_refused() {
+    let idp = keygen("idp.example.org");
+    let other = keygen("other.example.org");
+    let md = idp.dir.path().join("sp.xml");
+    std::fs::write(&md, SP_METADATA).unwrap();
+    let mixed = Idp {
+        dir: tempfile::tempdir().unwrap(),
+        key: idp.key.clone(),
+        cert: other.cert.clone(),
+    };
+    let o = response_with(&mixed, &["--sp-metadata", s(&md)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let err = stderr(&o);
+    assert!(err.contains("do not belong together"), "{err}");
+    assert!(err.contains("CN=other.example.org"), "{err}");
+    let o = idforge(&[
+        "saml",
+        "metadata",
+        "--cert",
+        s(&other.cert),
+        "--key",
+        s(&idp.key),
+        "--base-url",
+        "https://idp.example.org",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn expired_sp_metadata_is_refused_unless_allowed() {
+    let idp = keygen("idp.example.org");
+    let md = idp.dir.path().join("sp.xml");
+    std::fs::write(
+        &md,
+        SP_METADATA.replace(
+            r#"entityID="https://sp.example.com/saml""#,
+            r#"entityID="https://sp.example.com/saml" validUntil="2020-01-01T00:00:00Z""#,
+        ),
+    )
+    .unwrap();
+    let o = response_with(&idp, &["--sp-metadata", s(&md)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("expired"), "{}", stderr(&o));
+    let o = response_with(&idp, &["--sp-metadata", s(&md), "--allow-expired-metadata"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn keygen_writes_a_v3_signing_certificate() {
+    let idp = keygen("idp.example.org");
+    let Ok(o) = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", s(&idp.cert)])
+        .output()
+    else {
+        assert!(!peers_required(), "openssl is required here");
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    };
+    let text = stdout(&o);
+    assert!(text.contains("Version: 3 (0x2)"), "{text}");
+    assert!(text.contains("CA:FALSE"), "{text}");
+    assert!(text.contains("Digital Signature"), "{text}");
+    assert!(text.contains("X509v3 Subject Key Identifier"), "{text}");
+}
+
+#[test]
+fn response_for_one_sp_of_an_aggregate() {
+    let idp = keygen("idp.example.org");
+    let entity = |id: &str, acs: &str| {
+        format!(
+            r#"<md:EntityDescriptor entityID="{id}"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#
+        )
+    };
+    let feed = format!(
+        r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="_feed" Name="urn:example:fed">{}<md:EntitiesDescriptor>{}</md:EntitiesDescriptor></md:EntitiesDescriptor>"#,
+        entity("https://one.example.org", "https://one.example.org/acs"),
+        entity("https://two.example.org", "https://two.example.org/acs"),
+    );
+    let md = idp.dir.path().join("feed.xml");
+    std::fs::write(&md, &feed).unwrap();
+    let o = response_with(&idp, &["--sp-metadata", s(&md)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sp-entity-id"), "{}", stderr(&o));
+    let o = response_with(
+        &idp,
+        &[
+            "--sp-metadata",
+            s(&md),
+            "--sp-entity-id",
+            "https://two.example.org",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let xml = stdout(&o);
+    assert!(xml.contains(r#"Destination="https://two.example.org/acs""#));
+    assert!(xml.contains("<saml:Audience>https://two.example.org</saml:Audience>"));
+    let o = response_with(
+        &idp,
+        &[
+            "--sp-metadata",
+            s(&md),
+            "--sp-entity-id",
+            "https://three.example.org",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    // --metadata-cert: the feed must be signed by that certificate.
+    let o = response_with(
+        &idp,
+        &[
+            "--sp-metadata",
+            s(&md),
+            "--sp-entity-id",
+            "https://two.example.org",
+            "--metadata-cert",
+            s(&idp.cert),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "an unsigned feed is refused");
 }

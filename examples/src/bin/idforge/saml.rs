@@ -8,13 +8,13 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use idforge_saml::aws::{AwsRole, AwsSignIn};
 use idforge_saml::binding::{BindingLimits, DecodedMessage, RedirectMessage, decode_any};
 use idforge_saml::cert::create_self_signed;
 use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
-use idforge_saml::metadata::{IdpMetadata, SpMetadata};
+use idforge_saml::metadata::{IdpMetadata, MetadataAggregate, MetadataOptions, SpMetadata};
 use idforge_saml::response::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
 use idforge_saml::{AwsLcRsSigner, Certificate, ResponseBuilder, SamlId, xml};
 use zeroize::Zeroizing;
@@ -88,6 +88,16 @@ pub(crate) struct ResponseArgs {
     /// --aws-role, which targets the AWS sign-in endpoint.
     #[arg(long, value_name = "FILE", required_unless_present = "aws_role")]
     sp_metadata: Option<PathBuf>,
+    /// The SP to answer when --sp-metadata holds several entities (an EntitiesDescriptor,
+    /// such as a federation feed).
+    #[arg(long, value_name = "ENTITY_ID", requires = "sp_metadata")]
+    sp_entity_id: Option<String>,
+    /// Require --sp-metadata to be signed by this certificate (PEM), e.g. the federation's.
+    #[arg(long, value_name = "FILE", requires = "sp_metadata")]
+    metadata_cert: Option<PathBuf>,
+    /// Use --sp-metadata even when its validUntil has passed (testing only).
+    #[arg(long, requires = "sp_metadata")]
+    allow_expired_metadata: bool,
     /// The IdP's private key (PEM).
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
@@ -103,10 +113,12 @@ pub(crate) struct ResponseArgs {
     /// The NameID format.
     #[arg(long, value_enum, default_value = "unspecified")]
     name_id_format: Format,
-    /// An attribute NAME=VALUE; repeat a name for several values.
+    /// An attribute NAME=VALUE; repeat a name for several values. With --aws-role, AWS Role
+    /// values are added to the preset's; other AWS attributes the preset sets are refused.
     #[arg(long = "attr", value_name = "NAME=VALUE")]
     attributes: Vec<String>,
-    /// What to sign.
+    /// What to sign. An SP whose metadata says WantAssertionsSigned="true" (and AWS) gets
+    /// no response signed only on the Response: that is refused.
     #[arg(long, value_enum, default_value = "assertion")]
     sign: Sign,
     /// The ACS URL to answer to (default: the SP's default ACS).
@@ -163,9 +175,18 @@ fn certificate(path: &Path) -> Result<Certificate> {
     Certificate::from_pem(&read(path)?).with_context(|| format!("{}", path.display()))
 }
 
-fn signer(path: &Path) -> Result<AwsLcRsSigner> {
-    let pem = Zeroizing::new(read(path)?);
-    AwsLcRsSigner::from_pem(&pem).with_context(|| format!("{}", path.display()))
+/// The signing key in `key`, checked to be the key of the certificate in `cert_path`.
+fn signer(key: &Path, cert_path: &Path, cert: &Certificate) -> Result<AwsLcRsSigner> {
+    let pem = Zeroizing::new(read(key)?);
+    let signer = AwsLcRsSigner::from_pem(&pem).with_context(|| format!("{}", key.display()))?;
+    cert.check_signer(&signer).with_context(|| {
+        format!(
+            "--key {} and --cert {} do not belong together",
+            key.display(),
+            cert_path.display()
+        )
+    })?;
+    Ok(signer)
 }
 
 fn write_new(path: &Path, contents: &str, private: bool) -> Result<()> {
@@ -209,9 +230,13 @@ fn metadata(args: &MetadataArgs) -> Result<()> {
         .entity_id
         .clone()
         .unwrap_or_else(|| format!("{base}/metadata"));
+    let signer = args
+        .key
+        .as_deref()
+        .map(|key| signer(key, &args.cert, &cert))
+        .transpose()?;
     let mut md = IdpMetadata::with_base_url(&entity_id, base, cert);
     md.want_authn_requests_signed = args.want_authn_requests_signed;
-    let signer = args.key.as_deref().map(signer).transpose()?;
     let id = SamlId::random(&mut rand::rng());
     let text = md.to_xml(&id, signer.as_ref().map(|s| s as &dyn idforge_saml::Signer))?;
     println!("{text}");
@@ -255,7 +280,34 @@ fn attributes(pairs: &[String]) -> Result<Vec<SamlAttribute>> {
         .collect())
 }
 
+/// The SP from `--sp-metadata`: one EntityDescriptor, or the `--sp-entity-id` of an
+/// aggregate; checked for expiry and, with `--metadata-cert`, for its signature.
+fn sp_metadata(path: &Path, args: &ResponseArgs, now: DateTime<Utc>) -> Result<SpMetadata> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut opts = MetadataOptions::at(now);
+    if args.allow_expired_metadata {
+        opts = opts.allow_expired_for_testing();
+    }
+    if let Some(cert) = &args.metadata_cert {
+        opts = opts.verify_with(certificate(cert)?.verifying_key()?);
+    }
+    let feed =
+        MetadataAggregate::parse(&bytes, &opts).with_context(|| format!("{}", path.display()))?;
+    let entity_id = match (&args.sp_entity_id, feed.len()) {
+        (Some(id), _) => id.clone(),
+        (None, 1) => feed.entity_ids().next().unwrap_or_default().to_owned(),
+        (None, n) => bail!(
+            "{} describes {n} entities: choose the SP with --sp-entity-id",
+            path.display()
+        ),
+    };
+    feed.sp(&entity_id)
+        .with_context(|| format!("{}: {entity_id}", path.display()))
+}
+
 fn response(args: &ResponseArgs) -> Result<()> {
+    let cert = certificate(&args.cert)?;
+    let signer = signer(&args.key, &args.cert, &cert)?;
     let now = Utc::now();
     let mut rng = rand::rng();
     let mut builder = ResponseBuilder::new(
@@ -283,10 +335,12 @@ fn response(args: &ResponseArgs) -> Result<()> {
             .sp_metadata
             .as_deref()
             .context("--sp-metadata is required")?;
-        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let sp = SpMetadata::parse(&bytes).with_context(|| format!("{}", path.display()))?;
+        let sp = sp_metadata(path, args, now)?;
         let acs = sp.resolve_acs(args.acs_url.as_deref(), None)?;
-        builder = builder.destination(&acs.location).audience(&sp.entity_id);
+        builder = builder
+            .destination(&acs.location)
+            .audience(&sp.entity_id)
+            .service_provider(&sp);
     } else {
         let mut aws = AwsSignIn::new(&args.name_id);
         for role in &args.aws_role {
@@ -306,13 +360,7 @@ fn response(args: &ResponseArgs) -> Result<()> {
         Sign::Response => SignTarget::Response,
         Sign::Both => SignTarget::Both,
     };
-    let cert = certificate(&args.cert)?;
-    response.sign(
-        target,
-        &signer(&args.key)?,
-        Some(&cert),
-        &SignOptions::default(),
-    )?;
+    response.sign(target, &signer, Some(&cert), &SignOptions::default())?;
     if args.xml {
         println!("{}", response.to_xml());
     } else {
