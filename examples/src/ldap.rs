@@ -704,6 +704,18 @@ impl LdapDirectory {
                         keep,
                     };
                 }
+                _ => {
+                    // A step this driver does not know (the crate's `Step` may grow): end the
+                    // attempt rather than guess.
+                    stream.close().await;
+                    return Attempt::failed(
+                        io(
+                            operation.name(),
+                            std::io::Error::other("unsupported step of the LDAP flow"),
+                        ),
+                        password_sent,
+                    );
+                }
             }
         }
     }

@@ -198,6 +198,7 @@ fn exchange(c: &mut Criterion) {
                     Step::NeedInput => auth.receive(next.next().unwrap()),
                     Step::StartTls => unreachable!(),
                     Step::Done(r) => break (r.unwrap(), written),
+                    other => panic!("unexpected {other:?}"),
                 }
             }
         });

@@ -11,6 +11,7 @@
 //! success.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::fmt;
 
 use zeroize::Zeroizing;
 
@@ -362,9 +363,10 @@ impl AuthFailure {
     }
 }
 
-/// What the caller does next.
-#[derive(Debug)]
+/// What the caller does next. `Debug` shows the length of bytes to transmit, never the
+/// bytes (a bind request holds the password).
 #[must_use]
+#[non_exhaustive]
 pub enum Step {
     /// Write these bytes to the connection (they may hold a password: they are wiped on drop).
     Transmit(Zeroizing<Vec<u8>>),
@@ -403,8 +405,8 @@ enum State {
     Finished,
 }
 
-/// The login state machine. See the [module documentation](self).
-#[derive(Debug)]
+/// The login state machine. See the [module documentation](self). `Debug` shows where the
+/// flow is, never the password or the buffered messages.
 pub struct Authenticator {
     config: DirectoryConfig,
     username: String,
@@ -416,6 +418,33 @@ pub struct Authenticator {
     outbox: VecDeque<Zeroizing<Vec<u8>>>,
     result: Option<Result<AuthenticatedUser, AuthFailure>>,
     tls_requested: bool,
+}
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Transmit(bytes) => write!(f, "Transmit({} bytes, **redacted**)", bytes.len()),
+            Step::NeedInput => f.write_str("NeedInput"),
+            Step::StartTls => f.write_str("StartTls"),
+            Step::Done(result) => f.debug_tuple("Done").field(result).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("state", &self.state)
+            .field("next_id", &self.next_id)
+            .field("pending_id", &self.pending_id)
+            .field("inbox_len", &self.inbox.len())
+            .field("outbox_messages", &self.outbox.len())
+            .field("result", &self.result)
+            .field("tls_requested", &self.tls_requested)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Authenticator {

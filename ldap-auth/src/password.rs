@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 /// A password (or any simple-bind credential). Its bytes are wiped when it is dropped, and
@@ -52,15 +53,9 @@ impl fmt::Debug for Password {
 }
 
 impl PartialEq for Password {
-    /// Compares without an early exit on the first differing byte.
+    /// Compares in constant time for equal lengths (`subtle`); only the length may show.
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len()
-            && self
-                .0
-                .iter()
-                .zip(other.0.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        self.0.as_slice().ct_eq(other.0.as_slice()).into()
     }
 }
 

@@ -94,6 +94,7 @@ fn run(
                 auth.tls_established();
             }
             Step::Done(r) => return (r, sent, tls),
+            other => panic!("unexpected {other:?}"),
         }
     }
 }

@@ -343,6 +343,7 @@ fn login(
             }
             Step::StartTls => panic!("StartTLS not configured in this test"),
             Step::Done(result) => return (result, sent),
+            other => panic!("unexpected {other:?}"),
         }
     }
 }
@@ -732,6 +733,7 @@ fn login_start_tls(
                 auth.tls_established();
             }
             Step::Done(result) => return Ok((result, sent, sent_over_tls)),
+            other => panic!("unexpected {other:?}"),
         }
     }
 }
@@ -811,6 +813,7 @@ async fn login_async(
             },
             Step::StartTls => panic!("no TLS in this test"),
             Step::Done(result) => return result,
+            other => panic!("unexpected {other:?}"),
         }
     }
 }
