@@ -14,6 +14,7 @@ pub mod import;
 pub mod ldap;
 pub mod notify;
 pub mod password;
+pub mod radius_server;
 pub mod secret;
 pub mod service;
 pub mod store;

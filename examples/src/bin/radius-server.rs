@@ -1,0 +1,144 @@
+//! `radius-server`: the idforge RADIUS server for AWS WorkSpaces (Directory Service MFA) and
+//! VPNs. Thin over [`idforge_examples::radius_server`]: reads the configuration, opens the
+//! service core, listens until SIGTERM or Ctrl-C, then finishes the requests in flight.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use idforge_examples::config::{Config, LogFormat};
+use idforge_examples::radius_server::{
+    DEFAULT_LISTEN, RadiusServer, RadiusServerSettings, check_config, mode_name,
+};
+use idforge_examples::service::Service;
+
+/// The idforge RADIUS server.
+#[derive(Debug, Parser)]
+#[command(name = "radius-server", version, about)]
+struct Args {
+    /// The configuration file (else IDFORGE_CONFIG, else the built-in demo configuration).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// An address to listen on; repeat for several (IPv4 or IPv6).
+    #[arg(long = "listen", value_name = "ADDR", default_values_t = [DEFAULT_LISTEN])]
+    listen: Vec<SocketAddr>,
+    /// The RADIUS application to answer for (default: the first app of kind radius).
+    #[arg(long, value_name = "ID")]
+    app: Option<String>,
+    /// Milliseconds an Access-Reject waits before it is sent.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    reject_delay_ms: u64,
+    /// Check the configuration and exit: 0 when it is usable, 2 when not.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("radius-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log.format);
+    let settings = RadiusServerSettings {
+        listen: args.listen.clone(),
+        app: args.app.clone(),
+        reject_delay: Duration::from_millis(args.reject_delay_ms),
+        ..RadiusServerSettings::default()
+    };
+    let app = match check_config(&config, &settings) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("radius-server: {}: {e}", config.origin);
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!(
+            "{}: ok (application `{}`, mode {}, {} NAS client(s))",
+            config.origin,
+            app.id,
+            mode_name(app.mode),
+            config.radius.clients.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("radius-server: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(serve(config, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("radius-server: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(config: Config, settings: RadiusServerSettings) -> anyhow::Result<()> {
+    if config.demo {
+        let nas: Vec<String> = config
+            .radius
+            .clients
+            .iter()
+            .map(|c| format!("{} from {}", c.name, c.source))
+            .collect();
+        eprintln!(
+            "\n  *** DEMO CONFIGURATION ***\n  radius-server trusts the NAS clients {} with the \
+             well-known secret `testing123`\n  (FreeRADIUS's localhost convention). Never expose \
+             it beyond this machine;\n  give a real configuration with --config or IDFORGE_CONFIG.\n",
+            nas.join(", ")
+        );
+        tracing::warn!(nas = ?nas, "demo configuration: NAS 127.0.0.0/8 with secret testing123 is trusted");
+    }
+    let service = Arc::new(Service::open(config).await?);
+    let server = RadiusServer::bind(service, settings).await?;
+    server.run(shutdown_signal()).await;
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDFORGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

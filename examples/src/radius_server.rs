@@ -1,0 +1,812 @@
+//! The RADIUS front door: a tokio UDP server around the sans-IO [`idforge_radius::Server`]
+//! that sends every Access-Request through [`Service::authenticate`].
+//!
+//! ```text
+//!  socket(s) --recv--> receive loop --spawn--> request task --lock--> radius::Server::handle
+//!                                               |  (Status-Server: answered at once)
+//!                                               v
+//!                                   Service::authenticate / Service::complete  (async)
+//!                                               |  (Reject: wait `reject_delay` first)
+//!                                               v
+//!                        radius::Server::answer (signs, caches) --send_to--> NAS
+//! ```
+//!
+//! The protocol core is a plain state machine that needs `&mut` for every datagram; it lives
+//! behind a `std::sync::Mutex` that is held only for the microseconds of `handle` and
+//! `answer`, never across an `await`. A verified request borrows its datagram, not the core,
+//! so each request task keeps its own datagram and answers it when the service has decided:
+//! many requests are in flight at once, and a delayed reject holds up nobody else.
+//!
+//! ## Which application, which mode
+//! One server answers for one RADIUS application of the configuration: the one named by
+//! [`RadiusServerSettings::app`], else the first app of kind `radius`. Its `radius_mode`
+//! says how the code arrives:
+//!
+//! | mode | Access-Request | service call |
+//! |---|---|---|
+//! | `otp-only` | User-Password is the code (AWS Directory Service MFA) | `Upstream` + code |
+//! | `password-only` | User-Password is the password | `Password` |
+//! | `password+otp` | the last `otp.digits` characters are the code, the rest the password | `Password` + code |
+//! | `challenge` | first the password, answered by Access-Challenge with a State; then the code with that State | `Password`, then [`Service::complete`] |
+//!
+//! Run one server (one port) per application when several NAS types need different modes.
+//!
+//! ## What is not answered
+//! The core drops, without an answer, datagrams from unknown sources, malformed packets, bad
+//! authenticators, Access-Requests without Message-Authenticator (Blast-RADIUS defaults), and
+//! retransmissions of a request still being decided; retransmissions of an answered request
+//! get the cached answer. This server also leaves unanswered: accounting and dynamic
+//! authorization requests (it is an authentication server), requests when too many are in
+//! flight, and requests the service could not decide (a store or directory failure), so that
+//! the NAS retries or fails over instead of being told a wrong "no".
+//!
+//! Every decision is one log line (`radius decision`: NAS, user, application, mode, result,
+//! audit id); passwords and codes are never logged.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use idforge_radius::server::{
+    ClientId, DropReason, Event, NasClient, Request, Server, ServerConfig,
+};
+use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+use tokio::net::UdpSocket;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use zeroize::Zeroizing;
+
+use crate::config::{AppType, Config, RadiusMode, parse_prefix};
+use crate::service::{
+    AuthRequest, FirstFactorInput, FrontDoor, Outcome, PENDING_TTL_SECS, PendingLogin, Service,
+};
+
+/// The address the demo listens on: FreeRADIUS's authentication port on loopback.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1812);
+
+/// Bytes of random in a State attribute of an Access-Challenge.
+pub const STATE_LEN: usize = 16;
+
+/// What an Access-Challenge asks the user for.
+pub const CHALLENGE_PROMPT: &str = "Enter your one-time code";
+
+/// How the server runs: where it listens, which application it answers for, and its limits.
+#[derive(Debug, Clone)]
+pub struct RadiusServerSettings {
+    /// Addresses to listen on (IPv4 or IPv6); default `127.0.0.1:1812`.
+    pub listen: Vec<SocketAddr>,
+    /// The RADIUS application (an `apps[].id` of kind `radius`); default the first one.
+    pub app: Option<String>,
+    /// How long an Access-Reject waits before it is sent, to slow guessing (default 1 s, like
+    /// FreeRADIUS's `reject_delay`). Other requests are answered meanwhile.
+    pub reject_delay: Duration,
+    /// The protocol core's policy (Message-Authenticator, duplicate cache).
+    pub protocol: ServerConfig,
+    /// Most requests being decided at once; datagrams beyond it are dropped (default 1024).
+    pub max_in_flight: u32,
+    /// Most logins waiting for their code in `challenge` mode (default 10 000).
+    pub max_pending_challenges: usize,
+}
+
+impl Default for RadiusServerSettings {
+    fn default() -> Self {
+        RadiusServerSettings {
+            listen: vec![DEFAULT_LISTEN],
+            app: None,
+            reject_delay: Duration::from_secs(1),
+            protocol: ServerConfig::default(),
+            max_in_flight: 1024,
+            max_pending_challenges: 10_000,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RadiusServerError {
+    /// No usable RADIUS application in the configuration.
+    #[error("{0}")]
+    App(String),
+    /// A RADIUS client (NAS) entry is unusable.
+    #[error("radius.clients[{index}] ({name}): {message}")]
+    Client {
+        /// Position in `radius.clients`.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No address to listen on.
+    #[error("no address to listen on")]
+    NoListenAddress,
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// `max_in_flight` is zero or too large.
+    #[error("max_in_flight must be 1 to {}", Semaphore::MAX_PERMITS)]
+    Limits,
+}
+
+/// The RADIUS application a server answers for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadiusApp {
+    /// Its id.
+    pub id: String,
+    /// How it takes the code.
+    pub mode: RadiusMode,
+}
+
+/// Picks the application: `wanted` if given (it must be of kind `radius`), else the first
+/// application of kind `radius`.
+pub fn radius_app(config: &Config, wanted: Option<&str>) -> Result<RadiusApp, RadiusServerError> {
+    let app = match wanted {
+        Some(id) => {
+            let app = config.apps.iter().find(|a| a.id == id).ok_or_else(|| {
+                RadiusServerError::App(format!("no application `{id}` in {}", config.origin))
+            })?;
+            if app.kind != AppType::Radius {
+                return Err(RadiusServerError::App(format!(
+                    "application `{id}` is of kind {}, not radius",
+                    app.kind
+                )));
+            }
+            app
+        }
+        None => config
+            .apps
+            .iter()
+            .find(|a| a.kind == AppType::Radius)
+            .ok_or_else(|| {
+                RadiusServerError::App(format!(
+                    "no application of kind radius in {}",
+                    config.origin
+                ))
+            })?,
+    };
+    Ok(RadiusApp {
+        id: app.id.clone(),
+        mode: app.radius_mode.unwrap_or_default(),
+    })
+}
+
+/// The NAS table of `radius.clients`, with every secret resolved now.
+pub fn nas_clients(config: &Config) -> Result<Vec<NasClient>, RadiusServerError> {
+    let mut out = Vec::with_capacity(config.radius.clients.len());
+    for (index, c) in config.radius.clients.iter().enumerate() {
+        let fail = |message: String| RadiusServerError::Client {
+            index,
+            name: c.name.clone(),
+            message,
+        };
+        let network = parse_prefix(&c.source)
+            .ok_or_else(|| fail(format!("source {:?} is no address or prefix", c.source)))?;
+        let secret = c
+            .secret
+            .resolve()
+            .map_err(|e| fail(format!("secret ({}): {e}", c.secret.source())))?;
+        out.push(NasClient::new(
+            c.name.clone(),
+            network,
+            SharedSecret::new(secret.expose()),
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks what [`RadiusServer::bind`] would check, without a store or sockets: the
+/// application, the NAS entries and their secrets. For `--check-config`.
+pub fn check_config(
+    config: &Config,
+    settings: &RadiusServerSettings,
+) -> Result<RadiusApp, RadiusServerError> {
+    let app = radius_app(config, settings.app.as_deref())?;
+    nas_clients(config)?;
+    if settings.listen.is_empty() {
+        return Err(RadiusServerError::NoListenAddress);
+    }
+    if settings.max_in_flight == 0 || settings.max_in_flight as usize > Semaphore::MAX_PERMITS {
+        return Err(RadiusServerError::Limits);
+    }
+    Ok(app)
+}
+
+/// A bound RADIUS server, ready to [`run`](RadiusServer::run).
+#[derive(Debug)]
+pub struct RadiusServer {
+    sockets: Vec<Arc<UdpSocket>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    service: Arc<Service>,
+    protocol: Mutex<Server>,
+    app: RadiusApp,
+    digits: usize,
+    reject_delay: Duration,
+    challenges: Mutex<Challenges>,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: u32,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("app", &self.app)
+            .field("reject_delay", &self.reject_delay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RadiusServer {
+    /// Checks the settings against the configuration the service runs on, resolves the NAS
+    /// secrets and binds every listen address.
+    pub async fn bind(
+        service: Arc<Service>,
+        settings: RadiusServerSettings,
+    ) -> Result<RadiusServer, RadiusServerError> {
+        let config = service.config();
+        let app = check_config(config, &settings)?;
+        let clients = nas_clients(config)?;
+        let mut sockets = Vec::with_capacity(settings.listen.len());
+        for &addr in &settings.listen {
+            let socket = UdpSocket::bind(addr)
+                .await
+                .map_err(|source| RadiusServerError::Bind { addr, source })?;
+            sockets.push(Arc::new(socket));
+        }
+        let digits = usize::from(config.otp.digits);
+        let shared = Shared {
+            service: Arc::clone(&service),
+            protocol: Mutex::new(Server::new(settings.protocol, clients)),
+            app,
+            digits,
+            reject_delay: settings.reject_delay,
+            challenges: Mutex::new(Challenges::new(settings.max_pending_challenges)),
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight as usize)),
+            max_in_flight: settings.max_in_flight,
+        };
+        Ok(RadiusServer {
+            sockets,
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// The bound addresses (with the port the system chose for port 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
+    }
+
+    /// The application this server answers for.
+    pub fn app(&self) -> &RadiusApp {
+        &self.shared.app
+    }
+
+    /// Serves until `shutdown` completes, then stops receiving, lets every request in flight
+    /// (delayed rejects included) be answered, and returns.
+    pub async fn run<F>(self, shutdown: F)
+    where
+        F: Future<Output = ()>,
+    {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut loops = JoinSet::new();
+        for socket in &self.sockets {
+            loops.spawn(receive_loop(
+                Arc::clone(&self.shared),
+                Arc::clone(socket),
+                stop_rx.clone(),
+            ));
+        }
+        for addr in self.local_addrs() {
+            tracing::info!(%addr, app = %self.shared.app.id, mode = mode_name(self.shared.app.mode), "radius server listening");
+        }
+        tokio::select! {
+            () = shutdown => tracing::info!("radius server shutting down"),
+            Some(ended) = loops.join_next() => {
+                tracing::error!(?ended, "a radius receive loop ended unexpectedly");
+            }
+        }
+        let _ = stop_tx.send(true);
+        while loops.join_next().await.is_some() {}
+        // Every request task holds a permit: all of them back means none is in flight.
+        let _ = self
+            .shared
+            .in_flight
+            .acquire_many(self.shared.max_in_flight)
+            .await;
+        tracing::info!("radius server stopped");
+    }
+}
+
+async fn receive_loop(
+    shared: Arc<Shared>,
+    socket: Arc<UdpSocket>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; idforge_radius::packet::MAX_PACKET_LEN];
+    loop {
+        let received = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            r = socket.recv_from(&mut buf) => r,
+        };
+        let (len, from) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                // ICMP errors from earlier sends surface here on some systems; keep serving.
+                tracing::debug!(error = %e, "radius receive failed");
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&shared.in_flight).try_acquire_owned() else {
+            tracing::warn!(%from, reason = "too many requests in flight", "radius datagram dropped");
+            continue;
+        };
+        let datagram = buf[..len].to_vec();
+        tokio::spawn(handle_datagram(
+            Arc::clone(&shared),
+            Arc::clone(&socket),
+            from,
+            datagram,
+            permit,
+        ));
+    }
+}
+
+/// What the request task does after the core has seen the datagram.
+enum Step<'a> {
+    Request {
+        request: Request<'a>,
+        nas: String,
+        password: Option<Zeroizing<Vec<u8>>>,
+    },
+    Send(SocketAddr),
+    Drop(Option<DropReason>),
+}
+
+/// How an Access-Request is answered.
+enum Decision {
+    Accept,
+    Reject(String),
+    Challenge([u8; STATE_LEN]),
+    /// No answer (a service failure): the NAS retries or fails over.
+    Abandon,
+}
+
+async fn handle_datagram(
+    shared: Arc<Shared>,
+    socket: Arc<UdpSocket>,
+    from: SocketAddr,
+    datagram: Vec<u8>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let mut out = Vec::with_capacity(256);
+    let step = {
+        let mut core = shared.core();
+        match core.handle(Instant::now(), from, &datagram, &mut out) {
+            Event::Request(request) => {
+                let nas = core
+                    .client(request.client())
+                    .map_or_else(String::new, |c| c.name().to_owned());
+                let password = if request.packet().code() == Code::AccessRequest {
+                    core.user_password(&request).ok()
+                } else {
+                    None
+                };
+                Step::Request {
+                    request,
+                    nas,
+                    password,
+                }
+            }
+            Event::Retransmit(to) => Step::Send(to),
+            Event::Dropped(reason) => Step::Drop(Some(reason)),
+            _ => Step::Drop(None),
+        }
+    };
+    let (request, nas, password) = match step {
+        Step::Request {
+            request,
+            nas,
+            password,
+        } => (request, nas, password),
+        Step::Send(to) => {
+            tracing::debug!(%from, "radius retransmission answered from the cache");
+            send(&socket, &out, to).await;
+            return;
+        }
+        Step::Drop(reason) => {
+            tracing::debug!(%from, ?reason, "radius datagram dropped");
+            return;
+        }
+    };
+    match request.packet().code() {
+        Code::StatusServer => {
+            shared
+                .answer_and_send(&socket, &request, Code::AccessAccept, &[], &mut out)
+                .await;
+        }
+        Code::AccessRequest => {
+            let decision = shared.decide(&request, &nas, password).await;
+            match decision {
+                Decision::Accept => {
+                    shared
+                        .answer_and_send(&socket, &request, Code::AccessAccept, &[], &mut out)
+                        .await;
+                }
+                Decision::Reject(message) => {
+                    if !shared.reject_delay.is_zero() {
+                        tokio::time::sleep(shared.reject_delay).await;
+                    }
+                    let attrs = [Attribute::reply_message(&message)];
+                    shared
+                        .answer_and_send(&socket, &request, Code::AccessReject, &attrs, &mut out)
+                        .await;
+                }
+                Decision::Challenge(state) => {
+                    let attrs = [
+                        Attribute::state(&state),
+                        Attribute::reply_message(CHALLENGE_PROMPT),
+                    ];
+                    shared
+                        .answer_and_send(&socket, &request, Code::AccessChallenge, &attrs, &mut out)
+                        .await;
+                }
+                Decision::Abandon => shared.core().abandon(&request),
+            }
+        }
+        code => {
+            tracing::debug!(%from, nas = %nas, ?code, "radius request not answered: not an authentication request");
+            shared.core().abandon(&request);
+        }
+    }
+}
+
+async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.send_to(bytes, to).await {
+        tracing::warn!(%to, error = %e, "radius answer not sent");
+    }
+}
+
+impl Shared {
+    fn core(&self) -> MutexGuard<'_, Server> {
+        self.protocol.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn challenges(&self) -> MutexGuard<'_, Challenges> {
+        self.challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn answer_and_send(
+        &self,
+        socket: &UdpSocket,
+        request: &Request<'_>,
+        code: Code,
+        attributes: &[Attribute<'_>],
+        out: &mut Vec<u8>,
+    ) {
+        let to = self.core().answer(request, code, attributes, out);
+        match to {
+            Ok(to) => send(socket, out, to).await,
+            Err(e) => {
+                tracing::error!(error = %e, ?code, "radius answer could not be built");
+                self.core().abandon(request);
+            }
+        }
+    }
+
+    /// Runs an Access-Request through the service in the application's mode, and logs the
+    /// decision.
+    async fn decide(
+        &self,
+        request: &Request<'_>,
+        nas: &str,
+        password: Option<Zeroizing<Vec<u8>>>,
+    ) -> Decision {
+        let started = Instant::now();
+        let mode = mode_name(self.app.mode);
+        let user = request.user_name().unwrap_or_default();
+        let log = |result: &str, audit_id: Option<i64>, why: &str| {
+            tracing::info!(
+                nas = %nas,
+                user = %user,
+                application = %self.app.id,
+                mode,
+                result,
+                audit_id,
+                why,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "radius decision"
+            );
+        };
+        if user.is_empty() {
+            log("reject", None, "no User-Name");
+            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+        }
+        let Some(password) = password else {
+            log(
+                "reject",
+                None,
+                "no User-Password (only PAP is answered so far)",
+            );
+            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+        };
+        let Ok(password) = std::str::from_utf8(&password) else {
+            log("reject", None, "User-Password is not UTF-8");
+            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+        };
+        let packet = request.packet();
+        let calling = packet
+            .find(AttributeType::CALLING_STATION_ID)
+            .and_then(|a| std::str::from_utf8(a.value).ok())
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        // A Calling-Station-Id that is an address is the user's (VPN clients); anything
+        // else (a MAC address, a phone number) identifies the device. Without an address
+        // the NAS's own address stands for the user's.
+        let calling_ip = calling.and_then(|c| c.parse::<IpAddr>().ok());
+        let source_ip = calling_ip.unwrap_or_else(|| request.from().ip());
+        let device = calling.filter(|_| calling_ip.is_none());
+        let now = unix_now();
+        let base = AuthRequest {
+            username: user,
+            application: &self.app.id,
+            source_ip,
+            device,
+            front_door: FrontDoor::Radius,
+            now,
+            first_factor: FirstFactorInput::Upstream,
+            code: None,
+        };
+        let result = match self.app.mode {
+            RadiusMode::OtpOnly => {
+                self.service
+                    .authenticate(&AuthRequest {
+                        code: Some(password),
+                        ..base
+                    })
+                    .await
+            }
+            RadiusMode::PasswordOnly => {
+                self.service
+                    .authenticate(&AuthRequest {
+                        first_factor: FirstFactorInput::Password(password),
+                        ..base
+                    })
+                    .await
+            }
+            RadiusMode::PasswordPlusOtp => {
+                let Some((pw, code)) = split_code(password, self.digits) else {
+                    log("reject", None, "User-Password shorter than a code");
+                    return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+                };
+                self.service
+                    .authenticate(&AuthRequest {
+                        first_factor: FirstFactorInput::Password(pw),
+                        code: Some(code),
+                        ..base
+                    })
+                    .await
+            }
+            RadiusMode::Challenge => {
+                if let Some(state) = packet.find(AttributeType::STATE) {
+                    let Some(pending) = self.challenges().take(state.value, request.client(), user)
+                    else {
+                        log("reject", None, "unknown, expired or foreign State");
+                        return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+                    };
+                    self.service.complete(pending, password, now).await
+                } else {
+                    self.service
+                        .authenticate(&AuthRequest {
+                            first_factor: FirstFactorInput::Password(password),
+                            ..base
+                        })
+                        .await
+                }
+            }
+        };
+        match result {
+            Ok(Outcome::Accept(accepted)) => {
+                log("accept", Some(accepted.audit_id), "");
+                Decision::Accept
+            }
+            Ok(Outcome::Reject { message, audit_id }) => {
+                log("reject", Some(audit_id), "");
+                Decision::Reject(message)
+            }
+            Ok(Outcome::NeedSecondFactor(pending)) if self.app.mode == RadiusMode::Challenge => {
+                let Ok(state) = random_state() else {
+                    log("error", None, "the system random generator failed");
+                    return Decision::Abandon;
+                };
+                if self.challenges().insert(state, request.client(), pending) {
+                    log("challenge", None, "");
+                    Decision::Challenge(state)
+                } else {
+                    log("reject", None, "too many logins waiting for their code");
+                    Decision::Reject(crate::service::INVALID_CREDENTIALS.into())
+                }
+            }
+            Ok(Outcome::NeedSecondFactor(_)) => {
+                // password-only: the policy wants a code this mode cannot carry.
+                log(
+                    "reject",
+                    None,
+                    "a second factor is required; the mode carries none",
+                );
+                Decision::Reject(crate::service::INVALID_CREDENTIALS.into())
+            }
+            Err(e) => {
+                tracing::error!(nas = %nas, user = %user, application = %self.app.id, error = %e, "radius request not answered: the service failed");
+                Decision::Abandon
+            }
+        }
+    }
+}
+
+/// The configuration name of a mode.
+pub fn mode_name(mode: RadiusMode) -> &'static str {
+    match mode {
+        RadiusMode::OtpOnly => "otp-only",
+        RadiusMode::Challenge => "challenge",
+        RadiusMode::PasswordPlusOtp => "password+otp",
+        RadiusMode::PasswordOnly => "password-only",
+    }
+}
+
+/// Splits `password+otp` input: the last `digits` characters are the code, the rest (at least
+/// one character) the password.
+pub fn split_code(input: &str, digits: usize) -> Option<(&str, &str)> {
+    let count = input.chars().count();
+    if digits == 0 || count <= digits {
+        return None;
+    }
+    let at = input.char_indices().nth(count - digits).map(|(i, _)| i)?;
+    Some(input.split_at(at))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn random_state() -> Result<[u8; STATE_LEN], aws_lc_rs::error::Unspecified> {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let mut state = [0u8; STATE_LEN];
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut state)?;
+    Ok(state)
+}
+
+/// Logins waiting for their code, by State. A State is good once, for the NAS and user it was
+/// issued to, until it expires.
+struct Challenges {
+    entries: HashMap<[u8; STATE_LEN], Waiting>,
+    capacity: usize,
+    ttl: Duration,
+}
+
+struct Waiting {
+    pending: PendingLogin,
+    client: ClientId,
+    expires: Instant,
+}
+
+impl Challenges {
+    fn new(capacity: usize) -> Self {
+        Challenges {
+            entries: HashMap::new(),
+            capacity,
+            ttl: Duration::from_secs(PENDING_TTL_SECS),
+        }
+    }
+
+    /// Remembers a pending login; `false` when the table is full of live entries.
+    fn insert(&mut self, state: [u8; STATE_LEN], client: ClientId, pending: PendingLogin) -> bool {
+        let now = Instant::now();
+        if self.entries.len() >= self.capacity {
+            self.entries.retain(|_, w| w.expires > now);
+            if self.entries.len() >= self.capacity {
+                return false;
+            }
+        }
+        self.entries.insert(
+            state,
+            Waiting {
+                pending,
+                client,
+                expires: now + self.ttl,
+            },
+        );
+        true
+    }
+
+    /// Takes the pending login of a State, if it is live and was issued to this NAS and user.
+    /// A State is removed when presented, whether it matches or not.
+    fn take(&mut self, state: &[u8], client: ClientId, user: &str) -> Option<PendingLogin> {
+        let key: [u8; STATE_LEN] = state.try_into().ok()?;
+        let waiting = self.entries.remove(&key)?;
+        let same_user =
+            crate::store::name_key(&waiting.pending.username) == crate::store::name_key(user);
+        (waiting.client == client && same_user && waiting.expires > Instant::now())
+            .then_some(waiting.pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn password_plus_otp_splits_on_characters() {
+        assert_eq!(split_code("hunter2123456", 6), Some(("hunter2", "123456")));
+        assert_eq!(
+            split_code("pässwörd12345678", 8),
+            Some(("pässwörd", "12345678"))
+        );
+        assert_eq!(split_code("123456", 6), None);
+        assert_eq!(split_code("", 6), None);
+        assert_eq!(split_code("ab", 0), None);
+    }
+
+    #[test]
+    fn a_state_is_good_once_for_its_nas_and_user() {
+        let pending = PendingLogin {
+            user_id: 1,
+            username: "alice".into(),
+            application: "vpn".into(),
+            source_ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            device: None,
+            methods: vec!["totp".into()],
+            challenged: false,
+            factors: vec![],
+            reasons: vec![],
+            expires_at: u64::MAX,
+            front_door: FrontDoor::Radius,
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let server = Server::new(
+            ServerConfig::default(),
+            vec![
+                NasClient::host("a", ip("192.0.2.1"), SharedSecret::new("x")),
+                NasClient::host("b", ip("192.0.2.2"), SharedSecret::new("y")),
+            ],
+        );
+        let a = server.lookup(ip("192.0.2.1")).unwrap();
+        let b = server.lookup(ip("192.0.2.2")).unwrap();
+        let mut table = Challenges::new(2);
+        assert!(table.insert([1; STATE_LEN], a, pending.clone()));
+        assert!(table.insert([2; STATE_LEN], a, pending.clone()));
+        assert!(!table.insert([3; STATE_LEN], a, pending.clone()), "full");
+        assert_eq!(
+            table.take(&[1; STATE_LEN], a, "ALICE"),
+            Some(pending.clone())
+        );
+        assert_eq!(table.take(&[1; STATE_LEN], a, "alice"), None, "used once");
+        assert_eq!(table.take(&[2; STATE_LEN], b, "alice"), None, "another NAS");
+        assert_eq!(
+            table.take(&[2; STATE_LEN], a, "alice"),
+            None,
+            "gone after a mismatch"
+        );
+        assert_eq!(table.take(&[9; 3], a, "alice"), None, "wrong length");
+        assert!(table.insert([4; STATE_LEN], a, pending.clone()));
+        assert_eq!(table.take(&[4; STATE_LEN], a, "bob"), None, "another user");
+    }
+}

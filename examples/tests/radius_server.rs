@@ -1,0 +1,680 @@
+//! The RADIUS server end to end: FreeRADIUS's `radclient` (and, where a test needs the State
+//! of a challenge or exact timing, `idforge_radius::Client` over a UDP socket) as the NAS,
+//! against the server running in-process on a free loopback port, over a real SQLite store.
+//!
+//! `radclient` comes with `freeradius-utils`. Without it the radclient tests print a skip
+//! message and pass, unless `CI` is set: then they fail.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::missing_panics_doc,
+    clippy::panic,
+    clippy::too_many_lines
+)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use idforge_examples::config::Config;
+use idforge_examples::crypto::Key;
+use idforge_examples::radius_server::{
+    CHALLENGE_PROMPT, RadiusServer, RadiusServerSettings, STATE_LEN,
+};
+use idforge_examples::service::Service;
+use idforge_examples::store::{FactorKind, NewFactor, NewUser};
+use idforge_otp::{Algorithm, Digits, Secret, Totp};
+use idforge_radius::client::{Client, ClientConfig, Credentials};
+use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const SECRET: &str = "testing123";
+const PASSWORD: &str = "correct horse";
+
+struct Fixture {
+    service: Arc<Service>,
+    totp: Secret,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db").display());
+    let key = Key::generate().unwrap().to_base64().to_string();
+    let text = format!(
+        r#"
+groups = ["Staff"]
+
+[store]
+url = "{url}"
+encryption_key = "{key}"
+
+[passwords]
+memory_kib = 64
+iterations = 1
+parallelism = 1
+
+[[apps]]
+id = "workspaces"
+kind = "radius"
+radius_mode = "otp-only"
+
+[[apps]]
+id = "vpn"
+kind = "radius"
+radius_mode = "challenge"
+
+[[apps]]
+id = "branch"
+kind = "radius"
+radius_mode = "password-only"
+
+[[apps]]
+id = "firewall"
+kind = "radius"
+radius_mode = "password+otp"
+
+[[policy.policies]]
+name = "branch-password-only"
+applications = ["branch"]
+groups = ["Staff"]
+first_factor = "local_password"
+second_factor = "none"
+
+[policy.default]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["totp"]
+
+[[radius.clients]]
+name = "localhost"
+source = "127.0.0.1"
+secret = "{SECRET}"
+"#
+    );
+    let config = Config::from_toml(&text, "radius-test.toml").unwrap();
+    let service = Service::open(config).await.unwrap();
+    let s = service.store();
+    let alice = s
+        .create_user(&NewUser {
+            name: "alice".into(),
+            source: "local".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let hash = service.hasher().hash_new(PASSWORD).unwrap();
+    s.set_password_hash(alice.id, &hash).await.unwrap();
+    s.add_member("alice", "Staff").await.unwrap();
+    let totp = Secret::from_bytes(b"alice's 20-byte key!").unwrap();
+    s.add_factor(
+        alice.id,
+        &NewFactor {
+            kind: FactorKind::Totp,
+            label: "phone",
+            secret: &totp,
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+            period: 30,
+            counter: 0,
+        },
+    )
+    .await
+    .unwrap();
+    Fixture {
+        service: Arc::new(service),
+        totp,
+        _dir: dir,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn totp_at(secret: &Secret, at: u64) -> String {
+    Totp::new(secret, Algorithm::Sha1, Digits::SIX, 30)
+        .unwrap()
+        .generate(at)
+        .unwrap()
+        .to_string()
+}
+
+/// The code valid now.
+fn code_now(f: &Fixture) -> String {
+    totp_at(&f.totp, unix_now())
+}
+
+/// A six-digit code that is none of the codes the window accepts now.
+fn wrong_code(f: &Fixture) -> String {
+    let now = unix_now();
+    let valid: Vec<String> = (0..5)
+        .map(|i| totp_at(&f.totp, now + i * 30 - 60))
+        .collect();
+    let mut n: u32 = valid[2].parse::<u32>().unwrap() + 500_000;
+    loop {
+        let candidate = format!("{:06}", n % 1_000_000);
+        if !valid.contains(&candidate) {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Signals shutdown and waits (at most `limit`) for `run` to return.
+    async fn shutdown(mut self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(limit, &mut self.task)
+            .await
+            .expect("the server did not stop in time")
+            .unwrap();
+        started.elapsed()
+    }
+}
+
+async fn start(f: &Fixture, app: &str, reject_delay: Duration) -> Running {
+    let settings = RadiusServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        app: Some(app.into()),
+        reject_delay,
+        ..RadiusServerSettings::default()
+    };
+    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        task,
+    }
+}
+
+// ---- radclient --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    Accept,
+    Reject,
+    Challenge,
+    Nothing,
+}
+
+/// Whether radclient can run; `false` (after a skip message) when it is missing outside CI.
+fn have_radclient(test: &str) -> bool {
+    match std::process::Command::new("radclient")
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: radclient (freeradius-utils) is required in CI"
+            );
+            eprintln!("{test}: SKIPPED: radclient not found (apt-get install freeradius-utils)");
+            false
+        }
+        Err(e) => panic!("{test}: cannot run radclient: {e}"),
+    }
+}
+
+/// `radclient -x -r 1 -t WAIT ADDR COMMAND SECRET` with `attrs` on stdin.
+async fn radclient(addr: SocketAddr, command: &str, secret: &str, attrs: &str, wait: u32) -> Reply {
+    let mut child = tokio::process::Command::new("radclient")
+        .args(["-x", "-r", "1", "-t", &wait.to_string()])
+        .arg(addr.to_string())
+        .arg(command)
+        .arg(secret)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(attrs.as_bytes()).await.unwrap();
+    stdin.write_all(b"\n").await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains("Received Access-Accept") {
+        Reply::Accept
+    } else if stdout.contains("Received Access-Reject") {
+        Reply::Reject
+    } else if stdout.contains("Received Access-Challenge") {
+        Reply::Challenge
+    } else {
+        Reply::Nothing
+    }
+}
+
+/// A PAP Access-Request with Message-Authenticator, as a NAS that follows the Blast-RADIUS
+/// advice sends it.
+async fn pap(addr: SocketAddr, user: &str, password: &str) -> Reply {
+    let attrs = format!(
+        "User-Name = \"{user}\", User-Password = \"{password}\", Message-Authenticator = 0x00"
+    );
+    radclient(addr, "auth", SECRET, &attrs, 3).await
+}
+
+// ---- idforge_radius::Client over UDP ---------------------------------------------------
+
+struct Nas {
+    client: Client,
+    socket: UdpSocket,
+    server: SocketAddr,
+}
+
+#[derive(Debug)]
+struct Answer {
+    code: Code,
+    state: Option<Vec<u8>>,
+    reply_message: Option<String>,
+    bytes: Vec<u8>,
+}
+
+impl Nas {
+    async fn new(bind: &str, server: SocketAddr, secret: &str) -> Nas {
+        Nas {
+            client: Client::new(ClientConfig::default(), SharedSecret::new(secret)),
+            socket: UdpSocket::bind(bind).await.unwrap(),
+            server,
+        }
+    }
+
+    /// Builds a PAP Access-Request (with `state` when given).
+    fn access_request(&mut self, user: &str, password: &str, state: Option<&[u8]>) -> Vec<u8> {
+        let mut attrs = vec![Attribute::text(AttributeType::USER_NAME, user)];
+        if let Some(state) = state {
+            attrs.push(Attribute::state(state));
+        }
+        let mut out = Vec::new();
+        self.client
+            .request(
+                Instant::now(),
+                &mut rand::rng(),
+                Code::AccessRequest,
+                Credentials::Pap(password.as_bytes()),
+                &attrs,
+                &mut out,
+            )
+            .unwrap();
+        out
+    }
+
+    /// Sends `bytes` and waits up to `wait` for a datagram.
+    async fn send_raw(&self, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+        self.socket.send_to(bytes, self.server).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        match tokio::time::timeout(wait, self.socket.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+            _ => None,
+        }
+    }
+
+    /// Sends `bytes` and verifies the answer with the client (authenticators checked).
+    async fn exchange(&mut self, bytes: &[u8], wait: Duration) -> Option<Answer> {
+        let raw = self.send_raw(bytes, wait).await?;
+        let response = self.client.handle_response(&raw).unwrap();
+        let packet = response.packet();
+        Some(Answer {
+            code: response.code(),
+            state: packet.find(AttributeType::STATE).map(|a| a.value.to_vec()),
+            reply_message: packet
+                .find(AttributeType::REPLY_MESSAGE)
+                .map(|a| String::from_utf8_lossy(a.value).into_owned()),
+            bytes: raw.clone(),
+        })
+    }
+
+    async fn login(&mut self, user: &str, password: &str, state: Option<&[u8]>) -> Answer {
+        let request = self.access_request(user, password, state);
+        self.exchange(&request, Duration::from_secs(5))
+            .await
+            .expect("no answer")
+    }
+}
+
+// ---- the tests ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otp_only_accepts_the_code_once_and_rejects_wrong_ones() {
+    if !have_radclient("otp_only") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let code = code_now(&f);
+    assert_eq!(
+        pap(server.addr, "alice", &wrong_code(&f)).await,
+        Reply::Reject
+    );
+    assert_eq!(pap(server.addr, "alice", &code).await, Reply::Accept);
+    assert_eq!(
+        pap(server.addr, "alice", &code).await,
+        Reply::Reject,
+        "a used code is refused"
+    );
+    assert_eq!(pap(server.addr, "mallory", &code).await, Reply::Reject);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_only_accepts_the_password_alone() {
+    if !have_radclient("password_only") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "branch", Duration::ZERO).await;
+    assert_eq!(pap(server.addr, "alice", PASSWORD).await, Reply::Accept);
+    assert_eq!(
+        pap(server.addr, "alice", "wrong horse").await,
+        Reply::Reject
+    );
+    assert_eq!(pap(server.addr, "nobody", PASSWORD).await, Reply::Reject);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_plus_otp_needs_both_and_the_code_once() {
+    if !have_radclient("password_plus_otp") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "firewall", Duration::ZERO).await;
+    let code = code_now(&f);
+    assert_eq!(
+        pap(server.addr, "alice", &format!("wrong horse{code}")).await,
+        Reply::Reject
+    );
+    assert_eq!(
+        pap(
+            server.addr,
+            "alice",
+            &format!("{PASSWORD}{}", wrong_code(&f))
+        )
+        .await,
+        Reply::Reject
+    );
+    assert_eq!(
+        pap(server.addr, "alice", PASSWORD).await,
+        Reply::Reject,
+        "no code"
+    );
+    assert_eq!(
+        pap(server.addr, "alice", &format!("{PASSWORD}{code}")).await,
+        Reply::Accept
+    );
+    assert_eq!(
+        pap(server.addr, "alice", &format!("{PASSWORD}{code}")).await,
+        Reply::Reject,
+        "a used code is refused"
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn challenge_round_trip_with_state() {
+    let f = fixture().await;
+    let server = start(&f, "vpn", Duration::ZERO).await;
+    let mut nas = Nas::new("127.0.0.1:0", server.addr, SECRET).await;
+
+    // Password first: an Access-Challenge with a fresh State and the prompt.
+    let first = nas.login("alice", PASSWORD, None).await;
+    assert_eq!(first.code, Code::AccessChallenge);
+    assert_eq!(first.reply_message.as_deref(), Some(CHALLENGE_PROMPT));
+    let state = first.state.expect("a State");
+    assert_eq!(state.len(), STATE_LEN);
+
+    // The code with the State: accepted. The State is good once.
+    let code = code_now(&f);
+    let second = nas.login("alice", &code, Some(&state)).await;
+    assert_eq!(second.code, Code::AccessAccept, "{second:?}");
+    let again = nas.login("alice", &code, Some(&state)).await;
+    assert_eq!(again.code, Code::AccessReject);
+
+    // A wrong password gets no challenge; a wrong code ends the login; a State from
+    // another login does not carry over to another user.
+    let wrong = nas.login("alice", "wrong horse", None).await;
+    assert_eq!(wrong.code, Code::AccessReject);
+    let next = nas.login("alice", PASSWORD, None).await;
+    assert_eq!(next.code, Code::AccessChallenge);
+    let refused = nas
+        .login("alice", &wrong_code(&f), next.state.as_deref())
+        .await;
+    assert_eq!(refused.code, Code::AccessReject);
+    let other = nas.login("alice", PASSWORD, None).await;
+    let stolen = nas
+        .login("bob", &code_now(&f), other.state.as_deref())
+        .await;
+    assert_eq!(stolen.code, Code::AccessReject);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_server_is_answered() {
+    if !have_radclient("status_server") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let reply = radclient(
+        server.addr,
+        "status",
+        SECRET,
+        "Message-Authenticator = 0x00",
+        3,
+    )
+    .await;
+    assert_eq!(reply, Reply::Accept);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_wrong_secrets_and_unsigned_requests_get_no_answer() {
+    if !have_radclient("no_answer") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let code = code_now(&f);
+    // A wrong shared secret.
+    let attrs =
+        format!("User-Name = \"alice\", User-Password = \"{code}\", Message-Authenticator = 0x00");
+    assert_eq!(
+        radclient(server.addr, "auth", "not-the-secret", &attrs, 1).await,
+        Reply::Nothing
+    );
+    // No Message-Authenticator (Blast-RADIUS): dropped.
+    let attrs = format!("User-Name = \"alice\", User-Password = \"{code}\"");
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &attrs, 1).await,
+        Reply::Nothing
+    );
+    // A source that is no configured NAS (127.0.0.2; only 127.0.0.1 is trusted).
+    let mut stranger = Nas::new("127.0.0.2:0", server.addr, SECRET).await;
+    let request = stranger.access_request("alice", &code, None);
+    assert!(
+        stranger
+            .send_raw(&request, Duration::from_secs(1))
+            .await
+            .is_none()
+    );
+    // None of them used the code.
+    assert_eq!(pap(server.addr, "alice", &code).await, Reply::Accept);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retransmissions_are_answered_from_the_cache() {
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let mut nas = Nas::new("127.0.0.1:0", server.addr, SECRET).await;
+    let request = nas.access_request("alice", &code_now(&f), None);
+    let first = nas
+        .exchange(&request, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(first.code, Code::AccessAccept);
+    // The same datagram again: the same answer, not a second decision (which would refuse
+    // the now used code).
+    let again = nas
+        .send_raw(&request, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(again, first.bytes);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_datagrams_do_not_stop_the_server() {
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let junk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut seed: u32 = 0x1234_5678;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut nas = Nas::new("127.0.0.1:0", server.addr, SECRET).await;
+    let valid = nas.access_request("alice", "000000", None);
+    for i in 0..2000u32 {
+        let datagram: Vec<u8> = match i % 5 {
+            // Random bytes of random length.
+            0 => (0..(next() % 300)).map(|_| next() as u8).collect(),
+            // An Access-Request header with a length field beyond the datagram.
+            1 => vec![
+                1,
+                (i % 256) as u8,
+                0xff,
+                0xff,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+            // A valid request truncated.
+            2 => valid[..(next() as usize % valid.len())].to_vec(),
+            // A valid request with one bit flipped (bad authenticator or attribute).
+            3 => {
+                let mut v = valid.clone();
+                let at = next() as usize % v.len();
+                v[at] ^= 1 << (next() % 8);
+                v
+            }
+            // An attribute of length 0 inside a well-formed header.
+            _ => vec![
+                1, 7, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+            ],
+        };
+        let _ = junk.send_to(&datagram, server.addr).await;
+    }
+    // Still answering, and correctly.
+    let answer = nas.login("alice", &code_now(&f), None).await;
+    assert_eq!(answer.code, Code::AccessAccept);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_reject_holds_up_no_other_request() {
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::from_millis(1500)).await;
+    let mut guesser = Nas::new("127.0.0.1:0", server.addr, SECRET).await;
+    let mut user = Nas::new("127.0.0.1:0", server.addr, SECRET).await;
+    let wrong = guesser.access_request("alice", &wrong_code(&f), None);
+    let right = user.access_request("alice", &code_now(&f), None);
+    let started = Instant::now();
+    let guess = tokio::spawn(async move {
+        let a = guesser
+            .exchange(&wrong, Duration::from_secs(5))
+            .await
+            .unwrap();
+        (a.code, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let accepted = user.exchange(&right, Duration::from_secs(5)).await.unwrap();
+    let accepted_after = started.elapsed();
+    assert_eq!(accepted.code, Code::AccessAccept);
+    let (code, rejected_after) = guess.await.unwrap();
+    assert_eq!(code, Code::AccessReject);
+    assert!(
+        rejected_after >= Duration::from_millis(1500),
+        "{rejected_after:?}"
+    );
+    assert!(
+        accepted_after < Duration::from_secs(1),
+        "the accept waited for the reject: {accepted_after:?}"
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_requests_in_flight() {
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::from_secs(1)).await;
+    let addr = server.addr;
+    let mut nas = Nas::new("127.0.0.1:0", addr, SECRET).await;
+    let wrong = nas.access_request("alice", &wrong_code(&f), None);
+    let pending = tokio::spawn(async move {
+        let answer = nas.exchange(&wrong, Duration::from_secs(5)).await;
+        (answer.map(|a| a.code), nas)
+    });
+    // The request is in its reject delay when the shutdown comes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let took = server.shutdown(Duration::from_secs(5)).await;
+    let (code, mut nas) = pending.await.unwrap();
+    assert_eq!(
+        code,
+        Some(Code::AccessReject),
+        "the request in flight was answered"
+    );
+    assert!(
+        took >= Duration::from_millis(500),
+        "run returned before the answer: {took:?}"
+    );
+    // Nothing listens any more.
+    let late = nas.access_request("alice", &code_now(&f), None);
+    assert!(
+        nas.send_raw(&late, Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+}
