@@ -136,7 +136,7 @@ impl<T> CidrMap<T> {
 
     /// The most specific range containing `ip`, with its value.
     pub fn longest_match(&self, ip: IpAddr) -> Option<(IpNet, &T)> {
-        let label = match canonical(ip) {
+        let label = match ip.to_canonical() {
             IpAddr::V4(v4) => self.v4.find(u128::from(u32::from(v4))),
             IpAddr::V6(v6) => self.v6.find(u128::from(v6)),
         }?;
@@ -161,14 +161,6 @@ impl<T> CidrMap<T> {
     }
 }
 
-/// IPv4-mapped IPv6 addresses become IPv4.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 @ IpAddr::V4(_) => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,7 +171,7 @@ mod tests {
     }
 
     fn brute(ranges: &[(IpNet, usize)], ip: IpAddr) -> Option<(IpNet, &usize)> {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         let mut best: Option<(IpNet, &usize)> = None;
         for (n, v) in ranges {
             let n = n.trunc();

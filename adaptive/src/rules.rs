@@ -19,7 +19,7 @@ use ipnet::IpNet;
 use crate::assessment::{
     Action, Alert, AlertKind, Assessment, ChallengeOutcome, Effect, Finding, Reason, Registration,
 };
-use crate::cidr::{CidrMap, canonical};
+use crate::cidr::CidrMap;
 use crate::config::{
     AdaptiveConfig, AlertSettings, Audience, ChallengeType, DeviceLimitRule, ImpossibleTravelRule,
     NetworkAction, NewNetworkRule, RuleAction, SimpleRule, TimeOfDayRule, Weekday, weights,
@@ -417,7 +417,7 @@ fn in_scope<'a>(fire: Option<&'a Fire>, application: &str) -> Option<&'a Fire> {
 
 /// The network of `ip` at the configured prefix lengths.
 fn network_of(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
-    let ip = canonical(ip);
+    let ip = ip.to_canonical();
     let len = if ip.is_ipv4() { v4 } else { v6 };
     // The prefix lengths are validated, so this cannot fail; fall back to the host route.
     IpNet::new(ip, len).map_or_else(|_| IpNet::from(ip), |n| n.trunc())
@@ -426,7 +426,7 @@ fn network_of(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
 /// The network of `ip` as a comparable number: the address with the host bits shifted out,
 /// tagged with the family.
 fn network_key(ip: IpAddr, v4: u8, v6: u8) -> (bool, u128) {
-    match canonical(ip) {
+    match ip.to_canonical() {
         IpAddr::V4(a) => (
             false,
             u128::from(u32::from(a))

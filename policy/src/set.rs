@@ -523,7 +523,8 @@ impl PolicySet {
                 None => None,
                 Some(zones) => {
                     let Some(ip) = ip else { continue };
-                    let ip = canonical(ip);
+                    // IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are matched as IPv4.
+                    let ip = ip.to_canonical();
                     match zones
                         .iter()
                         .find(|&&z| self.zones[z as usize].iter().any(|n| n.contains(&ip)))
@@ -536,13 +537,5 @@ impl PolicySet {
             return Some((p, zone));
         }
         None
-    }
-}
-
-/// IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are matched as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 @ IpAddr::V4(_) => v4,
     }
 }

@@ -371,10 +371,7 @@ impl Server {
 
     /// Finds the client for a source address (longest matching prefix).
     pub fn lookup(&self, addr: IpAddr) -> Option<ClientId> {
-        let addr = match addr {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-            v4 @ IpAddr::V4(_) => v4,
-        };
+        let addr = addr.to_canonical();
         self.clients
             .iter()
             .enumerate()
