@@ -52,7 +52,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use idforge_radius::server::{
     ClientId, DropReason, Event, NasClient, Request, Server, ServerConfig,
 };
-use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -336,6 +336,7 @@ async fn receive_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; idforge_radius::packet::MAX_PACKET_LEN];
+    let mut scratch = Vec::new();
     loop {
         let received = tokio::select! {
             biased;
@@ -350,6 +351,9 @@ async fn receive_loop(
                 continue;
             }
         };
+        if shared.drop_at_once(from, &buf[..len], &mut scratch) {
+            continue;
+        }
         let Ok(permit) = Arc::clone(&shared.in_flight).try_acquire_owned() else {
             tracing::warn!(%from, reason = "too many requests in flight", "radius datagram dropped");
             continue;
@@ -483,6 +487,20 @@ async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
 impl Shared {
     fn core(&self) -> MutexGuard<'_, Server> {
         self.protocol.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops, in the receive loop, what needs no task: datagrams from unknown sources and
+    /// ones that do not parse (the core still sees and counts them). A flood of junk then
+    /// takes no task and no in-flight slot from real requests.
+    fn drop_at_once(&self, from: SocketAddr, datagram: &[u8], scratch: &mut Vec<u8>) -> bool {
+        let mut core = self.core();
+        if core.lookup(from.ip()).is_some() && Packet::parse(datagram).is_ok() {
+            return false;
+        }
+        let event = core.handle(Instant::now(), from, datagram, scratch);
+        drop(core);
+        tracing::debug!(%from, ?event, "radius datagram dropped");
+        true
     }
 
     fn challenges(&self) -> MutexGuard<'_, Challenges> {
