@@ -322,6 +322,25 @@ fn applications_are_checked_before_they_are_saved() {
         env!("CARGO_MANIFEST_DIR"),
         "/../saml/tests/vectors/metadata/aws-signin-sp.xml"
     );
+    // That copy's validUntil (2021) has passed: refused unless asked for.
+    let o = a.run(
+        &[
+            "app",
+            "add",
+            "identity-center",
+            "--kind",
+            "aws-identity-center",
+            "--metadata",
+            metadata,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("expired at 2021-02-20T00:00:00Z"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     a.ok(
         &[
             "app",
@@ -331,6 +350,7 @@ fn applications_are_checked_before_they_are_saved() {
             "aws-identity-center",
             "--metadata",
             metadata,
+            "--allow-expired-metadata",
         ],
         None,
     );
@@ -349,7 +369,7 @@ fn applications_are_checked_before_they_are_saved() {
         None,
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is not SP metadata"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not usable SP metadata"));
     let apps: serde_json::Value =
         serde_json::from_str(&a.ok(&["app", "list", "--json"], None)).unwrap();
     let ids: Vec<&str> = apps

@@ -178,6 +178,9 @@ pub(crate) struct AppAddArgs {
     /// radius: otp-only, challenge, password+otp or password-only.
     #[arg(long)]
     mode: Option<String>,
+    /// Accept SP metadata whose validUntil has passed (for tests and old copies only).
+    #[arg(long)]
+    allow_expired_metadata: bool,
 }
 
 #[derive(Subcommand)]
@@ -660,8 +663,12 @@ pub(crate) async fn app(ctx: &Context, command: &AppCommand) -> Result<bool> {
                 Some(p) => {
                     let text = std::fs::read_to_string(p)
                         .with_context(|| format!("reading {}", p.display()))?;
-                    let sp = idforge_saml::metadata::SpMetadata::parse(text.as_bytes())
-                        .with_context(|| format!("{} is not SP metadata", p.display()))?;
+                    let mut opts = idforge_saml::metadata::MetadataOptions::at(chrono::Utc::now());
+                    if a.allow_expired_metadata {
+                        opts = opts.allow_expired_for_testing();
+                    }
+                    let sp = idforge_saml::metadata::SpMetadata::parse_with(text.as_bytes(), &opts)
+                        .with_context(|| format!("{} is not usable SP metadata", p.display()))?;
                     tracing::debug!(entity = %sp.entity_id, "SP metadata read");
                     Some(std::fs::canonicalize(p)?)
                 }
