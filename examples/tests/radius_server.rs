@@ -41,11 +41,12 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("db").display());
+/// The test configuration: a SQLite store in `dir`, four RADIUS apps (one a mode), the NAS
+/// 127.0.0.1 with `secret` (inline, or `env:`/`file:`).
+fn config_text(dir: &std::path::Path, secret: &str) -> String {
+    let url = format!("sqlite://{}", dir.join("db").display());
     let key = Key::generate().unwrap().to_base64().to_string();
-    let text = format!(
+    format!(
         r#"
 groups = ["Staff"]
 
@@ -93,9 +94,14 @@ methods = ["totp"]
 [[radius.clients]]
 name = "localhost"
 source = "127.0.0.1"
-secret = "{SECRET}"
+secret = "{secret}"
 "#
-    );
+    )
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(dir.path(), SECRET);
     let config = Config::from_toml(&text, "radius-test.toml").unwrap();
     let service = Service::open(config).await.unwrap();
     let s = service.store();
@@ -687,4 +693,123 @@ async fn shutdown_finishes_requests_in_flight() {
             .await
             .is_none()
     );
+}
+
+// ---- the binary ----------------------------------------------------------------------------
+
+const BINARY: &str = env!("CARGO_BIN_EXE_radius-server");
+
+#[test]
+fn the_binary_checks_its_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, config_text(dir.path(), SECRET)).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(BINARY)
+            .args(args)
+            .env_remove("IDFORGE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let good = good.to_str().unwrap();
+    let ok = run(&["--config", good, "--check-config"]);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        stdout.contains("application `workspaces`, mode otp-only"),
+        "{stdout}"
+    );
+    let vpn = run(&["--config", good, "--check-config", "--app", "vpn"]);
+    assert!(
+        String::from_utf8_lossy(&vpn.stdout).contains("mode challenge"),
+        "{vpn:?}"
+    );
+    let unknown = run(&["--config", good, "--check-config", "--app", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    // A NAS secret from an environment variable that is not set.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        config_text(dir.path(), "env:IDFORGE_RADIUS_TEST_UNSET_SECRET"),
+    )
+    .unwrap();
+    let missing = std::process::Command::new(BINARY)
+        .args(["--config", bad.to_str().unwrap(), "--check-config"])
+        .env_remove("IDFORGE_RADIUS_TEST_UNSET_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("radius.clients[0]"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("radius.toml");
+    std::fs::write(&config, config_text(dir.path(), SECRET)).unwrap();
+    // A free port: bind, note, release.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut child = tokio::process::Command::new(BINARY)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &addr.to_string(),
+        ])
+        .args(["--reject-delay-ms", "0"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Status-Server until it answers.
+    let mut nas = Nas::new("127.0.0.1:0", addr, SECRET).await;
+    let mut answered = false;
+    for _ in 0..30 {
+        let mut status = Vec::new();
+        nas.client
+            .request(
+                Instant::now(),
+                &mut rand::rng(),
+                Code::StatusServer,
+                Credentials::None,
+                &[],
+                &mut status,
+            )
+            .unwrap();
+        if let Some(a) = nas.exchange(&status, Duration::from_millis(500)).await {
+            assert_eq!(a.code, Code::AccessAccept);
+            answered = true;
+            break;
+        }
+    }
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+    assert!(answered, "the binary never answered Status-Server:\n{log}");
+    // An unknown user is refused (the decision path runs in the binary too).
+    assert_eq!(
+        nas.login("nobody", "123456", None).await.code,
+        Code::AccessReject
+    );
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the binary did not stop after SIGTERM")
+        .unwrap();
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("radius server stopped"), "{log}");
+    assert!(!log.contains("123456"), "a code in the log:\n{log}");
 }
