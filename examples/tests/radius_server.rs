@@ -95,6 +95,11 @@ methods = ["totp"]
 name = "localhost"
 source = "127.0.0.1"
 secret = "{secret}"
+
+[[radius.clients]]
+name = "localhost6"
+source = "::1/128"
+secret = "{secret}"
 "#
     )
 }
@@ -693,6 +698,75 @@ async fn shutdown_finishes_requests_in_flight() {
             .await
             .is_none()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listens_on_ipv4_and_ipv6_at_once() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("listens_on_ipv4_and_ipv6_at_once: SKIPPED: no IPv6 loopback");
+        return;
+    }
+    let f = fixture().await;
+    let settings = RadiusServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
+        app: Some("branch".into()),
+        reject_delay: Duration::ZERO,
+        ..RadiusServerSettings::default()
+    };
+    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
+        .await
+        .unwrap();
+    let addrs = server.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let mut v4 = Nas::new("127.0.0.1:0", addrs[0], SECRET).await;
+    let mut v6 = Nas::new("[::1]:0", addrs[1], SECRET).await;
+    assert_eq!(
+        v4.login("alice", PASSWORD, None).await.code,
+        Code::AccessAccept
+    );
+    assert_eq!(
+        v6.login("alice", PASSWORD, None).await.code,
+        Code::AccessAccept
+    );
+    assert_eq!(
+        v6.login("alice", "wrong horse", None).await.code,
+        Code::AccessReject
+    );
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_requests_are_decided_concurrently() {
+    let f = fixture().await;
+    let server = start(&f, "branch", Duration::ZERO).await;
+    // Four wrong passwords among forty: under the lockout's five failures.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut nas = Nas::new("127.0.0.1:0", addr, SECRET).await;
+            let password = if i % 10 == 0 { "wrong horse" } else { PASSWORD };
+            (i, nas.login("alice", password, None).await.code)
+        }));
+    }
+    for t in tasks {
+        let (i, code) = t.await.unwrap();
+        let expected = if i % 10 == 0 {
+            Code::AccessReject
+        } else {
+            Code::AccessAccept
+        };
+        assert_eq!(code, expected, "request {i}");
+    }
+    server.shutdown(Duration::from_secs(5)).await;
 }
 
 // ---- the binary ----------------------------------------------------------------------------
