@@ -46,6 +46,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +54,7 @@ use idforge_radius::server::{
     ClientId, DropReason, Event, NasClient, Request, Server, ServerConfig,
 };
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -89,6 +91,8 @@ pub struct RadiusServerSettings {
     pub max_in_flight: u32,
     /// Most logins waiting for their code in `challenge` mode (default 10 000).
     pub max_pending_challenges: usize,
+    /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); none by default.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for RadiusServerSettings {
@@ -100,6 +104,7 @@ impl Default for RadiusServerSettings {
             protocol: ServerConfig::default(),
             max_in_flight: 1024,
             max_pending_challenges: 10_000,
+            metrics_listen: None,
         }
     }
 }
@@ -127,6 +132,14 @@ pub enum RadiusServerError {
     /// A socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The metrics listener could not be bound.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
         /// The address.
         addr: SocketAddr,
         /// The IO error.
@@ -224,6 +237,7 @@ pub fn check_config(
 #[derive(Debug)]
 pub struct RadiusServer {
     sockets: Vec<Arc<UdpSocket>>,
+    metrics: Option<tokio::net::TcpListener>,
     shared: Arc<Shared>,
 }
 
@@ -236,6 +250,7 @@ struct Shared {
     challenges: Mutex<Challenges>,
     in_flight: Arc<Semaphore>,
     max_in_flight: u32,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Shared {
@@ -274,9 +289,19 @@ impl RadiusServer {
             challenges: Mutex::new(Challenges::new(settings.max_pending_challenges)),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight as usize)),
             max_in_flight: settings.max_in_flight,
+            metrics: Metrics::default(),
+        };
+        let metrics = match settings.metrics_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| RadiusServerError::Metrics { addr, source })?,
+            ),
+            None => None,
         };
         Ok(RadiusServer {
             sockets,
+            metrics,
             shared: Arc::new(shared),
         })
     }
@@ -289,6 +314,16 @@ impl RadiusServer {
             .collect()
     }
 
+    /// The address metrics are served on, if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The metrics in Prometheus's text format (what `GET /metrics` answers).
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics.render()
+    }
+
     /// The application this server answers for.
     pub fn app(&self) -> &RadiusApp {
         &self.shared.app
@@ -296,11 +331,21 @@ impl RadiusServer {
 
     /// Serves until `shutdown` completes, then stops receiving, lets every request in flight
     /// (delayed rejects included) be answered, and returns.
-    pub async fn run<F>(self, shutdown: F)
+    pub async fn run<F>(mut self, shutdown: F)
     where
         F: Future<Output = ()>,
     {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let metrics = self.metrics.take().map(|listener| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "radius metrics on http://{addr}/metrics");
+            }
+            tokio::spawn(serve_metrics(
+                Arc::clone(&self.shared),
+                listener,
+                stop_rx.clone(),
+            ))
+        });
         let mut loops = JoinSet::new();
         for socket in &self.sockets {
             loops.spawn(receive_loop(
@@ -320,6 +365,9 @@ impl RadiusServer {
         }
         let _ = stop_tx.send(true);
         while loops.join_next().await.is_some() {}
+        if let Some(task) = metrics {
+            let _ = task.await;
+        }
         // Every request task holds a permit: all of them back means none is in flight.
         let _ = self
             .shared
@@ -355,6 +403,7 @@ async fn receive_loop(
             continue;
         }
         let Ok(permit) = Arc::clone(&shared.in_flight).try_acquire_owned() else {
+            shared.metrics.dropped(DropKind::Overload);
             tracing::warn!(%from, reason = "too many requests in flight", "radius datagram dropped");
             continue;
         };
@@ -427,17 +476,20 @@ async fn handle_datagram(
             password,
         } => (request, nas, password),
         Step::Send(to) => {
+            shared.metrics.replayed.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%from, "radius retransmission answered from the cache");
             send(&socket, &out, to).await;
             return;
         }
         Step::Drop(reason) => {
+            shared.metrics.dropped(DropKind::of(reason.as_ref()));
             tracing::debug!(%from, ?reason, "radius datagram dropped");
             return;
         }
     };
     match request.packet().code() {
         Code::StatusServer => {
+            shared.metrics.status_server.fetch_add(1, Ordering::Relaxed);
             shared
                 .answer_and_send(&socket, &request, Code::AccessAccept, &[], &mut out)
                 .await;
@@ -472,6 +524,7 @@ async fn handle_datagram(
             }
         }
         code => {
+            shared.metrics.dropped(DropKind::NotAnswered);
             tracing::debug!(%from, nas = %nas, ?code, "radius request not answered: not an authentication request");
             shared.core().abandon(&request);
         }
@@ -499,6 +552,9 @@ impl Shared {
         }
         let event = core.handle(Instant::now(), from, datagram, scratch);
         drop(core);
+        if let Event::Dropped(reason) = &event {
+            self.metrics.dropped(DropKind::of(Some(reason)));
+        }
         tracing::debug!(%from, ?event, "radius datagram dropped");
         true
     }
@@ -538,7 +594,8 @@ impl Shared {
         let started = Instant::now();
         let mode = mode_name(self.app.mode);
         let user = request.user_name().unwrap_or_default();
-        let log = |result: &str, audit_id: Option<i64>, why: &str| {
+        let log = |result: &'static str, audit_id: Option<i64>, why: &str| {
+            self.metrics.decided(result, started.elapsed());
             tracing::info!(
                 nas = %nas,
                 user = %user,
@@ -670,10 +727,226 @@ impl Shared {
                 Decision::Reject(crate::service::INVALID_CREDENTIALS.into())
             }
             Err(e) => {
+                self.metrics.decided("error", started.elapsed());
                 tracing::error!(nas = %nas, user = %user, application = %self.app.id, error = %e, "radius request not answered: the service failed");
                 Decision::Abandon
             }
         }
+    }
+}
+
+/// Why a datagram got no answer, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DropKind {
+    UnknownClient,
+    Malformed,
+    BadAuthenticator,
+    MissingMessageAuthenticator,
+    ProxyState,
+    UnexpectedCode,
+    DuplicateInProgress,
+    Overload,
+    NotAnswered,
+    Other,
+}
+
+const DROP_KINDS: [(DropKind, &str); 10] = [
+    (DropKind::UnknownClient, "unknown_client"),
+    (DropKind::Malformed, "malformed"),
+    (DropKind::BadAuthenticator, "bad_authenticator"),
+    (
+        DropKind::MissingMessageAuthenticator,
+        "missing_message_authenticator",
+    ),
+    (
+        DropKind::ProxyState,
+        "proxy_state_without_message_authenticator",
+    ),
+    (DropKind::UnexpectedCode, "unexpected_code"),
+    (DropKind::DuplicateInProgress, "duplicate_in_progress"),
+    (DropKind::Overload, "overload"),
+    (DropKind::NotAnswered, "not_answered"),
+    (DropKind::Other, "other"),
+];
+
+impl DropKind {
+    fn of(reason: Option<&DropReason>) -> Self {
+        match reason {
+            Some(DropReason::UnknownClient) => DropKind::UnknownClient,
+            Some(DropReason::Malformed(_)) => DropKind::Malformed,
+            Some(DropReason::BadAuthenticator) => DropKind::BadAuthenticator,
+            Some(DropReason::MissingMessageAuthenticator) => DropKind::MissingMessageAuthenticator,
+            Some(DropReason::ProxyStateWithoutMessageAuthenticator) => DropKind::ProxyState,
+            Some(DropReason::UnexpectedCode(_)) => DropKind::UnexpectedCode,
+            Some(DropReason::DuplicateInProgress) => DropKind::DuplicateInProgress,
+            _ => DropKind::Other,
+        }
+    }
+
+    fn index(self) -> usize {
+        DROP_KINDS
+            .iter()
+            .position(|(k, _)| *k == self)
+            .unwrap_or(DROP_KINDS.len() - 1)
+    }
+}
+
+/// Upper bounds (seconds) of the decision-time histogram's buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+const RESULTS: [&str; 4] = ["accept", "reject", "challenge", "error"];
+
+/// Counters for Prometheus. Decision time runs from the verified Access-Request to the
+/// decision; the reject delay is not in it.
+#[derive(Debug, Default)]
+struct Metrics {
+    decisions: [AtomicU64; RESULTS.len()],
+    status_server: AtomicU64,
+    replayed: AtomicU64,
+    drops: [AtomicU64; DROP_KINDS.len()],
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    fn dropped(&self, kind: DropKind) {
+        self.drops[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn decided(&self, result: &str, took: Duration) {
+        let i = RESULTS
+            .iter()
+            .position(|r| *r == result)
+            .unwrap_or(RESULTS.len() - 1);
+        self.decisions[i].fetch_add(1, Ordering::Relaxed);
+        let secs = took.as_secs_f64();
+        if let Some(b) = LATENCY_BUCKETS.iter().position(|le| secs <= *le) {
+            self.buckets[b].fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(2048);
+        let _ = writeln!(
+            out,
+            "# HELP idforge_radius_decisions_total Access-Request decisions by result.\n\
+             # TYPE idforge_radius_decisions_total counter"
+        );
+        for (name, n) in RESULTS.iter().zip(&self.decisions) {
+            let _ = writeln!(
+                out,
+                "idforge_radius_decisions_total{{result=\"{name}\"}} {}",
+                get(n)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP idforge_radius_status_server_total Status-Server requests answered.\n\
+             # TYPE idforge_radius_status_server_total counter\n\
+             idforge_radius_status_server_total {}",
+            get(&self.status_server)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idforge_radius_retransmissions_answered_total Retransmissions answered from the duplicate cache.\n\
+             # TYPE idforge_radius_retransmissions_answered_total counter\n\
+             idforge_radius_retransmissions_answered_total {}",
+            get(&self.replayed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idforge_radius_dropped_total Datagrams left without an answer, by reason.\n\
+             # TYPE idforge_radius_dropped_total counter"
+        );
+        for ((_, name), n) in DROP_KINDS.iter().zip(&self.drops) {
+            let _ = writeln!(
+                out,
+                "idforge_radius_dropped_total{{reason=\"{name}\"}} {}",
+                get(n)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP idforge_radius_decision_seconds Time from a verified Access-Request to its decision (reject delay excluded).\n\
+             # TYPE idforge_radius_decision_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (le, n) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += get(n);
+            let _ = writeln!(
+                out,
+                "idforge_radius_decision_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let count = get(&self.latency_count);
+        let sum = Duration::from_micros(get(&self.latency_sum_micros)).as_secs_f64();
+        let _ = writeln!(
+            out,
+            "idforge_radius_decision_seconds_bucket{{le=\"+Inf\"}} {count}\n\
+             idforge_radius_decision_seconds_sum {sum}\n\
+             idforge_radius_decision_seconds_count {count}"
+        );
+        out
+    }
+}
+
+/// A minimal HTTP/1.1 endpoint: `GET /metrics` answers the metrics, anything else 404; one
+/// request a connection.
+async fn serve_metrics(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            a = listener.accept() => a,
+        };
+        let Ok((mut stream, _)) = accepted else {
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let mut request = Vec::with_capacity(512);
+            let mut chunk = [0u8; 512];
+            let read = tokio::time::timeout(Duration::from_secs(5), async {
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            })
+            .await;
+            if read.is_err() {
+                return;
+            }
+            let first = request.split(|&b| b == b'\n').next().unwrap_or_default();
+            let response = if first.starts_with(b"GET /metrics ")
+                || first.starts_with(b"GET /metrics?")
+            {
+                let body = shared.metrics.render();
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_owned()
+            };
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
     }
 }
 

@@ -769,6 +769,70 @@ async fn many_requests_are_decided_concurrently() {
     server.shutdown(Duration::from_secs(5)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_decisions_drops_and_latency() {
+    use tokio::io::AsyncReadExt as _;
+    let f = fixture().await;
+    let settings = RadiusServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        app: Some("workspaces".into()),
+        reject_delay: Duration::ZERO,
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..RadiusServerSettings::default()
+    };
+    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let metrics = server.metrics_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let mut nas = Nas::new("127.0.0.1:0", addr, SECRET).await;
+    assert_eq!(
+        nas.login("alice", &code_now(&f), None).await.code,
+        Code::AccessAccept
+    );
+    assert_eq!(
+        nas.login("alice", &wrong_code(&f), None).await.code,
+        Code::AccessReject
+    );
+    let request = nas.access_request("alice", "000000", None);
+    assert!(
+        nas.send_raw(&request[..10], Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    let get = |path: &'static str| async move {
+        let mut stream = tokio::net::TcpStream::connect(metrics).await.unwrap();
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.unwrap();
+        text
+    };
+    let text = get("/metrics").await;
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    for line in [
+        "idforge_radius_decisions_total{result=\"accept\"} 1",
+        "idforge_radius_decisions_total{result=\"reject\"} 1",
+        "idforge_radius_dropped_total{reason=\"malformed\"} 1",
+        "idforge_radius_decision_seconds_count 2",
+        "idforge_radius_decision_seconds_bucket{le=\"+Inf\"} 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    assert!(get("/other").await.starts_with("HTTP/1.1 404"));
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 // ---- the binary ----------------------------------------------------------------------------
 
 const BINARY: &str = env!("CARGO_BIN_EXE_radius-server");

@@ -31,6 +31,9 @@ struct Args {
     /// Milliseconds an Access-Reject waits before it is sent.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     reject_delay_ms: u64,
+    /// Serve Prometheus metrics on http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Check the configuration and exit: 0 when it is usable, 2 when not.
     #[arg(long)]
     check_config: bool,
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         listen: args.listen.clone(),
         app: args.app.clone(),
         reject_delay: Duration::from_millis(args.reject_delay_ms),
+        metrics_listen: args.metrics,
         ..RadiusServerSettings::default()
     };
     let app = match check_config(&config, &settings) {
