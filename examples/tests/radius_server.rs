@@ -37,6 +37,7 @@ const PASSWORD: &str = "correct horse";
 
 struct Fixture {
     service: Arc<Service>,
+    config: Config,
     totp: Secret,
     _dir: tempfile::TempDir,
 }
@@ -108,7 +109,7 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let text = config_text(dir.path(), SECRET);
     let config = Config::from_toml(&text, "radius-test.toml").unwrap();
-    let service = Service::open(config).await.unwrap();
+    let service = Service::open(config.clone()).await.unwrap();
     let s = service.store();
     let alice = s
         .create_user(&NewUser {
@@ -138,6 +139,7 @@ async fn fixture() -> Fixture {
     .unwrap();
     Fixture {
         service: Arc::new(service),
+        config,
         totp,
         _dir: dir,
     }
@@ -201,15 +203,17 @@ impl Running {
 }
 
 async fn start(f: &Fixture, app: &str, reject_delay: Duration) -> Running {
+    start_on(Arc::clone(&f.service), app, reject_delay).await
+}
+
+async fn start_on(service: Arc<Service>, app: &str, reject_delay: Duration) -> Running {
     let settings = RadiusServerSettings {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         app: Some(app.into()),
         reject_delay,
         ..RadiusServerSettings::default()
     };
-    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
-        .await
-        .unwrap();
+    let server = RadiusServer::bind(service, settings).await.unwrap();
     let addr = server.local_addrs()[0];
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
@@ -831,6 +835,47 @@ async fn metrics_count_decisions_drops_and_latency() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_code_stays_used_after_a_restart() {
+    if !have_radclient("restart") {
+        return;
+    }
+    let f = fixture().await;
+    let code = code_now(&f);
+    let first = start(&f, "workspaces", Duration::ZERO).await;
+    assert_eq!(pap(first.addr, "alice", &code).await, Reply::Accept);
+    first.shutdown(Duration::from_secs(5)).await;
+    // A new process would open the store afresh: a new service on the same database.
+    let reopened = Arc::new(Service::open(f.config.clone()).await.unwrap());
+    let second = start_on(reopened, "workspaces", Duration::ZERO).await;
+    assert_eq!(pap(second.addr, "alice", &code).await, Reply::Reject);
+    second.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_store_accept_a_code_once() {
+    let f = fixture().await;
+    // Two servers, each with its own service and connection pool, on the same database.
+    let other = Arc::new(Service::open(f.config.clone()).await.unwrap());
+    let a = start(&f, "workspaces", Duration::ZERO).await;
+    let b = start_on(other, "workspaces", Duration::ZERO).await;
+    // The same fresh code to both at once: the store's atomic replay guard lets one win.
+    let code = code_now(&f);
+    let mut nas_a = Nas::new("127.0.0.1:0", a.addr, SECRET).await;
+    let mut nas_b = Nas::new("127.0.0.1:0", b.addr, SECRET).await;
+    let req_a = nas_a.access_request("alice", &code, None);
+    let req_b = nas_b.access_request("alice", &code, None);
+    let (ra, rb) = tokio::join!(
+        nas_a.exchange(&req_a, Duration::from_secs(5)),
+        nas_b.exchange(&req_b, Duration::from_secs(5)),
+    );
+    let codes = [ra.unwrap().code, rb.unwrap().code];
+    let accepts = codes.iter().filter(|c| **c == Code::AccessAccept).count();
+    assert_eq!(accepts, 1, "{codes:?}");
+    a.shutdown(Duration::from_secs(5)).await;
+    b.shutdown(Duration::from_secs(5)).await;
 }
 
 // ---- the binary ----------------------------------------------------------------------------
