@@ -436,6 +436,15 @@ fn demo_mode_creates_its_store_and_key_and_rotates_the_key() {
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
     assert!(data.join("idforge.db").is_file());
+    for f in ["idforge.db", "idforge.db-wal"] {
+        let mode = std::fs::metadata(data.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the data directory");
     let enrolled: serde_json::Value =
         serde_json::from_str(&demo(dir.path(), &["otp", "enroll", "demo", "--json"])).unwrap();
     let uri = enrolled["uri"].as_str().unwrap().to_owned();

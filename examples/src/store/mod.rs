@@ -426,12 +426,34 @@ impl Store {
                 .to_owned();
             if let Some(dir) = std::path::Path::new(&path)
                 .parent()
-                .filter(|d| !d.as_os_str().is_empty())
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
             {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid {
-                    field: "store.url",
-                    message: format!("cannot create {}: {e}", dir.display()),
-                })?;
+                // Only the service's user reads the store (password hashes, sealed secrets,
+                // the audit log).
+                use std::os::unix::fs::DirBuilderExt as _;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| StoreError::Invalid {
+                        field: "store.url",
+                        message: format!("cannot create {}: {e}", dir.display()),
+                    })?;
+            }
+            let file = std::path::Path::new(&path);
+            if !path.is_empty() && !path.starts_with(':') && !file.exists() {
+                // Created here, before SQLite opens it, with owner-only permissions; SQLite gives
+                // its -wal and -shm files the same.
+                use std::os::unix::fs::OpenOptionsExt as _;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(file)
+                    .map_err(|e| StoreError::Invalid {
+                        field: "store.url",
+                        message: format!("cannot create {}: {e}", file.display()),
+                    })?;
             }
             if !url.contains('?') {
                 url.push_str("?mode=rwc");
