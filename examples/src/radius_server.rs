@@ -41,7 +41,10 @@
 //! the NAS retries or fails over instead of being told a wrong "no".
 //!
 //! Every decision is one log line (`radius decision`: NAS, user, application, mode, result,
-//! audit id); passwords and codes are never logged.
+//! audit id); passwords and codes are never logged. With
+//! [`RadiusServerSettings::metrics_listen`], `GET /metrics` serves Prometheus counters:
+//! decisions by result, Status-Server, retransmissions answered from the cache, datagrams
+//! dropped by reason, and a histogram of decision time.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -506,7 +509,7 @@ async fn handle_datagram(
                     if !shared.reject_delay.is_zero() {
                         tokio::time::sleep(shared.reject_delay).await;
                     }
-                    let attrs = [Attribute::reply_message(&message)];
+                    let attrs = [Attribute::reply_message(fit_attribute(&message))];
                     shared
                         .answer_and_send(&socket, &request, Code::AccessReject, &attrs, &mut out)
                         .await;
@@ -971,6 +974,19 @@ pub fn split_code(input: &str, digits: usize) -> Option<(&str, &str)> {
     Some(input.split_at(at))
 }
 
+/// The longest prefix of `text`, on a character boundary, that fits one attribute.
+fn fit_attribute(text: &str) -> &str {
+    let max = idforge_radius::packet::MAX_VALUE_LEN;
+    if text.len() <= max {
+        return text;
+    }
+    let end = (0..=max)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    &text[..end]
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1043,6 +1059,15 @@ impl Challenges {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn long_messages_are_cut_to_one_attribute_on_a_character_boundary() {
+        assert_eq!(fit_attribute("short"), "short");
+        let long = "é".repeat(200);
+        let cut = fit_attribute(&long);
+        assert!(cut.len() <= 253 && cut.len() >= 252, "{}", cut.len());
+        assert!(long.starts_with(cut));
+    }
 
     #[test]
     fn password_plus_otp_splits_on_characters() {
