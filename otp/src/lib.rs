@@ -19,3 +19,7 @@ pub use hotp::{Code, Digits, Hotp, HotpAccepted, HotpVerifier};
 pub use secret::Secret;
 pub use totp::{Rejected, Totp, TotpAccepted, TotpVerifier};
 pub use uri::{DEFAULT_PERIOD, KeyUri, OtpKind};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/otp.md")]
+struct GuideOtpDoctests;
