@@ -92,6 +92,10 @@ pub struct RadiusServerSettings {
     pub protocol: ServerConfig,
     /// Most requests being decided at once; datagrams beyond it are dropped (default 1024).
     pub max_in_flight: u32,
+    /// Most Access-Rejects waiting out the reject delay (default 16 384). They wait apart from
+    /// the requests being decided, so a flood of wrong guesses does not take the slots of
+    /// real requests; beyond the limit a reject is not sent at all.
+    pub max_delayed_rejects: u32,
     /// Most logins waiting for their code in `challenge` mode (default 10 000).
     pub max_pending_challenges: usize,
     /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); none by default.
@@ -106,6 +110,7 @@ impl Default for RadiusServerSettings {
             reject_delay: Duration::from_secs(1),
             protocol: ServerConfig::default(),
             max_in_flight: 1024,
+            max_delayed_rejects: 16_384,
             max_pending_challenges: 10_000,
             metrics_listen: None,
         }
@@ -148,8 +153,11 @@ pub enum RadiusServerError {
         /// The IO error.
         source: std::io::Error,
     },
-    /// `max_in_flight` is zero or too large.
-    #[error("max_in_flight must be 1 to {}", Semaphore::MAX_PERMITS)]
+    /// `max_in_flight` or `max_delayed_rejects` is zero or too large.
+    #[error(
+        "max_in_flight and max_delayed_rejects must be 1 to {}",
+        Semaphore::MAX_PERMITS
+    )]
     Limits,
 }
 
@@ -230,7 +238,8 @@ pub fn check_config(
     if settings.listen.is_empty() {
         return Err(RadiusServerError::NoListenAddress);
     }
-    if settings.max_in_flight == 0 || settings.max_in_flight as usize > Semaphore::MAX_PERMITS {
+    let limit = |n: u32| n == 0 || n as usize > Semaphore::MAX_PERMITS;
+    if limit(settings.max_in_flight) || limit(settings.max_delayed_rejects) {
         return Err(RadiusServerError::Limits);
     }
     Ok(app)
@@ -253,6 +262,8 @@ struct Shared {
     challenges: Mutex<Challenges>,
     in_flight: Arc<Semaphore>,
     max_in_flight: u32,
+    delayed: Arc<Semaphore>,
+    max_delayed: u32,
     metrics: Metrics,
 }
 
@@ -292,6 +303,8 @@ impl RadiusServer {
             challenges: Mutex::new(Challenges::new(settings.max_pending_challenges)),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight as usize)),
             max_in_flight: settings.max_in_flight,
+            delayed: Arc::new(Semaphore::new(settings.max_delayed_rejects as usize)),
+            max_delayed: settings.max_delayed_rejects,
             metrics: Metrics::default(),
         };
         let metrics = match settings.metrics_listen {
@@ -371,11 +384,17 @@ impl RadiusServer {
         if let Some(task) = metrics {
             let _ = task.await;
         }
-        // Every request task holds a permit: all of them back means none is in flight.
+        // Every request task holds a permit: all of them back means none is in flight. A
+        // task takes its reject-delay permit before it gives back its in-flight one.
         let _ = self
             .shared
             .in_flight
             .acquire_many(self.shared.max_in_flight)
+            .await;
+        let _ = self
+            .shared
+            .delayed
+            .acquire_many(self.shared.max_delayed)
             .await;
         tracing::info!("radius server stopped");
     }
@@ -446,7 +465,7 @@ async fn handle_datagram(
     socket: Arc<UdpSocket>,
     from: SocketAddr,
     datagram: Vec<u8>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let mut out = Vec::with_capacity(256);
     let step = {
@@ -506,13 +525,24 @@ async fn handle_datagram(
                         .await;
                 }
                 Decision::Reject(message) => {
+                    let mut waiting = None;
                     if !shared.reject_delay.is_zero() {
+                        let Ok(p) = Arc::clone(&shared.delayed).try_acquire_owned() else {
+                            // Left pending in the core: its retransmissions are dropped
+                            // until the duplicate window ends, which a NAS takes as a reject.
+                            shared.metrics.dropped(DropKind::Overload);
+                            tracing::warn!(%from, reason = "too many rejects waiting", "radius reject not sent");
+                            return;
+                        };
+                        waiting = Some(p);
+                        drop(permit);
                         tokio::time::sleep(shared.reject_delay).await;
                     }
                     let attrs = [Attribute::reply_message(fit_attribute(&message))];
                     shared
                         .answer_and_send(&socket, &request, Code::AccessReject, &attrs, &mut out)
                         .await;
+                    drop(waiting);
                 }
                 Decision::Challenge(state) => {
                     let attrs = [

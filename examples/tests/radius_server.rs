@@ -672,6 +672,46 @@ async fn a_delayed_reject_holds_up_no_other_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reject_waiting_out_its_delay_takes_no_request_slot() {
+    let f = fixture().await;
+    // One request decided at a time: the waiting reject must not hold that one slot.
+    let settings = RadiusServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        app: Some("workspaces".into()),
+        reject_delay: Duration::from_millis(1500),
+        max_in_flight: 1,
+        ..RadiusServerSettings::default()
+    };
+    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let mut guesser = Nas::new("127.0.0.1:0", addr, SECRET).await;
+    let wrong = guesser.access_request("alice", &wrong_code(&f), None);
+    let guess = tokio::spawn(async move {
+        guesser
+            .exchange(&wrong, Duration::from_secs(5))
+            .await
+            .map(|a| a.code)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut user = Nas::new("127.0.0.1:0", addr, SECRET).await;
+    let right = user.access_request("alice", &code_now(&f), None);
+    let answer = user.exchange(&right, Duration::from_secs(1)).await;
+    assert_eq!(answer.map(|a| a.code), Some(Code::AccessAccept));
+    assert_eq!(guess.await.unwrap(), Some(Code::AccessReject));
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_requests_in_flight() {
     let f = fixture().await;
     let server = start(&f, "workspaces", Duration::from_secs(1)).await;
