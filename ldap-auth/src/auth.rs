@@ -78,6 +78,58 @@ enum State {
 
 /// The login state machine. See the [module documentation](self). `Debug` shows where the
 /// flow is, never the password or the buffered messages.
+///
+/// # Example
+///
+/// A login against a directory that finds `jdoe` and accepts the password. The caller writes
+/// each [`Step::Transmit`] to the connection and feeds what comes back to
+/// [`receive`](Self::receive); here the directory's answers are canned.
+///
+/// ```
+/// use idforge_ldap_auth::message::{BindResponse, PartialAttribute, SearchResultEntry};
+/// use idforge_ldap_auth::{
+///     Authenticator, DirectoryConfig, Dn, LdapMessage, LdapResult, Password, ProtocolOp, Step,
+///     UserFilter,
+/// };
+///
+/// let mut config = DirectoryConfig::new(Dn::parse("ou=people,dc=example,dc=com")?, UserFilter::Uid);
+/// config.start_tls = false; // the canned directory has no TLS; keep StartTLS on in production
+/// let mut login = Authenticator::new(config, "JDoe", Password::from("correct horse"));
+///
+/// let user = loop {
+///     match login.step() {
+///         Step::Transmit(bytes) => {
+///             let request = LdapMessage::decode(&bytes)?;
+///             let answers = match request.op {
+///                 ProtocolOp::SearchRequest(_) => vec![
+///                     ProtocolOp::SearchResultEntry(SearchResultEntry {
+///                         dn: "uid=jdoe,ou=people,dc=example,dc=com".into(),
+///                         attributes: vec![PartialAttribute {
+///                             name: "uid".into(),
+///                             values: vec![b"jdoe".to_vec()],
+///                         }],
+///                     }),
+///                     ProtocolOp::SearchResultDone(LdapResult::default()),
+///                 ],
+///                 ProtocolOp::BindRequest(_) => vec![ProtocolOp::BindResponse(BindResponse {
+///                     result: LdapResult::default(), // success
+///                     server_sasl_creds: None,
+///                 })],
+///                 _ => vec![], // the closing unbind has no answer
+///             };
+///             for op in answers {
+///                 login.receive(&LdapMessage::new(request.id, op).encode());
+///             }
+///         }
+///         Step::Done(result) => break result?,
+///         other => unreachable!("{other:?}"),
+///     }
+/// };
+/// // The identity is the entry, in the directory's spelling, not the typed name.
+/// assert_eq!(user.dn, Dn::parse("UID=jdoe,ou=People,dc=example,dc=com")?);
+/// assert_eq!(user.login.as_deref(), Some("jdoe"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Authenticator {
     config: DirectoryConfig,
     username: String,

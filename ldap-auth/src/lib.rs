@@ -23,3 +23,7 @@ pub use filter::{Attribute, Filter, FilterError, Substrings};
 pub use message::{LdapMessage, LdapResult, ProtocolOp, ResultCode};
 pub use password::Password;
 pub use template::{FilterTemplate, TemplateError, UserFilter};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/ldap.md")]
+struct GuideLdapDoctests;
