@@ -138,6 +138,45 @@ impl<'a> Response<'a> {
 }
 
 /// The client state machine for one server (one shared secret, one source port).
+///
+/// # Example
+///
+/// [`request`](Self::request) writes a signed request to send; until an answer arrives for
+/// [`handle_response`](Self::handle_response), the caller sleeps until
+/// [`poll_timeout`](Self::poll_timeout) and lets [`handle_timeout`](Self::handle_timeout)
+/// decide whether to send it again or give up.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use idforge_radius::client::{Client, ClientConfig, Credentials, Timeout};
+/// use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+///
+/// let config = ClientConfig { max_attempts: 2, ..ClientConfig::default() };
+/// let mut client = Client::new(config, SharedSecret::new("s3cret"));
+/// let start = Instant::now();
+/// let mut datagram = Vec::new();
+/// let id = client.request(
+///     start,
+///     &mut rand::rng(),
+///     Code::AccessRequest,
+///     Credentials::Pap(b"correct horse"),
+///     &[Attribute::text(AttributeType::USER_NAME, "alice")],
+///     &mut datagram,
+/// )?;
+/// let first = datagram.clone(); // send it to the server
+///
+/// // No answer: after the retransmit interval the same bytes go out again.
+/// let due = client.poll_timeout().expect("one request is outstanding");
+/// assert_eq!(due, start + Duration::from_secs(2));
+/// assert_eq!(client.handle_timeout(due, &mut datagram), Some(Timeout::Retransmit { identifier: id }));
+/// assert_eq!(datagram, first);
+///
+/// // Still nothing after the last attempt: the request is given up and its identifier freed.
+/// let due = client.poll_timeout().expect("still outstanding");
+/// assert_eq!(client.handle_timeout(due, &mut datagram), Some(Timeout::GaveUp { identifier: id }));
+/// assert_eq!(client.outstanding(), 0);
+/// # Ok::<(), idforge_radius::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Client {
     secret: SharedSecret,

@@ -21,3 +21,7 @@ pub use packet::{Packet, PacketBuilder, RawAttribute};
 pub use secret::{MessageAuthenticatorKey, SharedSecret};
 pub use server::{Server, ServerConfig};
 pub use vendor::VendorSpecific;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/radius.md")]
+struct GuideRadiusDoctests;

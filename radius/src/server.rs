@@ -340,6 +340,53 @@ impl DuplicateCache {
 }
 
 /// The server state machine.
+///
+/// # Example
+///
+/// Every datagram goes through [`handle`](Self::handle): a verified request comes back for the
+/// application to answer, and a retransmission of an answered request gets the same answer
+/// again from the duplicate cache, without being decided twice.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::time::Instant;
+/// use idforge_radius::client::{Client, ClientConfig, Credentials};
+/// use idforge_radius::server::{Event, NasClient, Server, ServerConfig};
+/// use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+///
+/// let nas: SocketAddr = "192.0.2.10:40000".parse()?;
+/// let mut server = Server::new(
+///     ServerConfig::default(),
+///     vec![NasClient::host("vpn", nas.ip(), SharedSecret::new("s3cret"))],
+/// );
+/// # let mut client = Client::new(ClientConfig::default(), SharedSecret::new("s3cret"));
+/// # let mut datagram = Vec::new();
+/// # client.request(Instant::now(), &mut rand::rng(), Code::AccessRequest,
+/// #     Credentials::Pap(b"correct horse"),
+/// #     &[Attribute::text(AttributeType::USER_NAME, "alice")], &mut datagram)?;
+/// // `datagram` is an Access-Request for alice received from the NAS.
+/// let now = Instant::now();
+/// let mut out = Vec::new();
+/// match server.handle(now, nas, &datagram, &mut out) {
+///     Event::Request(req) => {
+///         let code = match server.verify_pap(&req, b"correct horse") {
+///             Ok(()) => Code::AccessAccept,
+///             Err(_) => Code::AccessReject,
+///         };
+///         let to = server.answer(&req, code, &[], &mut out)?;
+///         assert_eq!(to, nas); // send `out` there
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// let answer = out.clone();
+///
+/// // The NAS did not hear the answer and sends the request again.
+/// let Event::Retransmit(to) = server.handle(now, nas, &datagram, &mut out) else {
+///     panic!("not a retransmission");
+/// };
+/// assert_eq!((to, &out), (nas, &answer));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
