@@ -15,3 +15,7 @@ pub use model::{
     Zone,
 };
 pub use set::{AuthSource, Decision, LoginRequest, Matched, PolicySet};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/policy.md")]
+struct GuidePolicyDoctests;

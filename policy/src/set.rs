@@ -138,6 +138,65 @@ struct Compiled {
 }
 
 /// A validated configuration, ready to evaluate logins.
+///
+/// Built by [`PolicyConfig::validate`](crate::PolicyConfig::validate), which checks every name
+/// a policy refers to once, so that [`evaluate`](Self::evaluate) needs no error path.
+///
+/// # Example
+///
+/// Staff in the office network log in with a password alone; from anywhere else, or without
+/// a known address, they need a second factor.
+///
+/// ```
+/// use idforge_policy::{
+///     AppKind, Application, AuthSource, DefaultPolicy, FirstFactor, LoginRequest, Matched,
+///     Method, Policy, PolicyConfig, SecondFactor, Zone,
+/// };
+///
+/// let policies = PolicyConfig {
+///     applications: vec![Application { id: "intranet".into(), kind: AppKind::Saml }],
+///     groups: vec!["Staff".into()],
+///     directories: vec![],
+///     zones: vec![Zone { name: "office".into(), ranges: vec!["192.0.2.0/24".into()] }],
+///     policies: vec![Policy {
+///         name: "office-password-only".into(),
+///         applications: None,
+///         groups: Some(vec!["Staff".into()]),
+///         zones: Some(vec!["office".into()]),
+///         sources: None,
+///         first_factor: FirstFactor::LocalPassword,
+///         second_factor: SecondFactor::None,
+///         methods: vec![],
+///     }],
+///     default: DefaultPolicy {
+///         first_factor: FirstFactor::LocalPassword,
+///         second_factor: SecondFactor::Required,
+///         methods: vec![Method::Totp],
+///     },
+///     lockout: Default::default(),
+/// }
+/// .validate()?;
+///
+/// let mut login = LoginRequest {
+///     application: "intranet",
+///     groups: &["Staff"],
+///     ip: Some("192.0.2.7".parse()?),
+///     source: AuthSource::Local,
+/// };
+/// let decision = policies.evaluate(&login);
+/// assert_eq!(decision.second_factor, SecondFactor::None);
+/// assert_eq!(decision.zone, Some("office"));
+/// assert_eq!(
+///     decision.to_string(),
+///     "policy `office-password-only` (#0) matched, through group `Staff`, client in zone `office`"
+/// );
+///
+/// login.ip = Some("198.51.100.1".parse()?);
+/// let decision = policies.evaluate(&login);
+/// assert_eq!(decision.matched, Matched::Default);
+/// assert_eq!(decision.second_factor, SecondFactor::Required);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct PolicySet {
     config: PolicyConfig,
     apps: Table<String, u32>,
