@@ -122,6 +122,63 @@ struct Travel {
 }
 
 /// A validated adaptive configuration, ready to assess logins.
+///
+/// Built by [`AdaptiveConfig::compile`](crate::AdaptiveConfig::compile); logins are assessed
+/// through the [`RiskEvaluator`] calls.
+///
+/// # Example
+///
+/// A login from a network the user has never logged in from is challenged; one from a
+/// network of a past login is let in.
+///
+/// ```
+/// use idforge_adaptive::{
+///     Action, AdaptiveConfig, Finding, LoginAttempt, NewNetworkRule, PastLogin, RiskEvaluator,
+///     RuleAction,
+/// };
+///
+/// let rules = AdaptiveConfig {
+///     new_network: Some(NewNetworkRule {
+///         action: RuleAction::Challenge,
+///         alert: None,
+///         weight: 30,
+///         ipv4_prefix: 24,
+///         ipv6_prefix: 48,
+///         applications: None,
+///     }),
+///     ..AdaptiveConfig::default()
+/// }
+/// .compile()?;
+///
+/// let history = [PastLogin {
+///     at: 1_699_990_000,
+///     ip: "198.51.100.20".parse()?,
+///     country: None,
+///     location: None,
+/// }];
+/// let attempt = LoginAttempt {
+///     user: "alice",
+///     application: "intranet",
+///     now: 1_700_000_000,
+///     ip: "198.51.100.77".parse()?, // same /24 as the past login
+///     device: None,
+///     country: None,
+///     location: None,
+///     registered_devices: &[],
+///     history: &history,
+/// };
+/// assert_eq!(rules.assess(&attempt).action, Action::Allow);
+///
+/// let elsewhere = LoginAttempt { ip: "203.0.113.5".parse()?, ..attempt };
+/// let assessment = rules.assess(&elsewhere);
+/// assert!(matches!(assessment.action, Action::Challenge { .. }));
+/// assert_eq!(assessment.score, 30);
+/// assert_eq!(
+///     assessment.reasons[0].finding,
+///     Finding::NewNetwork { network: "203.0.113.0/24".parse()? }
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     deny_message: String,
