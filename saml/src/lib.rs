@@ -26,3 +26,7 @@ pub use response::{
 #[cfg(feature = "aws-lc-rs")]
 pub use sign::AwsLcRsSigner;
 pub use sign::{RsaSigner, SignatureAlgorithm, Signer, VerifyingKey};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/saml.md")]
+struct GuideSamlDoctests;

@@ -298,6 +298,43 @@ pub enum SignTarget {
 /// providers with slow clocks accept fresh assertions; `NotOnOrAfter` of the
 /// conditions and of the bearer confirmation is `now` plus
 /// [`ResponseBuilder::validity`] (default 5 minutes).
+///
+/// # Example
+///
+/// The answer to an SP's `AuthnRequest`: built, then signed (assertion only, as most
+/// service providers want) and encoded for the HTTP-POST binding.
+///
+/// ```
+/// use chrono::DateTime;
+/// use idforge_saml::dsig::SignOptions;
+/// use idforge_saml::{
+///     Certificate, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
+///     SignTarget,
+/// };
+///
+/// let signer = RsaSigner::from_pem(include_str!("../tests/data/idp-key.pem"))?;
+/// let cert = Certificate::from_pem(include_str!("../tests/data/idp-cert.pem"))?;
+/// let now = DateTime::from_timestamp(1_700_000_000, 0).expect("valid time");
+///
+/// let mut response = ResponseBuilder::new(
+///     "https://idp.example.org/saml",
+///     SamlId::new("_response1")?,
+///     SamlId::new("_assertion1")?,
+///     now,
+/// )
+/// .destination("https://sp.example.com/saml/acs")
+/// .in_response_to("_request42")
+/// .audience("https://sp.example.com/saml")
+/// .name_id(NameId::new("alice@example.org", NameIdFormat::EmailAddress))
+/// .attribute(SamlAttribute::basic("groups", ["Staff", "VPN_Group"]))
+/// .build()?;
+/// response.sign(SignTarget::Assertion, &signer, Some(&cert), &SignOptions::default())?;
+///
+/// let saml_response = response.to_base64(); // the form field posted to the ACS URL
+/// assert!(response.to_xml().contains(r#"InResponseTo="_request42""#));
+/// # assert!(!saml_response.is_empty());
+/// # Ok::<(), idforge_saml::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ResponseBuilder {
