@@ -616,6 +616,18 @@ impl Shared {
         }
     }
 
+    /// Writes the audit entry of a refusal decided here, before the decision path; a store
+    /// failure is logged and the refusal stands.
+    async fn refuse(&self, base: &AuthRequest<'_>, why: &str) -> Option<i64> {
+        match self.service.record_refusal(base, why).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, "the audit entry of a refusal could not be written");
+                None
+            }
+        }
+    }
+
     /// Runs an Access-Request through the service in the application's mode, and logs the
     /// decision.
     async fn decide(
@@ -641,22 +653,6 @@ impl Shared {
                 "radius decision"
             );
         };
-        if user.is_empty() {
-            log("reject", None, "no User-Name");
-            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
-        }
-        let Some(password) = password else {
-            log(
-                "reject",
-                None,
-                "no User-Password (only PAP is answered so far)",
-            );
-            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
-        };
-        let Ok(password) = std::str::from_utf8(&password) else {
-            log("reject", None, "User-Password is not UTF-8");
-            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
-        };
         let packet = request.packet();
         let calling = packet
             .find(AttributeType::CALLING_STATION_ID)
@@ -680,6 +676,27 @@ impl Shared {
             first_factor: FirstFactorInput::Upstream,
             code: None,
         };
+        if user.is_empty() {
+            let id = self.refuse(&base, "no User-Name").await;
+            log("reject", id, "no User-Name");
+            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+        }
+        let Some(password) = password else {
+            let id = self
+                .refuse(&base, "no User-Password (only PAP is answered so far)")
+                .await;
+            log(
+                "reject",
+                id,
+                "no User-Password (only PAP is answered so far)",
+            );
+            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+        };
+        let Ok(password) = std::str::from_utf8(&password) else {
+            let id = self.refuse(&base, "User-Password is not UTF-8").await;
+            log("reject", id, "User-Password is not UTF-8");
+            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+        };
         let result = match self.app.mode {
             RadiusMode::OtpOnly => {
                 self.service
@@ -699,7 +716,9 @@ impl Shared {
             }
             RadiusMode::PasswordPlusOtp => {
                 let Some((pw, code)) = split_code(password, self.digits) else {
-                    log("reject", None, "User-Password shorter than a code");
+                    let why = "User-Password shorter than a code";
+                    let id = self.refuse(&base, why).await;
+                    log("reject", id, why);
                     return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
                 };
                 self.service
@@ -714,7 +733,9 @@ impl Shared {
                 if let Some(state) = packet.find(AttributeType::STATE) {
                     let Some(pending) = self.challenges().take(state.value, request.client(), user)
                     else {
-                        log("reject", None, "unknown, expired or foreign State");
+                        let why = "unknown, expired or foreign State";
+                        let id = self.refuse(&base, why).await;
+                        log("reject", id, why);
                         return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
                     };
                     self.service.complete(pending, password, now).await
@@ -752,11 +773,9 @@ impl Shared {
             }
             Ok(Outcome::NeedSecondFactor(_)) => {
                 // password-only: the policy wants a code this mode cannot carry.
-                log(
-                    "reject",
-                    None,
-                    "a second factor is required; the mode carries none",
-                );
+                let why = "a second factor is required; the mode carries none";
+                let id = self.refuse(&base, why).await;
+                log("reject", id, why);
                 Decision::Reject(crate::service::INVALID_CREDENTIALS.into())
             }
             Err(e) => {

@@ -557,6 +557,19 @@ impl Service {
         }
     }
 
+    /// Records a login that a front door refused before the decision path could run (no user
+    /// name, no password attribute, an unknown RADIUS State, a policy that wants a code the
+    /// front door cannot carry): one audit entry with the front door's reason, so that every
+    /// refusal is in the audit log. Returns the entry's id.
+    pub async fn record_refusal(
+        &self,
+        req: &AuthRequest<'_>,
+        reason: &str,
+    ) -> Result<i64, ServiceError> {
+        self.audit(req, None, &[], "reject", &[reason.to_owned()])
+            .await
+    }
+
     /// Completes a login waiting for its second factor.
     pub async fn complete(
         &self,

@@ -471,6 +471,19 @@ async fn challenge_round_trip_with_state() {
     assert_eq!(second.code, Code::AccessAccept, "{second:?}");
     let again = nas.login("alice", &code, Some(&state)).await;
     assert_eq!(again.code, Code::AccessReject);
+    // Refused by the front door before the decision path: still in the audit log.
+    let last = f
+        .service
+        .store()
+        .audit_tail(1, None)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(last.reasons, ["unknown, expired or foreign State"]);
+    assert_eq!(
+        (last.front_door.as_str(), last.result.as_str()),
+        ("radius", "reject")
+    );
 
     // A wrong password gets no challenge; a wrong code ends the login; a State from
     // another login does not carry over to another user.
