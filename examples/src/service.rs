@@ -133,6 +133,28 @@ pub struct AuthRequest<'a> {
     pub code: Option<&'a str>,
 }
 
+/// A one-time code as a front door received it.
+#[derive(Clone, Copy)]
+pub enum CodeInput<'a> {
+    /// The code itself (PAP, a web form).
+    Plain(&'a str),
+    /// Only a proof of the code: the front door's check of a candidate code against what it
+    /// received (a CHAP or MS-CHAP response computed over the code). The service offers every
+    /// code of the verification window, oldest first within each step distance, and accepts
+    /// the first one the check confirms, through the same replay guard as a plain code.
+    /// Backup codes cannot be offered (only their hashes are stored).
+    Proof(&'a (dyn Fn(&str) -> bool + Sync)),
+}
+
+impl std::fmt::Debug for CodeInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodeInput::Plain(_) => f.write_str("Plain(**redacted**)"),
+            CodeInput::Proof(_) => f.write_str("Proof"),
+        }
+    }
+}
+
 /// A login waiting for its second factor. The front door keeps it (it holds no secret) and
 /// hands it back with the code; it expires after five minutes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,6 +414,25 @@ impl Service {
 
     /// Runs a login from the first factor on. See the module documentation for the steps.
     pub async fn authenticate(&self, req: &AuthRequest<'_>) -> Result<Outcome, ServiceError> {
+        self.run(req, req.code.map(CodeInput::Plain)).await
+    }
+
+    /// Like [`Service::authenticate`], with the one-time code given as a proof: for front
+    /// doors that receive a response computed over the code instead of the code (RADIUS CHAP
+    /// and MS-CHAP). `req.code` is ignored.
+    pub async fn authenticate_with_proof(
+        &self,
+        req: &AuthRequest<'_>,
+        proof: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Outcome, ServiceError> {
+        self.run(req, Some(CodeInput::Proof(proof))).await
+    }
+
+    async fn run(
+        &self,
+        req: &AuthRequest<'_>,
+        code: Option<CodeInput<'_>>,
+    ) -> Result<Outcome, ServiceError> {
         let mut factors = Vec::new();
         let mut reasons = Vec::new();
         let user_key = format!("user:{}", crate::store::name_key(req.username));
@@ -551,7 +592,7 @@ impl Service {
         if !needs_second {
             return self.finish(pending, user, groups, req.now, false).await;
         }
-        match req.code {
+        match code {
             Some(code) => self.check_code(pending, code, req.now).await,
             None => Ok(Outcome::NeedSecondFactor(pending)),
         }
@@ -583,7 +624,7 @@ impl Service {
             let id = self.audit_pending(&expired, now, "reject").await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
-        self.check_code(pending, code, now).await
+        self.check_code(pending, CodeInput::Plain(code), now).await
     }
 
     async fn first_factor(
@@ -733,11 +774,10 @@ impl Service {
     async fn check_code(
         &self,
         mut pending: PendingLogin,
-        code: &str,
+        input: CodeInput<'_>,
         now: u64,
     ) -> Result<Outcome, ServiceError> {
         let allowed = |m: Method| pending.methods.iter().any(|x| x == m.as_str());
-        let code = code.trim();
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         let mut outcome: Option<String> = None;
         let mut replayed = false;
@@ -760,10 +800,17 @@ impl Service {
                     let Ok(totp) = Totp::new(&secret, f.algorithm, digits, f.period) else {
                         continue;
                     };
-                    let verifier = TotpVerifier::new(totp, otp.totp_behind, otp.totp_ahead);
-                    match verifier.verify(code, now, f.last_step) {
-                        Ok(ok) => {
-                            if self.store.accept_totp_step(&f.id, ok.step, now_i).await? {
+                    let step = match input {
+                        CodeInput::Plain(code) => {
+                            TotpVerifier::new(totp, otp.totp_behind, otp.totp_ahead)
+                                .verify(code.trim(), now, f.last_step)
+                                .map(|ok| ok.step)
+                        }
+                        CodeInput::Proof(proof) => proven_step(&totp, proof, now, otp, f.last_step),
+                    };
+                    match step {
+                        Ok(step) => {
+                            if self.store.accept_totp_step(&f.id, step, now_i).await? {
                                 outcome = Some(format!("totp:ok:{}", f.id));
                                 break;
                             }
@@ -774,14 +821,21 @@ impl Service {
                     }
                 }
                 FactorKind::Hotp => {
-                    let verifier = HotpVerifier::new(
-                        Hotp::new(&secret, f.algorithm, digits),
-                        otp.hotp_look_ahead,
-                    );
-                    if let Ok(ok) = verifier.verify(code, f.counter) {
+                    let hotp = Hotp::new(&secret, f.algorithm, digits);
+                    let next = match input {
+                        CodeInput::Plain(code) => HotpVerifier::new(hotp, otp.hotp_look_ahead)
+                            .verify(code.trim(), f.counter)
+                            .ok()
+                            .map(|ok| ok.next_counter),
+                        CodeInput::Proof(proof) => (0..=u64::from(otp.hotp_look_ahead))
+                            .filter_map(|d| f.counter.checked_add(d))
+                            .find(|c| proof(&hotp.generate(*c).to_string()))
+                            .and_then(|c| c.checked_add(1)),
+                    };
+                    if let Some(next_counter) = next {
                         if self
                             .store
-                            .accept_hotp_counter(&f.id, ok.next_counter, now_i)
+                            .accept_hotp_counter(&f.id, next_counter, now_i)
                             .await?
                         {
                             outcome = Some(format!("hotp:ok:{}", f.id));
@@ -792,7 +846,9 @@ impl Service {
                 }
             }
         }
-        if outcome.is_none() && allowed(Method::BackupCode) {
+        if let (None, true, CodeInput::Plain(code)) = (&outcome, allowed(Method::BackupCode), input)
+        {
+            let code = code.trim();
             for (id, hash) in self.store.unused_backup_codes(pending.user_id).await? {
                 if backup_code_matches(code, &hash) && self.store.use_backup_code(id, now_i).await?
                 {
@@ -989,6 +1045,47 @@ impl Service {
         );
         Ok(self.store.append_audit(&entry).await?)
     }
+}
+
+/// The TOTP step whose code the proof confirms: the current step first, then one back, one
+/// ahead, two back … within the configured window. A confirmed step at or before `last_step`
+/// is a replay.
+fn proven_step(
+    totp: &Totp,
+    proof: &(dyn Fn(&str) -> bool + Sync),
+    now: u64,
+    otp: &crate::config::OtpSettings,
+    last_step: Option<u64>,
+) -> Result<u64, Rejected> {
+    let current = totp.step(now).map_err(|_| Rejected::Invalid)?;
+    let mut replayed = false;
+    let mut steps = vec![current];
+    for d in 1..=u64::from(otp.totp_behind.max(otp.totp_ahead)) {
+        if d <= u64::from(otp.totp_behind)
+            && let Some(s) = current.checked_sub(d)
+        {
+            steps.push(s);
+        }
+        if d <= u64::from(otp.totp_ahead)
+            && let Some(s) = current.checked_add(d)
+        {
+            steps.push(s);
+        }
+    }
+    for step in steps {
+        if proof(&totp.generate_step(step).to_string()) {
+            if last_step.is_some_and(|last| step <= last) {
+                replayed = true;
+            } else {
+                return Ok(step);
+            }
+        }
+    }
+    Err(if replayed {
+        Rejected::Replayed
+    } else {
+        Rejected::Invalid
+    })
 }
 
 fn reject(message: &str, audit_id: i64) -> Outcome {

@@ -520,3 +520,47 @@ async fn two_instances_on_postgres_accept_a_code_once() {
         assert!(x ^ y, "round {i}: {x} {y}");
     }
 }
+
+/// CHAP and MS-CHAP carry a response computed over the code, not the code: the service offers
+/// the window's codes to the front door's check, through the same replay guard.
+#[tokio::test]
+async fn codes_proven_by_a_challenge_response_are_accepted_once() {
+    let f = fixture().await;
+    let svc = &f.service;
+    let current = code(&f.secret, NOW);
+    let previous = code(&f.secret, NOW - 30);
+    let offered = std::sync::Mutex::new(Vec::new());
+    let check = |candidate: &str| {
+        offered.lock().unwrap().push(candidate.to_owned());
+        candidate == previous
+    };
+    let r = request("alice", "workspaces", None);
+    let o = svc.authenticate_with_proof(&r, &check).await.unwrap();
+    assert!(accepted(&o), "{o:?}");
+    // The current step is offered first, then the one before.
+    assert_eq!(
+        offered.lock().unwrap()[..2],
+        [current.clone(), previous.clone()]
+    );
+    // The same response again: a replay.
+    let o = svc.authenticate_with_proof(&r, &check).await.unwrap();
+    assert!(!accepted(&o));
+    let last = svc.store().audit_tail(1, None).await.unwrap().remove(0);
+    assert!(
+        last.factors.contains(&"otp:replayed".to_owned()),
+        "{last:?}"
+    );
+    // A response that matches no code of the window.
+    let nothing = |_: &str| false;
+    let mut later = r;
+    later.now = NOW + 60;
+    assert!(!accepted(
+        &svc.authenticate_with_proof(&later, &nothing).await.unwrap()
+    ));
+    // The current code proven: accepted (it is later than the used step).
+    let now_code = code(&f.secret, NOW + 60);
+    let check = |candidate: &str| candidate == now_code;
+    assert!(accepted(
+        &svc.authenticate_with_proof(&later, &check).await.unwrap()
+    ));
+}
