@@ -681,71 +681,85 @@ impl Shared {
             log("reject", id, "no User-Name");
             return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
         }
-        let Some(password) = password else {
-            let id = self
-                .refuse(&base, "no User-Password (only PAP is answered so far)")
-                .await;
-            log(
-                "reject",
-                id,
-                "no User-Password (only PAP is answered so far)",
-            );
-            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+        // CHAP (one of the protocols AWS Directory Service offers): the NAS sends a response
+        // computed over the code, which the service checks against every code of the window.
+        let chap = if self.app.mode == RadiusMode::OtpOnly && password.is_none() {
+            packet
+                .find(AttributeType::CHAP_PASSWORD)
+                .map(|a| a.value.to_vec())
+        } else {
+            None
         };
-        let Ok(password) = std::str::from_utf8(&password) else {
-            let id = self.refuse(&base, "User-Password is not UTF-8").await;
-            log("reject", id, "User-Password is not UTF-8");
-            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
-        };
-        let result = match self.app.mode {
-            RadiusMode::OtpOnly => {
-                self.service
-                    .authenticate(&AuthRequest {
-                        code: Some(password),
-                        ..base
-                    })
-                    .await
-            }
-            RadiusMode::PasswordOnly => {
-                self.service
-                    .authenticate(&AuthRequest {
-                        first_factor: FirstFactorInput::Password(password),
-                        ..base
-                    })
-                    .await
-            }
-            RadiusMode::PasswordPlusOtp => {
-                let Some((pw, code)) = split_code(password, self.digits) else {
-                    let why = "User-Password shorter than a code";
-                    let id = self.refuse(&base, why).await;
-                    log("reject", id, why);
-                    return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
-                };
-                self.service
-                    .authenticate(&AuthRequest {
-                        first_factor: FirstFactorInput::Password(pw),
-                        code: Some(code),
-                        ..base
-                    })
-                    .await
-            }
-            RadiusMode::Challenge => {
-                if let Some(state) = packet.find(AttributeType::STATE) {
-                    let Some(pending) = self.challenges().take(state.value, request.client(), user)
-                    else {
-                        let why = "unknown, expired or foreign State";
-                        let id = self.refuse(&base, why).await;
-                        log("reject", id, why);
-                        return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
-                    };
-                    self.service.complete(pending, password, now).await
-                } else {
+        let result = if let Some(chap) = chap {
+            let challenge = idforge_radius::crypto::chap_challenge(packet).to_vec();
+            let proof = move |candidate: &str| {
+                idforge_radius::crypto::verify_chap(&chap, candidate.as_bytes(), &challenge).is_ok()
+            };
+            self.service.authenticate_with_proof(&base, &proof).await
+        } else {
+            let Some(password) = password else {
+                let id = self
+                    .refuse(&base, "no User-Password or CHAP-Password")
+                    .await;
+                log("reject", id, "no User-Password or CHAP-Password");
+                return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+            };
+            let Ok(password) = std::str::from_utf8(&password) else {
+                let id = self.refuse(&base, "User-Password is not UTF-8").await;
+                log("reject", id, "User-Password is not UTF-8");
+                return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+            };
+            match self.app.mode {
+                RadiusMode::OtpOnly => {
+                    self.service
+                        .authenticate(&AuthRequest {
+                            code: Some(password),
+                            ..base
+                        })
+                        .await
+                }
+                RadiusMode::PasswordOnly => {
                     self.service
                         .authenticate(&AuthRequest {
                             first_factor: FirstFactorInput::Password(password),
                             ..base
                         })
                         .await
+                }
+                RadiusMode::PasswordPlusOtp => {
+                    let Some((pw, code)) = split_code(password, self.digits) else {
+                        let why = "User-Password shorter than a code";
+                        let id = self.refuse(&base, why).await;
+                        log("reject", id, why);
+                        return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+                    };
+                    self.service
+                        .authenticate(&AuthRequest {
+                            first_factor: FirstFactorInput::Password(pw),
+                            code: Some(code),
+                            ..base
+                        })
+                        .await
+                }
+                RadiusMode::Challenge => {
+                    if let Some(state) = packet.find(AttributeType::STATE) {
+                        let Some(pending) =
+                            self.challenges().take(state.value, request.client(), user)
+                        else {
+                            let why = "unknown, expired or foreign State";
+                            let id = self.refuse(&base, why).await;
+                            log("reject", id, why);
+                            return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+                        };
+                        self.service.complete(pending, password, now).await
+                    } else {
+                        self.service
+                            .authenticate(&AuthRequest {
+                                first_factor: FirstFactorInput::Password(password),
+                                ..base
+                            })
+                            .await
+                    }
                 }
             }
         };

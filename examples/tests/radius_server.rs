@@ -398,6 +398,42 @@ async fn otp_only_accepts_the_code_once_and_rejects_wrong_ones() {
     server.shutdown(Duration::from_secs(5)).await;
 }
 
+/// AWS Directory Service's CHAP option: radclient computes CHAP-Password over the code; the
+/// server finds the code of the window that matches, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otp_only_under_chap_accepts_the_code_once() {
+    if !have_radclient("otp_only_chap") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let chap = |code: &str| {
+        format!("User-Name = \"alice\", CHAP-Password = \"{code}\", Message-Authenticator = 0x00")
+    };
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &chap(&wrong_code(&f)), 3).await,
+        Reply::Reject
+    );
+    let code = code_now(&f);
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &chap(&code), 3).await,
+        Reply::Accept
+    );
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &chap(&code), 3).await,
+        Reply::Reject,
+        "a used code is refused under CHAP too"
+    );
+    // Nor does PAP take it afterwards: one replay guard for every protocol.
+    assert_eq!(pap(server.addr, "alice", &code).await, Reply::Reject);
+    let last = f.service.store().audit_tail(2, None).await.unwrap();
+    assert!(
+        last[0].factors.contains(&"otp:replayed".to_owned()),
+        "{last:?}"
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_only_accepts_the_password_alone() {
     if !have_radclient("password_only") {
