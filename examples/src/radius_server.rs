@@ -53,6 +53,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use idforge_radius::mschap::{
+    self, MppeSalts, MsChap1Request, MsChap2Request, MsChap2Success, MsChapErrorCode,
+    MsChapMppeKeys,
+};
 use idforge_radius::server::{
     ClientId, DropReason, Event, NasClient, Request, Server, ServerConfig,
 };
@@ -453,8 +457,12 @@ enum Step<'a> {
 
 /// How an Access-Request is answered.
 enum Decision {
-    Accept,
+    /// Access-Accept, with MS-CHAP2-Success and the MPPE keys when the request was MS-CHAPv2.
+    Accept(Option<Box<MsChapAccept>>),
+    /// Access-Reject with this Reply-Message, and an MS-CHAP-Error Vendor-Specific value when
+    /// the request was MS-CHAP.
     Reject(String),
+    RejectMsChap(String, Vec<u8>),
     Challenge([u8; STATE_LEN]),
     /// No answer (a service failure): the NAS retries or fails over.
     Abandon,
@@ -519,9 +527,66 @@ async fn handle_datagram(
         Code::AccessRequest => {
             let decision = shared.decide(&request, &nas, password).await;
             match decision {
-                Decision::Accept => {
+                Decision::Accept(None) => {
                     shared
                         .answer_and_send(&socket, &request, Code::AccessAccept, &[], &mut out)
+                        .await;
+                }
+                Decision::Accept(Some(ms)) => {
+                    let built = {
+                        let core = shared.core();
+                        match *ms {
+                            MsChapAccept::V2(success) => core
+                                .ms_chap2_accept(
+                                    &request,
+                                    &success,
+                                    MppeSalts::random(&mut rand::rng()),
+                                )
+                                .map(|a| a.attributes().iter().map(owned).collect::<Vec<_>>()),
+                            MsChapAccept::V1(keys) => core
+                                .ms_chap1_accept(&request, &keys)
+                                .map(|a| vec![owned(&a.attribute())]),
+                        }
+                    };
+                    match built {
+                        Ok(attrs) => {
+                            let attrs: Vec<Attribute<'_>> = attrs
+                                .iter()
+                                .map(|v| Attribute::octets(AttributeType::VENDOR_SPECIFIC, v))
+                                .collect();
+                            shared
+                                .answer_and_send(
+                                    &socket,
+                                    &request,
+                                    Code::AccessAccept,
+                                    &attrs,
+                                    &mut out,
+                                )
+                                .await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "MS-CHAP accept attributes could not be built");
+                            shared.core().abandon(&request);
+                        }
+                    }
+                }
+                Decision::RejectMsChap(message, error) => {
+                    if !shared.reject_delay.is_zero() {
+                        let Ok(p) = Arc::clone(&shared.delayed).try_acquire_owned() else {
+                            shared.metrics.dropped(DropKind::Overload);
+                            tracing::warn!(%from, reason = "too many rejects waiting", "radius reject not sent");
+                            return;
+                        };
+                        drop(permit);
+                        tokio::time::sleep(shared.reject_delay).await;
+                        drop(p);
+                    }
+                    let attrs = [
+                        Attribute::octets(AttributeType::VENDOR_SPECIFIC, &error),
+                        Attribute::reply_message(fit_attribute(&message)),
+                    ];
+                    shared
+                        .answer_and_send(&socket, &request, Code::AccessReject, &attrs, &mut out)
                         .await;
                 }
                 Decision::Reject(message) => {
@@ -690,7 +755,44 @@ impl Shared {
         } else {
             None
         };
-        let result = if let Some(chap) = chap {
+        let ms_chap2 = if self.app.mode == RadiusMode::OtpOnly && password.is_none() {
+            MsChap2Request::from_packet(packet).ok()
+        } else {
+            None
+        };
+        let ms_chap1 = if self.app.mode == RadiusMode::OtpOnly && password.is_none() {
+            MsChap1Request::from_packet(packet).ok()
+        } else {
+            None
+        };
+        // The code that an MS-CHAP response proved, to build the answer's keys from.
+        let proven: Mutex<Option<Zeroizing<String>>> = Mutex::new(None);
+        let remember = |candidate: &str| {
+            if let Ok(mut p) = proven.lock() {
+                *p = Some(Zeroizing::new(candidate.to_owned()));
+            }
+        };
+        let result = if let Some(ms) = &ms_chap2 {
+            let proof = |candidate: &str| {
+                let ok = ms
+                    .authenticate(&mschap::nt_password_hash(candidate))
+                    .is_ok();
+                if ok {
+                    remember(candidate);
+                }
+                ok
+            };
+            self.service.authenticate_with_proof(&base, &proof).await
+        } else if let Some(ms) = &ms_chap1 {
+            let proof = |candidate: &str| {
+                let ok = ms.verify(&mschap::nt_password_hash(candidate)).is_ok();
+                if ok {
+                    remember(candidate);
+                }
+                ok
+            };
+            self.service.authenticate_with_proof(&base, &proof).await
+        } else if let Some(chap) = chap {
             let challenge = idforge_radius::crypto::chap_challenge(packet).to_vec();
             let proof = move |candidate: &str| {
                 idforge_radius::crypto::verify_chap(&chap, candidate.as_bytes(), &challenge).is_ok()
@@ -763,13 +865,34 @@ impl Shared {
                 }
             }
         };
+        let proven = proven.into_inner().unwrap_or_else(PoisonError::into_inner);
         match result {
             Ok(Outcome::Accept(accepted)) => {
                 log("accept", Some(accepted.audit_id), "");
-                Decision::Accept
+                let hash = proven.as_deref().map(|c| mschap::nt_password_hash(c));
+                match (&ms_chap2, &ms_chap1, hash) {
+                    (Some(ms), _, Some(hash)) => match ms.authenticate(&hash) {
+                        Ok(success) => Decision::Accept(Some(Box::new(MsChapAccept::V2(success)))),
+                        Err(_) => Decision::Abandon,
+                    },
+                    (None, Some(_), Some(hash)) => Decision::Accept(Some(Box::new(
+                        MsChapAccept::V1(MsChapMppeKeys::ms_chap1(None, &hash)),
+                    ))),
+                    _ => Decision::Accept(None),
+                }
             }
             Ok(Outcome::Reject { message, audit_id }) => {
                 log("reject", Some(audit_id), "");
+                if let Some(ms) = &ms_chap2 {
+                    let mut error = Vec::new();
+                    if ms
+                        .error(MsChapErrorCode::AuthenticationFailure)
+                        .encode_vendor_specific(&mut error)
+                        .is_ok()
+                    {
+                        return Decision::RejectMsChap(message, error);
+                    }
+                }
                 Decision::Reject(message)
             }
             Ok(Outcome::NeedSecondFactor(pending)) if self.app.mode == RadiusMode::Challenge => {
@@ -798,6 +921,23 @@ impl Shared {
                 Decision::Abandon
             }
         }
+    }
+}
+
+/// What an Access-Accept to an MS-CHAP request carries besides the decision.
+enum MsChapAccept {
+    /// MS-CHAPv2: MS-CHAP2-Success and the MPPE keys (RFC 2759, RFC 3079, RFC 2548).
+    V2(MsChap2Success),
+    /// MS-CHAPv1: MS-CHAP-MPPE-Keys (RFC 2548 §2.4.1).
+    V1(MsChapMppeKeys),
+}
+
+/// The value of a Vendor-Specific attribute built by the radius crate, owned so that it can
+/// outlive the value it was borrowed from.
+fn owned(attribute: &Attribute<'_>) -> Vec<u8> {
+    match attribute.value {
+        idforge_radius::Value::Octets(bytes) => bytes.to_vec(),
+        _ => Vec::new(),
     }
 }
 

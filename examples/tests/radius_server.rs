@@ -434,6 +434,139 @@ async fn otp_only_under_chap_accepts_the_code_once() {
     server.shutdown(Duration::from_secs(5)).await;
 }
 
+/// An MS-CHAPv2 Access-Request for `code` (as a Windows VPN client or AWS's MS-CHAPv2 option
+/// sends it), with the NT response and the hash it was made from.
+fn ms_chap2_request(
+    nas: &mut Nas,
+    user: &str,
+    code: &str,
+    auth_challenge: &[u8; 16],
+) -> (Vec<u8>, [u8; 24], [u8; 16]) {
+    use idforge_radius::mschap;
+    use idforge_radius::vendor::{MICROSOFT, VendorSpecific, microsoft};
+    let peer_challenge = [0x21; 16];
+    let hash = *mschap::nt_password_hash(code);
+    let nt = mschap::generate_nt_response(auth_challenge, &peer_challenge, user.as_bytes(), &hash);
+    let mut response = Vec::new();
+    microsoft::MsChap2Response {
+        ident: 9,
+        flags: 0,
+        peer_challenge: &peer_challenge,
+        nt_response: &nt,
+    }
+    .encode(&mut response);
+    let (mut challenge_vsa, mut response_vsa) = (Vec::new(), Vec::new());
+    VendorSpecific::encode_single(
+        MICROSOFT,
+        microsoft::MS_CHAP_CHALLENGE,
+        auth_challenge,
+        &mut challenge_vsa,
+    )
+    .unwrap();
+    VendorSpecific::encode_single(
+        MICROSOFT,
+        microsoft::MS_CHAP2_RESPONSE,
+        &response,
+        &mut response_vsa,
+    )
+    .unwrap();
+    let attrs = [
+        Attribute::text(AttributeType::USER_NAME, user),
+        Attribute::octets(AttributeType::VENDOR_SPECIFIC, &challenge_vsa),
+        Attribute::octets(AttributeType::VENDOR_SPECIFIC, &response_vsa),
+    ];
+    let mut out = Vec::new();
+    nas.client
+        .request(
+            Instant::now(),
+            &mut rand::rng(),
+            Code::AccessRequest,
+            Credentials::None,
+            &attrs,
+            &mut out,
+        )
+        .unwrap();
+    (out, nt, hash)
+}
+
+/// MS-CHAPv2 in otp-only mode: the server finds the code behind the NT response, answers
+/// with MS-CHAP2-Success and the MPPE keys the client derives itself, refuses a replay with
+/// MS-CHAP-Error E=691.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otp_only_under_ms_chap_v2_answers_success_and_mppe_keys() {
+    use idforge_radius::mschap::{MppeKeys, MsChapErrorCode};
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let mut nas = Nas::new("127.0.0.1:0", server.addr, SECRET).await;
+    let code = code_now(&f);
+    let (request, nt, hash) = ms_chap2_request(&mut nas, "alice", &code, &[0x5a; 16]);
+    let raw = nas
+        .send_raw(&request, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let response = nas.client.handle_response(&raw).unwrap();
+    assert_eq!(response.code(), Code::AccessAccept);
+    let success = response.ms_chap2_success().expect("MS-CHAP2-Success");
+    assert_eq!(success[0], 9, "the identifier is echoed");
+    assert!(success[1..].starts_with(b"S="), "{success:?}");
+    let keys = nas.client.mppe_keys(&response).unwrap();
+    let expected = MppeKeys::ms_chap2(&hash, &nt);
+    assert_eq!(keys.send_key(), expected.send_key());
+    assert_eq!(keys.recv_key(), expected.recv_key());
+
+    // The same code again (a new request, a new challenge): refused with MS-CHAP-Error.
+    let (request, _, _) = ms_chap2_request(&mut nas, "alice", &code, &[0x6b; 16]);
+    let raw = nas
+        .send_raw(&request, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let response = nas.client.handle_response(&raw).unwrap();
+    assert_eq!(response.code(), Code::AccessReject);
+    let error = response.ms_chap_error().unwrap().unwrap();
+    assert_eq!(error.code, MsChapErrorCode::AuthenticationFailure);
+    assert_eq!((error.ident, error.version, error.retry), (9, 3, false));
+    // A wrong code: refused the same way.
+    let (request, _, _) = ms_chap2_request(&mut nas, "alice", &wrong_code(&f), &[0x7c; 16]);
+    let raw = nas
+        .send_raw(&request, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        nas.client.handle_response(&raw).unwrap().code(),
+        Code::AccessReject
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+/// MS-CHAPv1 in otp-only mode, with radclient computing the response from the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otp_only_under_ms_chap_v1_accepts_the_code_once() {
+    if !have_radclient("otp_only_ms_chap_v1") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let attrs = |code: &str| {
+        format!(
+            "User-Name = \"alice\", MS-CHAP-Password = \"{code}\", Message-Authenticator = 0x00"
+        )
+    };
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &attrs(&wrong_code(&f)), 3).await,
+        Reply::Reject
+    );
+    let code = code_now(&f);
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &attrs(&code), 3).await,
+        Reply::Accept
+    );
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &attrs(&code), 3).await,
+        Reply::Reject
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_only_accepts_the_password_alone() {
     if !have_radclient("password_only") {
