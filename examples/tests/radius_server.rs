@@ -1218,3 +1218,94 @@ async fn the_binary_serves_until_sigterm() {
     assert!(log.contains("radius server stopped"), "{log}");
     assert!(!log.contains("123456"), "a code in the log:\n{log}");
 }
+
+/// `idforge radius test`, the radtest of the CLI, against the server: the four protocols of
+/// AWS Directory Service in otp-only mode, and a challenge answered with `--code`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idforge_radius_test_speaks_all_four_protocols_and_answers_challenges() {
+    // Keep clear of a step boundary: the three codes below must stay in the window.
+    let t = unix_now();
+    if t % 30 > 24 {
+        tokio::time::sleep(Duration::from_secs(30 - t % 30 + 1)).await;
+    }
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let now = unix_now();
+    let radtest = |auth: &str, password: String, code: Option<String>| {
+        let addr = server.addr.to_string();
+        let auth = auth.to_owned();
+        async move {
+            let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_idforge"));
+            cmd.args(["radius", "test", "--server", &addr, "--secret", SECRET])
+                .args(["--user", "alice", "--password", &password, "--auth", &auth]);
+            if let Some(code) = code {
+                cmd.args(["--code", &code]);
+            }
+            let o = cmd.output().await.unwrap();
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+            )
+        }
+    };
+    // Each code once, oldest step first (the replay guard refuses a step at or before the last).
+    let (status, out) = radtest("mschapv2", totp_at(&f.totp, now - 30), None).await;
+    assert_eq!(status, Some(0), "{out}");
+    assert!(out.contains("Received AccessAccept"), "{out}");
+    assert!(
+        out.contains("MS-CHAP2-Success authenticator response verified"),
+        "{out}"
+    );
+    let (status, out) = radtest("chap", totp_at(&f.totp, now), None).await;
+    assert_eq!(status, Some(0), "{out}");
+    let (status, out) = radtest("mschapv1", totp_at(&f.totp, now + 30), None).await;
+    assert_eq!(status, Some(0), "{out}");
+    let (status, out) = radtest("pap", totp_at(&f.totp, now + 30), None).await;
+    assert_eq!(status, Some(1), "a used code: {out}");
+    assert!(out.contains("Received AccessReject"), "{out}");
+    server.shutdown(Duration::from_secs(5)).await;
+
+    // The challenge mode: password, then the code in a second round with the State.
+    let f = fixture().await;
+    let server = start(&f, "vpn", Duration::ZERO).await;
+    let addr = server.addr.to_string();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_idforge"))
+        .args([
+            "--json", "radius", "test", "--server", &addr, "--secret", SECRET,
+        ])
+        .args([
+            "--user",
+            "alice",
+            "--password",
+            PASSWORD,
+            "--code",
+            &code_now(&f),
+        ])
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["result"], "AccessAccept");
+    assert_eq!(v["rounds"], 2);
+    // A wrong secret: no verified answer, a timeout.
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_idforge"))
+        .args([
+            "radius",
+            "test",
+            "--server",
+            &addr,
+            "--secret",
+            "wrong",
+            "--timeout",
+            "1",
+        ])
+        .args(["--attempts", "1", "--user", "alice", "--password", PASSWORD])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("timeout"));
+    server.shutdown(Duration::from_secs(5)).await;
+}

@@ -6,6 +6,7 @@
 //! - `idforge otp enroll | reset` on the store; `idforge otp new | code | verify`: offline
 //!   helpers for secrets and codes.
 //! - `idforge ldap test`: connect, bind, find a user, show mapped attributes and groups.
+//! - `idforge radius test`: a radtest (PAP, CHAP, MS-CHAPv1, MS-CHAPv2, challenge rounds).
 //! - `idforge saml keygen | metadata | response | decode`: IdP keys and metadata, signed test
 //!   responses, and a tracer for SAML messages.
 
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 mod admin;
 mod ldap;
 mod otp;
+mod radius;
 mod saml;
 
 #[derive(Parser)]
@@ -65,6 +67,9 @@ enum Command {
     /// LDAP and Active Directory: test the connection and the attribute mapping.
     #[command(subcommand)]
     Ldap(ldap::LdapCommand),
+    /// RADIUS: test a server as a NAS would (PAP, CHAP, MS-CHAPv1, MS-CHAPv2).
+    #[command(subcommand)]
+    Radius(radius::RadiusCommand),
     /// SAML: IdP signing keys, metadata, signed responses, and decoding messages.
     #[command(subcommand)]
     Saml(saml::SamlCommand),
@@ -86,6 +91,7 @@ fn run(cli: &Cli) -> Result<bool> {
     match &cli.command {
         Command::Otp(OtpCli::Offline(command)) => otp::run(command),
         Command::Saml(command) => saml::run(command),
+        Command::Radius(command) => radius::run(command, cli.json),
         other => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -111,7 +117,9 @@ fn run(cli: &Cli) -> Result<bool> {
                         let config = ctx.config()?;
                         ldap::run(c, &config.directories).await
                     }
-                    Command::Otp(OtpCli::Offline(_)) | Command::Saml(_) => Ok(true),
+                    Command::Otp(OtpCli::Offline(_)) | Command::Saml(_) | Command::Radius(_) => {
+                        Ok(true)
+                    }
                 }
             })
         }
