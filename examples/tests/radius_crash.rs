@@ -75,7 +75,7 @@ fn ask(
     };
     // Forget the request either way, so that identifiers never run out.
     while client
-        .handle_timeout(Instant::now() + Duration::from_secs(3600), &mut out)
+        .handle_timeout(Instant::now() + Duration::from_hours(1), &mut out)
         .is_some()
     {}
     answer
