@@ -138,6 +138,17 @@ pub enum RadiusServerError {
         /// What is wrong.
         message: String,
     },
+    /// A RADIUS client added with `idforge radius client add` is unusable.
+    #[error("RADIUS client {name} (from the store): {message}")]
+    StoredClient {
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The RADIUS clients in the store could not be read.
+    #[error("reading the RADIUS clients from the store: {0}")]
+    Store(#[from] crate::store::StoreError),
     /// No address to listen on.
     #[error("no address to listen on")]
     NoListenAddress,
@@ -289,7 +300,28 @@ impl RadiusServer {
     ) -> Result<RadiusServer, RadiusServerError> {
         let config = service.config();
         let app = check_config(config, &settings)?;
-        let clients = nas_clients(config)?;
+        let mut clients = nas_clients(config)?;
+        for (name, source, secret_ref) in service.store().radius_clients().await? {
+            let fail = |message: String| RadiusServerError::StoredClient {
+                name: name.clone(),
+                message,
+            };
+            if config.radius.clients.iter().any(|c| c.name == name) {
+                return Err(fail(
+                    "a client of that name is in the configuration too".into(),
+                ));
+            }
+            let network = parse_prefix(&source)
+                .ok_or_else(|| fail(format!("source {source:?} is no address or prefix")))?;
+            let secret = crate::secret::SecretValue::parse(&secret_ref)
+                .resolve()
+                .map_err(|e| fail(format!("secret ({secret_ref}): {e}")))?;
+            clients.push(NasClient::new(
+                name.clone(),
+                network,
+                SharedSecret::new(secret.expose()),
+            ));
+        }
         let mut sockets = Vec::with_capacity(settings.listen.len());
         for &addr in &settings.listen {
             let socket = UdpSocket::bind(addr)

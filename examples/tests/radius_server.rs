@@ -38,6 +38,8 @@ const PASSWORD: &str = "correct horse";
 struct Fixture {
     service: Arc<Service>,
     config: Config,
+    /// The configuration as written (with its store key), for the CLI.
+    text: String,
     totp: Secret,
     _dir: tempfile::TempDir,
 }
@@ -140,6 +142,7 @@ async fn fixture() -> Fixture {
     Fixture {
         service: Arc::new(service),
         config,
+        text,
         totp,
         _dir: dir,
     }
@@ -1308,4 +1311,75 @@ async fn idforge_radius_test_speaks_all_four_protocols_and_answers_challenges() 
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("timeout"));
     server.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A NAS added with `idforge radius client add` (its secret read from a file) is answered; the
+/// CLI refuses a secret that would sit in the store in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_added_with_the_cli_are_answered() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("branch-secret");
+    std::fs::write(&secret_file, "branch office secret\n").unwrap();
+    let config_file = dir.path().join("idforge.toml");
+    std::fs::write(&config_file, &f.text).unwrap();
+    let idforge = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_idforge"))
+            .arg("--config")
+            .arg(&config_file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = idforge(&[
+        "radius",
+        "client",
+        "add",
+        "branch",
+        "--source",
+        "127.0.0.3",
+        "--secret",
+        "inline!",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("env:NAME or file:PATH"));
+    let file_ref = format!("file:{}", secret_file.display());
+    let o = idforge(&[
+        "radius",
+        "client",
+        "add",
+        "branch",
+        "--source",
+        "127.0.0.3",
+        "--secret",
+        &file_ref,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = idforge(&["--json", "radius", "client", "list"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["from"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("localhost", "config"),
+            ("localhost6", "config"),
+            ("branch", "store")
+        ]
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("branch office secret"));
+
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let mut branch = Nas::new("127.0.0.3:0", server.addr, "branch office secret").await;
+    let answer = branch.login("alice", &code_now(&f), None).await;
+    assert_eq!(answer.code, Code::AccessAccept);
+    server.shutdown(Duration::from_secs(5)).await;
+    let o = idforge(&["radius", "client", "delete", "branch"]);
+    assert!(o.status.success());
+    let o = idforge(&["radius", "client", "delete", "branch"]);
+    assert_eq!(o.status.code(), Some(2));
 }

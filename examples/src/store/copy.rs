@@ -160,6 +160,16 @@ const TABLES: &[Table] = &[
         serial: Some("id"),
     },
     Table {
+        name: "radius_clients",
+        columns: &[
+            ("name", Text),
+            ("source", Text),
+            ("secret_ref", Text),
+            ("created_at", Int),
+        ],
+        serial: None,
+    },
+    Table {
         name: "meta",
         columns: &[("meta_key", Text), ("value", Text)],
         serial: None,

@@ -1431,6 +1431,81 @@ impl Store {
             .collect()
     }
 
+    // ----- RADIUS clients -----
+
+    /// Adds a RADIUS client (NAS). `secret_ref` is where the shared secret is read from
+    /// (`env:NAME` or `file:PATH`): the store never holds the secret itself.
+    pub async fn add_radius_client(
+        &self,
+        name: &str,
+        source: &str,
+        secret_ref: &str,
+    ) -> Result<(), StoreError> {
+        check_name(name).map_err(|m| StoreError::Invalid {
+            field: "name",
+            message: m.into(),
+        })?;
+        if crate::config::parse_prefix(source).is_none() {
+            return Err(StoreError::Invalid {
+                field: "source",
+                message: format!("{source:?} is no address or CIDR prefix"),
+            });
+        }
+        if !(secret_ref.starts_with("env:") || secret_ref.starts_with("file:"))
+            || secret_ref.len() < 6
+        {
+            return Err(StoreError::Invalid {
+                field: "secret",
+                message: "give env:NAME or file:PATH; the store keeps no shared secret".into(),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO radius_clients (name, source, secret_ref, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(source)
+        .bind(secret_ref)
+        .bind(now_secs())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Exists {
+                    what: "RADIUS client",
+                    name: name.to_owned(),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The RADIUS clients added with the CLI: `(name, source, secret reference)`, by name.
+    pub async fn radius_clients(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT name, source, secret_ref FROM radius_clients ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Removes a RADIUS client added with the CLI.
+    pub async fn delete_radius_client(&self, name: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM radius_clients WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: "RADIUS client",
+                name: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     // ----- audit -----
 
     /// Appends an entry to the audit log; returns its id.

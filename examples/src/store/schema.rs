@@ -16,7 +16,8 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. Never edit one that has shipped: add the next.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 1,
     name: "users, groups, factors, devices, lockout, logins, apps, audit",
     common: &[
@@ -141,7 +142,20 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
          FOR EACH STATEMENT EXECUTE FUNCTION idforge_audit_append_only()",
     ],
-}];
+    },
+    Migration {
+        version: 2,
+        name: "RADIUS clients managed with the CLI",
+        common: &["CREATE TABLE radius_clients (
+            name TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            secret_ref TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )"],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
+];
 
 /// The statement with the backend's types in place of the placeholders.
 pub(crate) fn render(statement: &str, postgres: bool) -> String {

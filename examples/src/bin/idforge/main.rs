@@ -91,7 +91,7 @@ fn run(cli: &Cli) -> Result<bool> {
     match &cli.command {
         Command::Otp(OtpCli::Offline(command)) => otp::run(command),
         Command::Saml(command) => saml::run(command),
-        Command::Radius(command) => radius::run(command, cli.json),
+        Command::Radius(command @ radius::RadiusCommand::Test(_)) => radius::run(command, cli.json),
         other => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -117,9 +117,13 @@ fn run(cli: &Cli) -> Result<bool> {
                         let config = ctx.config()?;
                         ldap::run(c, &config.directories).await
                     }
-                    Command::Otp(OtpCli::Offline(_)) | Command::Saml(_) | Command::Radius(_) => {
-                        Ok(true)
+                    Command::Radius(radius::RadiusCommand::Client(c)) => {
+                        let config = ctx.config()?;
+                        radius::clients(c, &config, ctx.json).await
                     }
+                    Command::Otp(OtpCli::Offline(_))
+                    | Command::Saml(_)
+                    | Command::Radius(radius::RadiusCommand::Test(_)) => Ok(true),
                 }
             })
         }

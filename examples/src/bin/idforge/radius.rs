@@ -21,6 +21,33 @@ use serde_json::json;
 pub(crate) enum RadiusCommand {
     /// Send an Access-Request and show the answer (exit 0 on Access-Accept, 1 otherwise).
     Test(TestArgs),
+    /// RADIUS clients (NAS) kept in the store, besides those of the configuration file.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ClientCommand {
+    /// Add a NAS: its name, source address or prefix, and where its shared secret is read from
+    /// (`env:NAME` or `file:PATH`; the store never holds the secret). Servers read the list at
+    /// start.
+    Add {
+        /// A name for logs.
+        name: String,
+        /// Source address or CIDR prefix (`10.0.0.0/24`).
+        #[arg(long)]
+        source: String,
+        /// `env:NAME` or `file:PATH`.
+        #[arg(long)]
+        secret: String,
+    },
+    /// The NAS entries, from the configuration and from the store.
+    List,
+    /// Remove a NAS added with `add`.
+    Delete {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// How the password travels.
@@ -213,8 +240,80 @@ fn describe(packet: &Packet<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The store-backed `radius client` commands.
+pub(crate) async fn clients(
+    command: &ClientCommand,
+    config: &idforge_examples::config::Config,
+    json_out: bool,
+) -> Result<bool> {
+    let store = idforge_examples::service::open_store(config).await?;
+    match command {
+        ClientCommand::Add {
+            name,
+            source,
+            secret,
+        } => {
+            if config.radius.clients.iter().any(|c| &c.name == name) {
+                bail!("a RADIUS client named {name:?} is in the configuration file");
+            }
+            store.add_radius_client(name, source, secret).await?;
+            if json_out {
+                println!(
+                    "{}",
+                    json!({"added": name, "source": source, "secret": secret})
+                );
+            } else {
+                println!(
+                    "added RADIUS client {name} ({source}); restart the RADIUS server to use it"
+                );
+            }
+        }
+        ClientCommand::List => {
+            let mut rows: Vec<(String, String, String, &str)> = config
+                .radius
+                .clients
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.source.clone(),
+                        c.secret.source(),
+                        "config",
+                    )
+                })
+                .collect();
+            for (name, source, secret) in store.radius_clients().await? {
+                rows.push((name, source, secret, "store"));
+            }
+            if json_out {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|(n, s, k, from)| json!({"name": n, "source": s, "secret": k, "from": from}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                println!("{:<20} {:<24} {:<8} SECRET", "NAME", "SOURCE", "FROM");
+                for (n, s, k, from) in &rows {
+                    println!("{n:<20} {s:<24} {from:<8} {k}");
+                }
+            }
+        }
+        ClientCommand::Delete { name } => {
+            store.delete_radius_client(name).await?;
+            if json_out {
+                println!("{}", json!({"deleted": name}));
+            } else {
+                println!("deleted RADIUS client {name}");
+            }
+        }
+    }
+    Ok(true)
+}
+
 pub(crate) fn run(command: &RadiusCommand, json_out: bool) -> Result<bool> {
-    let RadiusCommand::Test(args) = command;
+    let RadiusCommand::Test(args) = command else {
+        bail!("this radius command needs the store");
+    };
     let secret = SecretValue::parse(&args.secret)
         .resolve()
         .context("--secret")?;
