@@ -12,6 +12,9 @@
     clippy::too_many_lines
 )]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -108,8 +111,17 @@ secret = "{secret}"
 }
 
 async fn fixture() -> Fixture {
+    fixture_on(None).await
+}
+
+/// The fixture on another store URL (a PostgreSQL database) instead of the SQLite file.
+async fn fixture_on(store_url: Option<&str>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(dir.path(), SECRET);
+    let mut text = config_text(dir.path(), SECRET);
+    if let Some(url) = store_url {
+        let sqlite = format!("sqlite://{}", dir.path().join("db").display());
+        text = text.replace(&sqlite, url);
+    }
     let config = Config::from_toml(&text, "radius-test.toml").unwrap();
     let service = Service::open(config.clone()).await.unwrap();
     let s = service.store();
@@ -1382,4 +1394,77 @@ async fn clients_added_with_the_cli_are_answered() {
     assert!(o.status.success());
     let o = idforge(&["radius", "client", "delete", "branch"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Two RADIUS servers, each with its own service and pool, on one PostgreSQL database (the
+/// scale-out setup): the same code sent to both at once is accepted by one, round after round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgres_accept_each_code_once() {
+    let Some(pg) = postgres::Postgres::start("two_instances_on_postgres") else {
+        return;
+    };
+    let url = pg.new_database("idforge");
+    let f = fixture_on(Some(&url)).await;
+    assert_eq!(
+        f.service.store().backend(),
+        idforge_examples::store::Backend::Postgres
+    );
+    let mut secrets = Vec::new();
+    for i in 0..10u8 {
+        let u = f
+            .service
+            .store()
+            .create_user(&NewUser {
+                name: format!("user{i}"),
+                source: "local".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let secret = Secret::from_bytes(&[i + 1; 20]).unwrap();
+        f.service
+            .store()
+            .add_factor(
+                u.id,
+                &NewFactor {
+                    kind: FactorKind::Totp,
+                    label: "app",
+                    secret: &secret,
+                    algorithm: Algorithm::Sha1,
+                    digits: 6,
+                    period: 30,
+                    counter: 0,
+                },
+            )
+            .await
+            .unwrap();
+        secrets.push(secret);
+    }
+    let other = Arc::new(Service::open(f.config.clone()).await.unwrap());
+    let a = start(&f, "workspaces", Duration::ZERO).await;
+    let b = start_on(other, "workspaces", Duration::ZERO).await;
+    let mut nas_a = Nas::new("127.0.0.1:0", a.addr, SECRET).await;
+    let mut nas_b = Nas::new("127.0.0.1:0", b.addr, SECRET).await;
+    let mut used = Vec::new();
+    for (i, secret) in secrets.iter().enumerate() {
+        let user = format!("user{i}");
+        let code = totp_at(secret, unix_now());
+        used.push(code.clone());
+        let req_a = nas_a.access_request(&user, &code, None);
+        let req_b = nas_b.access_request(&user, &code, None);
+        let (ra, rb) = tokio::join!(
+            nas_a.exchange(&req_a, Duration::from_secs(5)),
+            nas_b.exchange(&req_b, Duration::from_secs(5)),
+        );
+        let codes = [ra.unwrap().code, rb.unwrap().code];
+        let accepts = codes.iter().filter(|c| **c == Code::AccessAccept).count();
+        assert_eq!(accepts, 1, "{user}: {codes:?}");
+    }
+    // radclient against either instance: a used code stays used.
+    if have_radclient("two_instances_on_postgres") {
+        assert_eq!(pap(b.addr, "user0", &used[0]).await, Reply::Reject);
+        assert_eq!(pap(a.addr, "user0", &used[0]).await, Reply::Reject);
+    }
+    a.shutdown(Duration::from_secs(5)).await;
+    b.shutdown(Duration::from_secs(5)).await;
 }
