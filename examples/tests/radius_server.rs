@@ -1468,3 +1468,76 @@ async fn two_instances_on_postgres_accept_each_code_once() {
     a.shutdown(Duration::from_secs(5)).await;
     b.shutdown(Duration::from_secs(5)).await;
 }
+
+#[path = "support/slapd.rs"]
+mod slapd;
+
+/// The LDAP first factor behind RADIUS: a VPN in password-only mode checks the password
+/// against a real slapd through the service, with radclient as the NAS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_only_against_ldap_through_radclient() {
+    if !slapd::slapd_present("radius_ldap") || !have_radclient("radius_ldap") {
+        return;
+    }
+    let ldap = slapd::Slapd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = Key::generate().unwrap().to_base64();
+    let text = format!(
+        r#"
+[store]
+url = "sqlite://{db}"
+encryption_key = "{key}"
+
+[[directories]]
+name = "lab"
+url = "{ldap_url}"
+start_tls = false
+allow_plaintext = true
+bind_dn = "{service_dn}"
+bind_password = "{service_pw}"
+user_base = "{people}"
+user_filter = "uid"
+
+[[apps]]
+id = "vpn"
+kind = "radius"
+radius_mode = "password-only"
+
+[[policy.policies]]
+name = "vpn-directory-password"
+applications = ["vpn"]
+first_factor = {{ directory = "lab" }}
+second_factor = "none"
+
+[policy.default]
+first_factor = {{ directory = "lab" }}
+second_factor = "required"
+methods = ["totp"]
+
+[[radius.clients]]
+name = "localhost"
+source = "127.0.0.1"
+secret = "{SECRET}"
+"#,
+        db = dir.path().join("db").display(),
+        key = key.as_str(),
+        ldap_url = ldap.url(),
+        service_dn = slapd::SERVICE_DN,
+        service_pw = slapd::SERVICE_PASSWORD,
+        people = slapd::PEOPLE,
+    );
+    let config = Config::from_toml(&text, "ldap-radius.toml").unwrap();
+    let service = Arc::new(Service::open(config).await.unwrap());
+    let server = start_on(Arc::clone(&service), "vpn", Duration::ZERO).await;
+    assert_eq!(pap(server.addr, "alice", "alice-pw").await, Reply::Accept);
+    assert_eq!(pap(server.addr, "alice", "wrong").await, Reply::Reject);
+    assert_eq!(pap(server.addr, "nobody", "x").await, Reply::Reject);
+    let audit = service.store().audit_tail(3, None).await.unwrap();
+    assert_eq!(audit[0].factors, ["password:ok:lab"]);
+    assert!(
+        audit[1]
+            .factors
+            .contains(&"password:rejected:lab".to_owned())
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+}
