@@ -379,6 +379,19 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// A unique-key violation as [`StoreError::Exists`] for `what` named `name`; any other error
+/// as it is.
+fn taken(e: sqlx::Error, what: &'static str, name: &str) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Exists {
+            what,
+            name: name.to_owned(),
+        }
+    } else {
+        e.into()
+    }
+}
+
 /// The store. Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct Store {
@@ -627,16 +640,7 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *conn)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Exists {
-                    what: "user",
-                    name: user.name.clone(),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| taken(e, "user", &user.name))?;
         Ok(User {
             id: row.try_get(0)?,
             name: user.name.clone(),
@@ -803,16 +807,7 @@ impl Store {
         .bind(now_secs())
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Exists {
-                    what: "group",
-                    name: name.to_owned(),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| taken(e, "group", name))?;
         Ok(row.try_get(0)?)
     }
 
@@ -1468,16 +1463,7 @@ impl Store {
         .bind(now_secs())
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Exists {
-                    what: "RADIUS client",
-                    name: name.to_owned(),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| taken(e, "RADIUS client", name))?;
         Ok(())
     }
 
