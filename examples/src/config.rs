@@ -712,6 +712,29 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    proptest::proptest! {
+        /// Any text: a configuration or a typed error naming a place in it, never a panic.
+        #[test]
+        fn any_text_is_a_config_or_a_located_error(text in "(\\PC|\n|\\[|\\]|=|\"){0,300}") {
+            match Config::from_toml(&text, "fuzz.toml") {
+                Ok(_) => {}
+                Err(ConfigError::Syntax { line, .. }) => {
+                    proptest::prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1);
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().starts_with("fuzz.toml:")),
+            }
+        }
+
+        /// A key path of any shape finds a line of the document or none, never a panic.
+        #[test]
+        fn key_paths_of_any_shape_are_located_safely(key in "[a-z_\\[\\]0-9.]{0,40}") {
+            let text = DEMO_CONFIG;
+            if let Some(line) = key_line(text, &key) {
+                proptest::prop_assert!(line >= 1 && line <= text.lines().count());
+            }
+        }
+    }
+
     #[test]
     fn the_demo_configuration_is_valid() {
         let c = Config::demo().unwrap();

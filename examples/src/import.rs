@@ -838,6 +838,34 @@ mod tests {
 
     use super::*;
 
+    proptest::proptest! {
+        /// Any bytes at all: a typed error or a report, never a panic; every good line becomes
+        /// a user, every line a bad one names is a line of the file.
+        #[test]
+        fn any_input_is_checked_without_panicking(input in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(b"name,email,phone,groups\n=+-@;\",\r\t a@b.c 1\xff".to_vec()),
+                proptest::num::u8::ANY,
+            ],
+            0..400,
+        )) {
+            let header = b"name,email,phone,groups\n".to_vec();
+            for bytes in [input.clone(), [header, input].concat()] {
+                if let Ok(v) = validate(&bytes, &groups(), &mut |_| {}) {
+                    proptest::prop_assert_eq!(v.entries.len(), v.total_lines);
+                    for e in &v.entries {
+                        proptest::prop_assert!(e.line >= 2);
+                        // A line without problems always yields the user to create.
+                        proptest::prop_assert!(!e.problems.is_empty() || e.user.is_some());
+                        if let Some((user, _)) = &e.user {
+                            proptest::prop_assert!(check_username(&user.name).is_ok());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn groups() -> HashMap<String, String> {
         ["Staff", "vpn", "Admins"]
             .into_iter()

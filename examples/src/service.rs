@@ -111,8 +111,8 @@ impl std::fmt::Debug for FirstFactorInput<'_> {
     }
 }
 
-/// One login attempt.
-#[derive(Debug, Clone, Copy)]
+/// One login attempt. `Debug` shows whether a code came with it, never the code.
+#[derive(Clone, Copy)]
 pub struct AuthRequest<'a> {
     /// The name the user typed.
     pub username: &'a str,
@@ -131,6 +131,21 @@ pub struct AuthRequest<'a> {
     /// A one-time code, when the front door has it already (RADIUS `otp-only`,
     /// `password+otp`).
     pub code: Option<&'a str>,
+}
+
+impl std::fmt::Debug for AuthRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("username", &self.username)
+            .field("application", &self.application)
+            .field("source_ip", &self.source_ip)
+            .field("device", &self.device)
+            .field("front_door", &self.front_door)
+            .field("now", &self.now)
+            .field("first_factor", &self.first_factor)
+            .field("code", &self.code.map(|_| "**redacted**"))
+            .finish()
+    }
 }
 
 /// A one-time code as a front door received it.
@@ -1196,6 +1211,26 @@ mod tests {
         }
         assert!(!backup_code_matches(&codes[0].0, &codes[1].1));
         assert!(!backup_code_matches("x", "garbage"));
+    }
+
+    #[test]
+    fn requests_never_show_their_credentials() {
+        let r = AuthRequest {
+            username: "alice",
+            application: "aws-console",
+            source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            device: None,
+            front_door: FrontDoor::Web,
+            now: 0,
+            first_factor: FirstFactorInput::Password("correct horse"),
+            code: Some("914272"),
+        };
+        let shown = format!("{r:?} {:?}", CodeInput::Plain("914272"));
+        assert!(
+            !shown.contains("correct horse") && !shown.contains("914272"),
+            "{shown}"
+        );
+        assert!(shown.contains("alice"));
     }
 
     #[test]

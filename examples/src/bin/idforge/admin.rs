@@ -12,7 +12,9 @@ use idforge_examples::config::{AppSettings, AppType, AwsRole, Config, RadiusMode
 use idforge_examples::crypto::{Key, Keyring, write_private};
 use idforge_examples::import::{ImportOptions, ImportProgress, UserRow};
 use idforge_examples::service::{self, AuthRequest, FirstFactorInput, FrontDoor, Outcome, Service};
-use idforge_examples::store::{FactorKind, NewFactor, NewUser, Store, UserStatus, now_secs};
+use idforge_examples::store::{
+    FactorKind, NewFactor, NewUser, Store, UserStatus, name_key, now_secs,
+};
 use idforge_otp::{Algorithm, Digits, KeyUri, Secret};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -272,15 +274,14 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
                 Some(p) => Some(service.hasher().hash_new(p)?),
                 None => None,
             };
-            for g in &a.groups {
-                if !store
-                    .groups()
-                    .await?
-                    .iter()
-                    .any(|x| x.name.eq_ignore_ascii_case(g))
-                {
-                    bail!("no group named {g:?} (create it with `idforge group add`)");
-                }
+            let known: Vec<String> = store
+                .groups()
+                .await?
+                .iter()
+                .map(|g| name_key(&g.name))
+                .collect();
+            if let Some(g) = a.groups.iter().find(|g| !known.contains(&name_key(g))) {
+                bail!("no group named {g:?} (create it with `idforge group add`)");
             }
             let u = store
                 .create_user(&NewUser {
@@ -343,10 +344,7 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
             let devices = store.devices_of(u.id).await?;
             let backup = store.unused_backup_codes(u.id).await?.len();
             let (lock, _) = store
-                .lockout(&format!(
-                    "user:{}",
-                    idforge_examples::store::name_key(&u.name)
-                ))
+                .lockout(&format!("user:{}", name_key(&u.name)))
                 .await?;
             let value = json!({
                 "user": u, "groups": groups, "factors": factors,
@@ -403,10 +401,7 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
         UserCommand::Unlock(a) => {
             let u = store.require_user(&a.user).await?;
             store
-                .reset_lockout(&format!(
-                    "user:{}",
-                    idforge_examples::store::name_key(&u.name)
-                ))
+                .reset_lockout(&format!("user:{}", name_key(&u.name)))
                 .await?;
             if u.status == UserStatus::Locked {
                 store.set_status(&u.name, UserStatus::Active).await?;
@@ -688,7 +683,10 @@ pub(crate) async fn app(ctx: &Context, command: &AppCommand) -> Result<bool> {
             }
             let groups = store.groups().await?;
             for r in &app.roles {
-                if !groups.iter().any(|g| g.name.eq_ignore_ascii_case(&r.group)) {
+                if !groups
+                    .iter()
+                    .any(|g| name_key(&g.name) == name_key(&r.group))
+                {
                     bail!(
                         "no group named {:?} (create it with `idforge group add`)",
                         r.group
