@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use idforge_examples::config::Config;
 use idforge_examples::crypto::Key;
 use idforge_examples::service::open_store;
-use idforge_examples::store::{FactorKind, NewFactor, NewUser};
+use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
 use idforge_radius::client::{Client, ClientConfig, Credentials};
 use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
@@ -155,18 +155,7 @@ secret = "{SECRET}"
             .unwrap();
         let secret = Secret::from_bytes(&[i + 1; 20]).unwrap();
         store
-            .add_factor(
-                u.id,
-                &NewFactor {
-                    kind: FactorKind::Totp,
-                    label: "app",
-                    secret: &secret,
-                    algorithm: Algorithm::Sha1,
-                    digits: 6,
-                    period: 30,
-                    counter: 0,
-                },
-            )
+            .add_factor(u.id, &NewFactor::totp("app", &secret))
             .await
             .unwrap();
         secrets.push(secret);

@@ -26,7 +26,7 @@ use idforge_examples::radius_server::{
     CHALLENGE_PROMPT, RadiusServer, RadiusServerSettings, STATE_LEN,
 };
 use idforge_examples::service::Service;
-use idforge_examples::store::{FactorKind, NewFactor, NewUser};
+use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
 use idforge_radius::client::{Client, ClientConfig, Credentials};
 use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
@@ -137,20 +137,9 @@ async fn fixture_on(store_url: Option<&str>) -> Fixture {
     s.set_password_hash(alice.id, &hash).await.unwrap();
     s.add_member("alice", "Staff").await.unwrap();
     let totp = Secret::from_bytes(b"alice's 20-byte key!").unwrap();
-    s.add_factor(
-        alice.id,
-        &NewFactor {
-            kind: FactorKind::Totp,
-            label: "phone",
-            secret: &totp,
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 30,
-            counter: 0,
-        },
-    )
-    .await
-    .unwrap();
+    s.add_factor(alice.id, &NewFactor::totp("phone", &totp))
+        .await
+        .unwrap();
     Fixture {
         service: Arc::new(service),
         config,
@@ -1424,18 +1413,7 @@ async fn two_instances_on_postgres_accept_each_code_once() {
         let secret = Secret::from_bytes(&[i + 1; 20]).unwrap();
         f.service
             .store()
-            .add_factor(
-                u.id,
-                &NewFactor {
-                    kind: FactorKind::Totp,
-                    label: "app",
-                    secret: &secret,
-                    algorithm: Algorithm::Sha1,
-                    digits: 6,
-                    period: 30,
-                    counter: 0,
-                },
-            )
+            .add_factor(u.id, &NewFactor::totp("app", &secret))
             .await
             .unwrap();
         secrets.push(secret);

@@ -121,20 +121,9 @@ async fn fixture_at(url: Option<String>) -> Fixture {
     s.set_password_hash(alice.id, &hash).await.unwrap();
     s.add_member("alice", "Staff").await.unwrap();
     let secret = Secret::from_bytes(b"alice's 20-byte key!").unwrap();
-    s.add_factor(
-        alice.id,
-        &NewFactor {
-            kind: FactorKind::Totp,
-            label: "phone",
-            secret: &secret,
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 30,
-            counter: 0,
-        },
-    )
-    .await
-    .unwrap();
+    s.add_factor(alice.id, &NewFactor::totp("phone", &secret))
+        .await
+        .unwrap();
     Fixture {
         service,
         notifier,

@@ -14,8 +14,8 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
 use idforge_examples::crypto::{Key, Keyring};
-use idforge_examples::store::{FactorKind, NewFactor, NewUser, Store, StoreError};
-use idforge_otp::{Algorithm, Secret};
+use idforge_examples::store::{NewFactor, NewUser, Store, StoreError};
+use idforge_otp::Secret;
 use postgres::Postgres;
 
 /// A store per backend; the guards keep the temporary directory and the server alive.
@@ -77,18 +77,7 @@ fn user(name: &str) -> NewUser {
 
 async fn enrol(store: &Store, user_id: i64, secret: &Secret) -> String {
     store
-        .add_factor(
-            user_id,
-            &NewFactor {
-                kind: FactorKind::Totp,
-                label: "app",
-                secret,
-                algorithm: Algorithm::Sha1,
-                digits: 6,
-                period: 30,
-                counter: 0,
-            },
-        )
+        .add_factor(user_id, &NewFactor::totp("app", secret))
         .await
         .unwrap()
 }

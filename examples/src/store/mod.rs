@@ -258,6 +258,22 @@ pub struct NewFactor<'a> {
     pub counter: u64,
 }
 
+impl<'a> NewFactor<'a> {
+    /// A TOTP factor with the parameters every authenticator app supports: SHA-1, 6 digits,
+    /// 30-second steps.
+    pub fn totp(label: &'a str, secret: &'a Secret) -> Self {
+        NewFactor {
+            kind: FactorKind::Totp,
+            label,
+            secret,
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+            period: 30,
+            counter: 0,
+        }
+    }
+}
+
 /// One entry of the append-only audit log. It never holds a password, a code or a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
