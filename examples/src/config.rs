@@ -66,6 +66,9 @@ pub struct Config {
     /// RADIUS clients (NAS).
     #[serde(default)]
     pub radius: RadiusSettings,
+    /// The web IdP.
+    #[serde(default)]
+    pub idp: IdpSettings,
     /// Logging.
     #[serde(default)]
     pub log: LogSettings,
@@ -270,6 +273,106 @@ pub struct AppSettings {
     /// `radius`: how the code is taken (default `otp-only`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub radius_mode: Option<RadiusMode>,
+    /// `saml` without a metadata file: the SP's entity ID (the audience).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<String>,
+    /// `saml` without a metadata file: the SP's assertion consumer service (HTTP-POST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acs_url: Option<String>,
+    /// Only members of these groups may use the application (`aws` apps: the roles' groups
+    /// in addition). Empty: everyone the policy lets in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// RelayState values the IdP may send with an IdP-initiated response, the first being the
+    /// default (`aws`: `https://console.aws.amazon.com/` when empty). A RelayState asked for
+    /// that is not listed is refused (no open redirect).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relay_states: Vec<String>,
+    /// `aws`: PrincipalTag attributes, tag name to a user field (`name`, `email`,
+    /// `display_name`, `phone`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub principal_tags: std::collections::BTreeMap<String, String>,
+}
+
+/// The application id of the web IdP's own portal (the dashboard): a login that starts at
+/// the IdP rather than at a service provider is for it, and policies may name it.
+pub const PORTAL_APP: &str = "portal";
+
+/// The user fields an application may send as attributes or tags.
+pub const USER_FIELDS: &[&str] = &["name", "email", "display_name", "phone"];
+
+/// The web IdP (`idp` binary).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdpSettings {
+    /// Where to listen (default `127.0.0.1:8080`; `--listen` overrides).
+    pub listen: std::net::SocketAddr,
+    /// The public URL browsers and service providers use (default `http://localhost:8080`).
+    pub base_url: String,
+    /// The SAML entity ID (default `BASE_URL/saml/metadata`).
+    pub entity_id: Option<String>,
+    /// The signing key (PKCS#8 PEM), as `file:PATH` or `env:NAME`. Required unless `demo`,
+    /// where `DATA_DIR/idp-signing-key.pem` and a self-signed certificate are generated.
+    pub signing_key: Option<SecretValue>,
+    /// The signing certificate (PEM file) published in the metadata.
+    pub certificate: Option<PathBuf>,
+    /// A signed-in session lasts at most this long (default 8 hours).
+    pub session_ttl_secs: u64,
+    /// A session unused for this long ends (default 1 hour).
+    pub idle_ttl_secs: u64,
+    /// Users without any second factor enrol an authenticator app while signing in, when
+    /// their policy asks for one (default true).
+    pub enroll_at_login: bool,
+    /// Serve HTTPS with this certificate chain (PEM) and `tls_key`.
+    pub tls_certificate: Option<PathBuf>,
+    /// The TLS private key (PEM), as `file:PATH` or `env:NAME`.
+    pub tls_key: Option<SecretValue>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR prefixes).
+    pub trusted_proxies: Vec<String>,
+    /// A directory of page overrides: templates (`login.html`, `base.html` …), `texts.toml`
+    /// and static files (`static/logo.svg`, `static/style.css`).
+    pub templates_dir: Option<PathBuf>,
+    /// Most login form posts per source address per minute (default 30).
+    pub login_rate_per_minute: u32,
+}
+
+impl Default for IdpSettings {
+    fn default() -> Self {
+        IdpSettings {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: "http://localhost:8080".into(),
+            entity_id: None,
+            signing_key: None,
+            certificate: None,
+            session_ttl_secs: 8 * 3600,
+            idle_ttl_secs: 3600,
+            enroll_at_login: true,
+            tls_certificate: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            templates_dir: None,
+            login_rate_per_minute: 30,
+        }
+    }
+}
+
+impl IdpSettings {
+    /// The base URL without a trailing slash.
+    pub fn base(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+
+    /// The SAML entity ID.
+    pub fn entity_id(&self) -> String {
+        self.entity_id
+            .clone()
+            .unwrap_or_else(|| format!("{}/saml/metadata", self.base()))
+    }
+
+    /// Whether cookies get the `Secure` flag: the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
 }
 
 /// RADIUS settings.
@@ -279,6 +382,13 @@ pub struct RadiusSettings {
     /// The network access servers allowed to ask.
     #[serde(default)]
     pub clients: Vec<RadiusClient>,
+    /// Where the RADIUS listener of `idp` (and `radius-server` without `--listen`) listens
+    /// (default `127.0.0.1:1812`).
+    #[serde(default)]
+    pub listen: Vec<std::net::SocketAddr>,
+    /// The RADIUS application answered (default: the first app of kind `radius`).
+    #[serde(default)]
+    pub app: Option<String>,
 }
 
 /// A RADIUS client (NAS).
@@ -423,6 +533,16 @@ impl Config {
                 join(p);
             }
         }
+        for p in [
+            &mut self.idp.certificate,
+            &mut self.idp.tls_certificate,
+            &mut self.idp.templates_dir,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            join(p);
+        }
     }
 
     /// The store URL: the configured one, or SQLite in the data directory.
@@ -447,6 +567,10 @@ impl Config {
                     id: a.id.clone(),
                     kind: a.kind.policy_kind(),
                 })
+                .chain(std::iter::once(Application {
+                    id: PORTAL_APP.into(),
+                    kind: AppKind::Saml,
+                }))
                 .collect(),
             groups: self.groups.clone(),
             directories: self.directories.iter().map(|d| d.name.clone()).collect(),
@@ -571,6 +695,27 @@ impl Config {
                 return err(format!("radius.clients[{i}].name"), "is used twice");
             }
         }
+        for (i, app) in self.apps.iter().enumerate() {
+            for (j, g) in app.groups.iter().enumerate() {
+                if !self.groups.contains(g) {
+                    return err(
+                        format!("apps[{i}].groups[{j}]"),
+                        "names a group not declared in `groups`",
+                    );
+                }
+            }
+        }
+        if let Err((key, message)) = self.idp.check(self.demo) {
+            return Err((format!("idp.{key}"), message));
+        }
+        if let Some(app) = &self.radius.app
+            && !self
+                .apps
+                .iter()
+                .any(|a| &a.id == app && a.kind == AppType::Radius)
+        {
+            return err("radius.app".into(), "names no app of kind radius");
+        }
         if let Err(e) = self.policy_set() {
             return Err(("policy".into(), e.to_string()));
         }
@@ -586,6 +731,9 @@ pub fn check_app(app: &AppSettings) -> Result<(), (String, String)> {
     let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
     if let Err(m) = crate::store::check_name(&app.id) {
         return err("id", m);
+    }
+    if app.id == PORTAL_APP {
+        return err("id", "`portal` is the IdP's own dashboard");
     }
     match app.kind {
         AppType::Aws => {
@@ -612,12 +760,70 @@ pub fn check_app(app: &AppSettings) -> Result<(), (String, String)> {
                 return err("session_duration_secs", "must be 900 to 43200 (AWS limits)");
             }
         }
-        AppType::AwsIdentityCenter | AppType::Saml => {
+        AppType::AwsIdentityCenter => {
             if app.metadata_file.is_none() {
                 return err("metadata_file", "this kind of app needs the SP's metadata");
             }
         }
+        AppType::Saml => match (&app.metadata_file, &app.entity_id, &app.acs_url) {
+            (Some(_), None, None) => {}
+            (None, Some(id), Some(acs)) => {
+                if id.trim().is_empty() {
+                    return err("entity_id", "must not be empty");
+                }
+                if !is_http_url(acs) {
+                    return err("acs_url", "must be an http:// or https:// URL");
+                }
+            }
+            (Some(_), _, _) => {
+                return err(
+                    "entity_id",
+                    "give either metadata_file or entity_id with acs_url, not both",
+                );
+            }
+            _ => {
+                return err(
+                    "metadata_file",
+                    "a saml app needs the SP's metadata_file, or entity_id and acs_url",
+                );
+            }
+        },
         AppType::Radius => {}
+    }
+    if app.kind != AppType::Saml && (app.entity_id.is_some() || app.acs_url.is_some()) {
+        return err("entity_id", "only saml apps take entity_id and acs_url");
+    }
+    for (j, r) in app.relay_states.iter().enumerate() {
+        if !is_http_url(r) {
+            return err(
+                &format!("relay_states[{j}]"),
+                "must be an http:// or https:// URL",
+            );
+        }
+    }
+    if app.kind == AppType::Radius && !app.relay_states.is_empty() {
+        return err("relay_states", "radius apps have no RelayState");
+    }
+    for (tag, field) in &app.principal_tags {
+        if app.kind != AppType::Aws {
+            return err("principal_tags", "only aws apps have principal tags");
+        }
+        if tag.is_empty()
+            || !tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:/=+-@".contains(&b))
+        {
+            return err(
+                "principal_tags",
+                "tag names are AWS tag keys (letters, digits, _.:/=+-@)",
+            );
+        }
+        if !USER_FIELDS.contains(&field.as_str()) {
+            return err(
+                &format!("principal_tags.{tag}"),
+                "must be one of name, email, display_name, phone",
+            );
+        }
     }
     if app.kind != AppType::Aws && !app.roles.is_empty() {
         return err("roles", "only aws apps have roles");
@@ -626,6 +832,60 @@ pub fn check_app(app: &AppSettings) -> Result<(), (String, String)> {
         return err("radius_mode", "only radius apps have a mode");
     }
     Ok(())
+}
+
+/// Whether `text` is an absolute http(s) URL with a host.
+pub fn is_http_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
+impl IdpSettings {
+    /// Checks the settings; the key is relative to `idp`.
+    fn check(&self, demo: bool) -> Result<(), (String, String)> {
+        let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
+        if !is_http_url(&self.base_url) || self.base_url.contains(['?', '#']) {
+            return err(
+                "base_url",
+                "must be an http:// or https:// URL without query",
+            );
+        }
+        if self.signing_key.is_none() && !demo {
+            return err(
+                "signing_key",
+                "is required (a PKCS#8 PEM file as file:PATH); `idforge saml keygen` makes one",
+            );
+        }
+        if self.signing_key.is_some() != self.certificate.is_some() {
+            return err("certificate", "signing_key and certificate go together");
+        }
+        if self.tls_certificate.is_some() != self.tls_key.is_some() {
+            return err("tls_key", "tls_certificate and tls_key go together");
+        }
+        if !(60..=30 * 86_400).contains(&self.session_ttl_secs) {
+            return err("session_ttl_secs", "must be 60 s to 30 days");
+        }
+        if !(60..=self.session_ttl_secs).contains(&self.idle_ttl_secs) {
+            return err("idle_ttl_secs", "must be 60 s to session_ttl_secs");
+        }
+        if self.login_rate_per_minute == 0 {
+            return err("login_rate_per_minute", "must be at least 1");
+        }
+        for (i, p) in self.trusted_proxies.iter().enumerate() {
+            if parse_prefix(p).is_none() {
+                return err(
+                    &format!("trusted_proxies[{i}]"),
+                    "must be an address or a CIDR prefix",
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether `arn` is an IAM ARN of the given resource kind (`role/`, `saml-provider/`), in any

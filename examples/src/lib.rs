@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod idp;
 pub mod import;
 pub mod ldap;
 pub mod notify;

@@ -100,6 +100,14 @@ pub enum FirstFactorInput<'a> {
     /// The front door's upstream checks the password itself (AWS Directory Service checks
     /// it against Active Directory after the RADIUS server accepted the code).
     Upstream,
+    /// The front door's own signed-in session vouches for the first factor (single sign-on
+    /// to a further application). `second_factor` names the method the session passed
+    /// (`totp`, `hotp_token`, `backup_code`), if any: it satisfies an application whose
+    /// policy allows that method, otherwise a second factor is asked for again (step-up).
+    Session {
+        /// The second factor the session passed.
+        second_factor: Option<&'a str>,
+    },
 }
 
 impl std::fmt::Debug for FirstFactorInput<'_> {
@@ -107,6 +115,10 @@ impl std::fmt::Debug for FirstFactorInput<'_> {
         match self {
             FirstFactorInput::Password(_) => f.write_str("Password(**redacted**)"),
             FirstFactorInput::Upstream => f.write_str("Upstream"),
+            FirstFactorInput::Session { second_factor } => f
+                .debug_struct("Session")
+                .field("second_factor", second_factor)
+                .finish(),
         }
     }
 }
@@ -233,6 +245,60 @@ pub struct Accepted {
 
 /// What users are told when any credential is wrong.
 pub const INVALID_CREDENTIALS: &str = "invalid credentials";
+
+/// What users are told when they are in none of an application's groups.
+pub const NO_ACCESS: &str = "you do not have access to this application";
+
+/// A TOTP factor enrolled and confirmed by [`Service::enroll_totp`]: the proof
+/// [`Service::complete_with_enrolment`] takes to finish a login waiting for its second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    factor_id: String,
+    user_id: i64,
+    step: u64,
+}
+
+impl Enrolled {
+    /// The new factor's id.
+    pub fn factor_id(&self) -> &str {
+        &self.factor_id
+    }
+}
+
+/// What became of an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Enrolment {
+    /// The factor is stored, and the confirmation code used.
+    Enrolled(Enrolled),
+    /// The confirmation code does not match the secret: nothing was stored.
+    WrongCode {
+        /// The audit entry.
+        audit_id: i64,
+    },
+    /// The user has a factor already: adding another needs it first (self-service).
+    AlreadyEnrolled {
+        /// The audit entry.
+        audit_id: i64,
+    },
+}
+
+/// Who enrols, and from where (for the audit entry).
+#[derive(Debug, Clone, Copy)]
+pub struct EnrolRequest<'a> {
+    /// The user's id.
+    pub user_id: i64,
+    /// The user's name.
+    pub username: &'a str,
+    /// The application the login is for, or the IdP's own portal.
+    pub application: &'a str,
+    /// The client address.
+    pub source_ip: IpAddr,
+    /// Where the request came in.
+    pub front_door: FrontDoor,
+    /// Unix seconds.
+    pub now: u64,
+}
 
 /// The assembled identity provider core: store, policies, rules, directories, notifier.
 pub struct Service {
@@ -491,7 +557,8 @@ impl Service {
                 .await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
-        if !self.config.apps.iter().any(|a| a.id == req.application)
+        if req.application != crate::config::PORTAL_APP
+            && !self.config.apps.iter().any(|a| a.id == req.application)
             && !self
                 .store
                 .apps()
@@ -523,8 +590,10 @@ impl Service {
             FirstFactor::Directory(name) => name.as_str(),
             _ => "",
         };
-        if matches!(req.first_factor, FirstFactorInput::Password(_))
-            && expected_source != user.source
+        if matches!(
+            req.first_factor,
+            FirstFactorInput::Password(_) | FirstFactorInput::Session { .. }
+        ) && expected_source != user.source
         {
             reasons.push(format!(
                 "the policy checks passwords in `{expected_source}`, the user is from `{}`",
@@ -534,6 +603,20 @@ impl Service {
                 .audit(req, Some(user.id), &factors, "reject", &reasons)
                 .await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
+        }
+
+        if let Some(allowed) = self.app_groups(req.application).await?
+            && !groups.iter().any(|g| {
+                allowed
+                    .iter()
+                    .any(|a| crate::store::name_key(a) == crate::store::name_key(g))
+            })
+        {
+            reasons.push("not a member of any group of the application".into());
+            let id = self
+                .audit(req, Some(user.id), &factors, "reject", &reasons)
+                .await?;
+            return Ok(reject(NO_ACCESS, id));
         }
 
         // 4. Adaptive rules.
@@ -607,6 +690,17 @@ impl Service {
         if !needs_second {
             return self.finish(pending, user, groups, req.now, false).await;
         }
+        if let FirstFactorInput::Session {
+            second_factor: Some(done),
+        } = req.first_factor
+            && methods.iter().any(|m| m.as_str() == done)
+        {
+            let mut pending = pending;
+            pending.factors.push(format!("{done}:session"));
+            // The session passed its second factor on this device already.
+            pending.challenged = false;
+            return self.finish(pending, user, groups, req.now, false).await;
+        }
         match code {
             Some(code) => self.check_code(pending, code, req.now).await,
             None => Ok(Outcome::NeedSecondFactor(pending)),
@@ -642,6 +736,134 @@ impl Service {
         self.check_code(pending, CodeInput::Plain(code), now).await
     }
 
+    /// The groups allowed to use an application (its `groups`, and for `aws` apps its roles'
+    /// groups), or `None` when the application admits everyone its policy lets in.
+    async fn app_groups(&self, application: &str) -> Result<Option<Vec<String>>, ServiceError> {
+        let from_settings = |a: &crate::config::AppSettings| {
+            let mut g = a.groups.clone();
+            g.extend(a.roles.iter().map(|r| r.group.clone()));
+            g
+        };
+        let groups = if let Some(app) = self.config.apps.iter().find(|a| a.id == application) {
+            from_settings(app)
+        } else {
+            self.store
+                .apps()
+                .await?
+                .into_iter()
+                .find(|a| a.id == application)
+                .and_then(|a| serde_json::from_value::<crate::config::AppSettings>(a.settings).ok())
+                .map(|a| from_settings(&a))
+                .unwrap_or_default()
+        };
+        Ok((!groups.is_empty()).then_some(groups))
+    }
+
+    /// Enrols an authenticator app for a user who has no factor yet: `code` must be the
+    /// secret's current code (the user proves the app has the secret), and it is used up, so
+    /// that the same code cannot finish a login afterwards. One audit entry either way.
+    pub async fn enroll_totp(
+        &self,
+        req: &EnrolRequest<'_>,
+        label: &str,
+        secret: &idforge_otp::Secret,
+        code: &str,
+    ) -> Result<Enrolment, ServiceError> {
+        let audit = |factors: Vec<String>, result: &str, reasons: Vec<String>| AuditEntry {
+            id: 0,
+            at: i64::try_from(req.now).unwrap_or(i64::MAX),
+            username: req.username.to_owned(),
+            user_id: Some(req.user_id),
+            application: req.application.to_owned(),
+            source_ip: Some(req.source_ip.to_string()),
+            front_door: req.front_door.as_str().into(),
+            factors,
+            result: result.into(),
+            reasons,
+        };
+        if !self.store.factors_of(req.user_id).await?.is_empty() {
+            let audit_id = self
+                .append_audit(audit(
+                    vec!["totp:enrol".into()],
+                    "enrol-refused",
+                    vec!["the user has a factor already".into()],
+                ))
+                .await?;
+            return Ok(Enrolment::AlreadyEnrolled { audit_id });
+        }
+        let otp = &self.config.otp;
+        let digits = Digits::new(u64::from(otp.digits))
+            .map_err(|e| ServiceError::Config(format!("otp.digits: {e}")))?;
+        let totp = Totp::new(secret, idforge_otp::Algorithm::Sha1, digits, otp.period)
+            .map_err(|e| ServiceError::Config(format!("otp: {e}")))?;
+        let Ok(ok) = TotpVerifier::new(totp, otp.totp_behind, otp.totp_ahead).verify(
+            code.trim(),
+            req.now,
+            None,
+        ) else {
+            let audit_id = self
+                .append_audit(audit(
+                    vec!["totp:enrol".into(), "otp:wrong".into()],
+                    "enrol-failed",
+                    vec!["the confirmation code does not match".into()],
+                ))
+                .await?;
+            return Ok(Enrolment::WrongCode { audit_id });
+        };
+        let factor = crate::store::NewFactor {
+            digits: otp.digits,
+            period: otp.period,
+            ..crate::store::NewFactor::totp(label, secret)
+        };
+        let factor_id = self.store.add_factor(req.user_id, &factor).await?;
+        let now_i = i64::try_from(req.now).unwrap_or(i64::MAX);
+        self.store
+            .accept_totp_step(&factor_id, ok.step, now_i)
+            .await?;
+        self.append_audit(audit(
+            vec![format!("totp:enrolled:{factor_id}")],
+            "enrol",
+            vec![format!("authenticator app `{label}` enrolled")],
+        ))
+        .await?;
+        Ok(Enrolment::Enrolled(Enrolled {
+            factor_id,
+            user_id: req.user_id,
+            step: ok.step,
+        }))
+    }
+
+    /// Finishes a login waiting for its second factor with the factor the user has just
+    /// enrolled and confirmed (first login of a user without a factor, when the policy asks
+    /// for one).
+    pub async fn complete_with_enrolment(
+        &self,
+        mut pending: PendingLogin,
+        enrolled: &Enrolled,
+        now: u64,
+    ) -> Result<Outcome, ServiceError> {
+        if enrolled.user_id != pending.user_id || !pending.methods.iter().any(|m| m == "totp") {
+            return Err(ServiceError::PendingMismatch);
+        }
+        if now > pending.expires_at {
+            pending.reasons.push("the pending login expired".into());
+            let id = self.audit_pending(&pending, now, "reject").await?;
+            return Ok(reject(INVALID_CREDENTIALS, id));
+        }
+        pending.factors.push(format!(
+            "totp:enrolled:{}:{}",
+            enrolled.factor_id, enrolled.step
+        ));
+        let user = self.store.require_user(&pending.username).await?;
+        if user.status != UserStatus::Active {
+            pending.reasons.push(format!("account {}", user.status));
+            let id = self.audit_pending(&pending, now, "reject").await?;
+            return Ok(reject(INVALID_CREDENTIALS, id));
+        }
+        let groups = self.store.groups_of(user.id).await?;
+        self.finish(pending, user, groups, now, true).await
+    }
+
     async fn first_factor(
         &self,
         req: &AuthRequest<'_>,
@@ -654,6 +876,13 @@ impl Service {
                 factors.push("password:upstream".into());
                 if known.is_none() {
                     reasons.push("unknown user".into());
+                }
+                return Ok(known);
+            }
+            FirstFactorInput::Session { .. } => {
+                factors.push("session".into());
+                if known.is_none() {
+                    reasons.push("the session's user no longer exists".into());
                 }
                 return Ok(known);
             }

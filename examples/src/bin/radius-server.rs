@@ -22,10 +22,12 @@ struct Args {
     /// The configuration file (else IDFORGE_CONFIG, else the built-in demo configuration).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// An address to listen on; repeat for several (IPv4 or IPv6).
-    #[arg(long = "listen", value_name = "ADDR", default_values_t = [DEFAULT_LISTEN])]
+    /// An address to listen on; repeat for several (IPv4 or IPv6). Default: the
+    /// configuration's `radius.listen`, else 127.0.0.1:1812.
+    #[arg(long = "listen", value_name = "ADDR")]
     listen: Vec<SocketAddr>,
-    /// The RADIUS application to answer for (default: the first app of kind radius).
+    /// The RADIUS application to answer for (default: the configuration's `radius.app`, else
+    /// the first app of kind radius).
     #[arg(long, value_name = "ID")]
     app: Option<String>,
     /// Milliseconds an Access-Reject waits before it is sent.
@@ -50,8 +52,14 @@ fn main() -> ExitCode {
     };
     init_tracing(config.log.format);
     let settings = RadiusServerSettings {
-        listen: args.listen.clone(),
-        app: args.app.clone(),
+        listen: if !args.listen.is_empty() {
+            args.listen.clone()
+        } else if !config.radius.listen.is_empty() {
+            config.radius.listen.clone()
+        } else {
+            vec![DEFAULT_LISTEN]
+        },
+        app: args.app.clone().or_else(|| config.radius.app.clone()),
         reject_delay: Duration::from_millis(args.reject_delay_ms),
         metrics_listen: args.metrics,
         ..RadiusServerSettings::default()

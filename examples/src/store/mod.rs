@@ -16,6 +16,7 @@
 
 mod copy;
 mod schema;
+mod sessions;
 
 pub use copy::CopyReport;
 
@@ -31,6 +32,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
 use crate::crypto::{CryptoError, Keyring, factor_context};
+pub use sessions::WebSession;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -155,6 +155,24 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 3,
+        name: "web sessions",
+        common: &[
+            "CREATE TABLE web_sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id BIGINT REFERENCES users (id) ON DELETE CASCADE,
+            created_at BIGINT NOT NULL,
+            last_seen BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            data TEXT NOT NULL
+        )",
+            "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at)",
+            "CREATE INDEX web_sessions_user ON web_sessions (user_id)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The statement with the backend's types in place of the placeholders.

@@ -677,6 +677,11 @@ pub(crate) async fn app(ctx: &Context, command: &AppCommand) -> Result<bool> {
                 session_duration_secs: a.session_duration,
                 metadata_file,
                 radius_mode,
+                entity_id: None,
+                acs_url: None,
+                groups: Vec::new(),
+                relay_states: Vec::new(),
+                principal_tags: std::collections::BTreeMap::new(),
             };
             if let Err((key, message)) = check_app(&app) {
                 bail!("{key}: {message}");

@@ -1,0 +1,200 @@
+//! `idp`: the idforge web identity provider (SAML single sign-on with multi-factor login),
+//! and the RADIUS listener on the same store when the configuration has RADIUS clients.
+//! Thin over [`idforge_examples::idp`]: reads the configuration, opens the service core,
+//! serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use idforge_examples::config::{Config, LogFormat};
+use idforge_examples::idp::Idp;
+use idforge_examples::radius_server::{
+    DEFAULT_LISTEN, RadiusServer, RadiusServerSettings, check_config, mode_name,
+};
+use idforge_examples::service::Service;
+use tokio::sync::watch;
+
+/// The idforge web identity provider.
+#[derive(Debug, Parser)]
+#[command(name = "idp", version, about)]
+struct Args {
+    /// The configuration file (else IDFORGE_CONFIG, else the built-in demo configuration).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where to listen (default: the configuration's idp.listen, 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Do not start the RADIUS listener even when the configuration has RADIUS clients.
+    #[arg(long)]
+    no_radius: bool,
+    /// Check the configuration and exit: 0 when it is usable, 2 when not.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("idp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log.format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("idp: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(config, &args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("idp: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn radius_settings(config: &Config) -> Option<RadiusServerSettings> {
+    let has_app = config
+        .apps
+        .iter()
+        .any(|a| a.kind == idforge_examples::config::AppType::Radius);
+    if config.radius.clients.is_empty() || !has_app {
+        return None;
+    }
+    Some(RadiusServerSettings {
+        listen: if config.radius.listen.is_empty() {
+            vec![DEFAULT_LISTEN]
+        } else {
+            config.radius.listen.clone()
+        },
+        app: config.radius.app.clone(),
+        ..RadiusServerSettings::default()
+    })
+}
+
+async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
+    let radius = if args.no_radius {
+        None
+    } else {
+        radius_settings(&config)
+    };
+    if let Some(settings) = &radius {
+        check_config(&config, settings).map_err(|e| anyhow::anyhow!("{}: {e}", config.origin))?;
+    }
+    let listen = args.listen.unwrap_or(config.idp.listen);
+    let demo = config.demo;
+    let data_dir = config.data_dir.clone();
+    let service = Arc::new(Service::open(config).await?);
+    let idp = Idp::new(Arc::clone(&service)).await?;
+    if args.check_config {
+        println!(
+            "{}: ok (entity ID {}, {} SAML app(s){})",
+            service.config().origin,
+            idp.entity_id(),
+            idp.apps().len(),
+            radius
+                .as_ref()
+                .map_or(String::new(), |_| ", RADIUS listener".into())
+        );
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let radius_task = match radius {
+        Some(settings) => {
+            let server = RadiusServer::bind(Arc::clone(&service), settings).await?;
+            let addrs: Vec<String> = server
+                .local_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            println!(
+                "RADIUS:      {} (application `{}`, mode {})",
+                addrs.join(", "),
+                server.app().id,
+                mode_name(server.app().mode)
+            );
+            let rx = stop_rx.clone();
+            Some(tokio::spawn(server.run(stopped(rx))))
+        }
+        None => None,
+    };
+    let base = idp.base_url().to_owned();
+    println!("idforge IdP listening on http://{local}");
+    println!("Sign in at:  {base}/");
+    println!("Metadata:    {base}/saml/metadata");
+    if demo {
+        let password = std::fs::read_to_string(data_dir.join("demo-password")).unwrap_or_default();
+        println!(
+            "\n  *** DEMO CONFIGURATION ***\n  user `demo`, password `{}` (also in {}).\n  \
+             At the first sign-in the IdP shows a QR code: scan it with an authenticator app\n  \
+             (or `oathtool --totp -b SECRET` with the key shown) and type the code to confirm.\n  \
+             The demo signing key is generated in {}; never use this configuration beyond\n  \
+             this machine: give a real one with --config or IDFORGE_CONFIG.\n",
+            password.trim(),
+            data_dir.join("demo-password").display(),
+            data_dir.display()
+        );
+    }
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    idp.serve(listener, stopped(stop_rx)).await?;
+    if let Some(task) = radius_task {
+        let _ = task.await;
+    }
+    signal.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDFORGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
