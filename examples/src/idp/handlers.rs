@@ -880,7 +880,7 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
                 id => a.id(),
                 name => a.name.clone(),
                 kind => match a.settings.kind {
-                    crate::config::AppType::Aws => "AWS console",
+                    crate::config::AppType::Aws => "AWS (IAM federation)",
                     crate::config::AppType::AwsIdentityCenter => "AWS IAM Identity Center",
                     _ => "SAML application",
                 },

@@ -1,0 +1,450 @@
+//! The web IdP end to end in a real browser: the `idp` binary on a free loopback port, the
+//! pysaml2 test SP (`tests/peers/test_sp.py`, which validates responses for real) and
+//! headless Chromium driven by Playwright (`tests/browser/idp_e2e.mjs`). Screenshots of the
+//! pages go to `$IDFORGE_SCREENSHOT_DIR` (CI keeps them as artefacts).
+//!
+//! Without Chromium, Node's playwright-core or pysaml2 the test prints a skip message and
+//! passes, unless `CI` or `IDFORGE_REQUIRE_PEERS` is set: then it fails.
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::too_many_lines)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+const ALICE: &str = "alice-correct-horse";
+const BOB: &str = "bob-battery-staple";
+const CAROL: &str = "carol-tr0ub4dor";
+const BLOCKED_IP: &str = "203.0.113.66";
+
+fn required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some()
+}
+
+/// Skips (or, where peers are required, fails) when a peer is missing.
+fn peer(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    assert!(
+        !required(),
+        "{what} is required (CI or IDFORGE_REQUIRE_PEERS set) but missing"
+    );
+    eprintln!("SKIP: {what} is not available; the browser test did not run");
+    false
+}
+
+fn python() -> PathBuf {
+    std::env::var_os("IDFORGE_PYTHON").map_or_else(
+        || PathBuf::from("/var/tmp/idforge-peers-venv/bin/python"),
+        PathBuf::from,
+    )
+}
+
+fn browser_dir() -> PathBuf {
+    std::env::var_os("IDFORGE_BROWSER_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser"),
+        PathBuf::from,
+    )
+}
+
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("IDFORGE_SCREENSHOT_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/screenshots"),
+        PathBuf::from,
+    )
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when the test ends, whatever happens.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads the child's stdout until a line contains `marker` (or fails after 60 s); the rest
+/// of its output is drained in the background so that it never blocks on a full pipe.
+fn wait_for_line(child: &mut Child, marker: &str, what: &str) {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_owned();
+    std::thread::spawn(move || {
+        let mut seen = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !seen && line.contains(&marker) {
+                seen = true;
+                let _ = tx.send(());
+            }
+        }
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "{what} did not start"
+    );
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    key: String,
+}
+
+impl Setup {
+    fn idforge(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_idforge"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("IDFORGE_TEST_STORE_KEY", &self.key)
+            .env_remove("IDFORGE_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "idforge {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+fn setup(idp_port: u16, sp_base: &str, python: &Path) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let keygen = Command::new(env!("CARGO_BIN_EXE_idforge"))
+        .args(["saml", "keygen", "--common-name", "idp.test", "--key-out"])
+        .arg(dir.path().join("idp-key.pem"))
+        .arg("--cert-out")
+        .arg(dir.path().join("idp-cert.pem"))
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let sp = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/test_sp.py"))
+        .args(["metadata", "--base", sp_base, "--out"])
+        .arg(dir.path().join("sp.xml"))
+        .arg("--key-dir")
+        .arg(dir.path().join("sp-keys"))
+        .output()
+        .unwrap();
+    assert!(sp.status.success(), "test SP metadata: {sp:?}");
+    let d = dir.path().display();
+    let text = format!(
+        r#"data_dir = "{d}/data"
+groups = ["Staff", "Contractors"]
+
+[store]
+encryption_key = "env:IDFORGE_TEST_STORE_KEY"
+
+[otp]
+issuer = "idforge e2e"
+totp_ahead = 3
+
+[idp]
+base_url = "http://localhost:{idp_port}"
+listen = "127.0.0.1:{idp_port}"
+signing_key = "file:{d}/idp-key.pem"
+certificate = "{d}/idp-cert.pem"
+trusted_proxies = ["127.0.0.1"]
+
+[[apps]]
+id = "aws-console"
+name = "AWS console"
+kind = "aws"
+session_duration_secs = 3600
+
+[[apps.roles]]
+group = "Staff"
+role_arn = "arn:aws:iam::123456789012:role/e2e-readonly"
+provider_arn = "arn:aws:iam::123456789012:saml-provider/idforge-e2e"
+
+[[apps]]
+id = "test-sp"
+name = "Test SP"
+kind = "saml"
+metadata_file = "{d}/sp.xml"
+groups = ["Staff"]
+
+[policy.default]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["totp", "backup_code"]
+
+[policy.lockout.user]
+max_failures = 3
+window_secs = 600
+lock_secs = 600
+
+[[adaptive.networks]]
+name = "blocked-test-net"
+action = "block"
+ranges = ["203.0.113.0/24"]
+"#
+    );
+    let config = dir.path().join("idp.toml");
+    std::fs::write(&config, text).unwrap();
+    Setup { dir, config, key }
+}
+
+#[test]
+fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
+    let python = python();
+    let pysaml2 = Command::new(&python)
+        .args(["-c", "import saml2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let node_modules = browser_dir().join("node_modules/playwright-core");
+    let chromium = Path::new("/usr/bin/chromium").exists();
+    if !(peer(pysaml2, "pysaml2")
+        && peer(
+            node_modules.exists(),
+            "playwright-core (npm ci in tests/browser)",
+        )
+        && peer(chromium, "chromium"))
+    {
+        return;
+    }
+    let idp_port = free_port();
+    let sp_port = free_port();
+    let sp_base = format!("http://127.0.0.1:{sp_port}");
+    let idp_url = format!("http://localhost:{idp_port}");
+    let s = setup(idp_port, &sp_base, &python);
+
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--email",
+            "alice@example.org",
+            "--display-name",
+            "Alice Example",
+            "--group",
+            "Staff",
+            "--password-stdin",
+        ],
+        Some(ALICE),
+    );
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "bob",
+            "--group",
+            "Contractors",
+            "--password-stdin",
+        ],
+        Some(BOB),
+    );
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "carol",
+            "--group",
+            "Staff",
+            "--password-stdin",
+        ],
+        Some(CAROL),
+    );
+
+    let mut idp = Command::new(env!("CARGO_BIN_EXE_idp"))
+        .arg("--config")
+        .arg(&s.config)
+        .env("IDFORGE_TEST_STORE_KEY", &s.key)
+        .env("IDFORGE_LOG", "info")
+        .env_remove("IDFORGE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(s.dir.path().join("idp.log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut idp, "listening on", "idp");
+    let _idp = Guard(idp);
+
+    let mut sp = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/test_sp.py"))
+        .args(["serve", "--port", &sp_port.to_string(), "--base", &sp_base])
+        .arg("--idp-metadata-url")
+        .arg(format!("{idp_url}/saml/metadata"))
+        .arg("--key-dir")
+        .arg(s.dir.path().join("sp-keys"))
+        .args(["--max-seconds", "300"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(s.dir.path().join("sp.log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut sp, "test-sp listening on", "test SP");
+    let _sp = Guard(sp);
+
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let started = Instant::now();
+    let out = Command::new("node")
+        .arg(browser_dir().join("idp_e2e.mjs"))
+        .env("IDP_URL", &idp_url)
+        .env("SP_URL", &sp_base)
+        .env("ALICE_PASSWORD", ALICE)
+        .env("BOB_PASSWORD", BOB)
+        .env("CAROL_PASSWORD", CAROL)
+        .env("BLOCKED_IP", BLOCKED_IP)
+        .env("SCREENSHOT_DIR", &shots)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let logs = || {
+        format!(
+            "\n--- node stderr ---\n{}\n--- idp log ---\n{}\n--- sp log ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(s.dir.path().join("idp.log")).unwrap_or_default(),
+            std::fs::read_to_string(s.dir.path().join("sp.log")).unwrap_or_default()
+        )
+    };
+    assert!(
+        out.status.success(),
+        "the browser run failed: {stdout}{}",
+        logs()
+    );
+    eprintln!("browser run: {:.1} s", started.elapsed().as_secs_f64());
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("E2E "))
+        .unwrap_or_else(|| panic!("no results: {stdout}"));
+    let r: serde_json::Value = serde_json::from_str(line).unwrap();
+
+    assert_eq!(r["login_username_empty"], true);
+    // Enrolment: the QR code renders; a wrong code keeps the same secret.
+    assert_eq!(r["qr_loaded"], true);
+    assert!(
+        r["enrol_wrong"]
+            .as_str()
+            .unwrap()
+            .contains("does not match"),
+        "{r}"
+    );
+    assert_eq!(r["enrol_same_secret"], true);
+    assert_eq!(r["after_enrol"], format!("{idp_url}/"));
+    // Alice (Staff) sees both apps.
+    assert_eq!(
+        r["dashboard_apps"],
+        serde_json::json!(["aws-console", "test-sp"])
+    );
+    // IdP-initiated: pysaml2 accepted the signed response.
+    let idp_init = &r["idp_initiated"];
+    assert_eq!(idp_init["nameid"], "alice");
+    assert_eq!(idp_init["flow"], "idp-initiated");
+    assert_eq!(idp_init["issuer"], format!("{idp_url}/saml/metadata"));
+    assert_eq!(idp_init["groups"], serde_json::json!(["Staff"]));
+    // SP-initiated over the Redirect binding, then SSO without a password.
+    assert_eq!(r["sp_initiated"]["flow"], "sp-initiated");
+    assert_eq!(r["sp_initiated"]["nameid"], "alice");
+    assert!(r["sp_context"].as_str().unwrap().contains("Test SP"), "{r}");
+    assert_eq!(r["sso_without_password"], true);
+    assert_eq!(r["slo_ended_idp_session"], true);
+    // Refusals, each with a clear message.
+    assert!(
+        r["wrong_code"]
+            .as_str()
+            .unwrap()
+            .contains("code was not accepted"),
+        "{r}"
+    );
+    assert!(
+        r["replayed_code"]
+            .as_str()
+            .unwrap()
+            .contains("code was not accepted"),
+        "{r}"
+    );
+    assert!(
+        r["wrong_password"]
+            .as_str()
+            .unwrap()
+            .contains("password is wrong"),
+        "{r}"
+    );
+    assert!(
+        r["not_in_group"]
+            .as_str()
+            .unwrap()
+            .contains("do not have access"),
+        "{r}"
+    );
+    assert!(
+        r["locked"].as_str().unwrap().contains("cannot sign in now"),
+        "{r}"
+    );
+    assert!(r["blocked_ip"].as_str().unwrap().contains("denied"), "{r}");
+    assert_eq!(r["phone_overflow"], false);
+    for name in ["login", "enrolment", "mfa", "dashboard", "sp-idp-initiated"] {
+        assert!(
+            shots.join(format!("{name}.png")).exists(),
+            "screenshot {name}"
+        );
+    }
+
+    // The audit log has the right entry for each of them.
+    let text = s.idforge(&["--json", "audit", "tail", "-n", "500"], None);
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let audit = text.as_str();
+    let has = |user: &str, app: &str, result: &str, needle: &str| {
+        entries.iter().any(|e| {
+            e["username"] == user
+                && (app.is_empty() || e["application"] == app)
+                && e["result"] == result
+                && e["front_door"] == "web"
+                && e.to_string().contains(needle)
+        })
+    };
+    assert!(has("alice", "portal", "enrol", "totp:enrolled"), "{audit}");
+    assert!(
+        has("alice", "portal", "enrol-failed", "otp:wrong"),
+        "{audit}"
+    );
+    assert!(has("alice", "portal", "reject", "otp:wrong"), "{audit}");
+    assert!(has("alice", "portal", "reject", "otp:replayed"), "{audit}");
+    assert!(
+        has("alice", "portal", "reject", "wrong password"),
+        "{audit}"
+    );
+    assert!(has("alice", "test-sp", "accept", "session"), "{audit}");
+    assert!(has("alice", "test-sp", "accept", "totp:ok"), "{audit}");
+    assert!(
+        has("bob", "test-sp", "reject", "not a member of any group"),
+        "{audit}"
+    );
+    assert!(has("carol", "portal", "locked", "locked out"), "{audit}");
+    assert!(has("alice", "portal", "deny", BLOCKED_IP), "{audit}");
+    // Nothing secret in the IdP's log.
+    let log = std::fs::read_to_string(s.dir.path().join("idp.log")).unwrap();
+    for secret in [ALICE, BOB, CAROL, "SAMLResponse", "idforge_session="] {
+        assert!(!log.contains(secret), "the log contains {secret}");
+    }
+}
