@@ -27,6 +27,10 @@ struct Args {
     /// Where to listen (default: the configuration's idp.listen, 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// The public URL browsers use (default: the configuration's idp.base_url; in demo mode
+    /// with --listen, http://localhost:PORT).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
     /// Do not start the RADIUS listener even when the configuration has RADIUS clients.
     #[arg(long)]
     no_radius: bool,
@@ -37,13 +41,34 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = match Config::load(args.config.as_deref()) {
+    let mut config = match Config::load(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("idp: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Some(url) = &args.base_url {
+        if !idforge_examples::config::is_http_url(url) {
+            eprintln!("idp: --base-url must be an http:// or https:// URL");
+            return ExitCode::from(2);
+        }
+        config.idp.base_url.clone_from(url);
+    } else if let (true, Some(listen)) = (config.demo, args.listen) {
+        config.idp.base_url = format!("http://localhost:{}", listen.port());
+    }
+    if config.demo {
+        // The demo SP lives on this server: follow the base URL.
+        let default_base = idforge_examples::config::IdpSettings::default().base_url;
+        let base = config.idp.base().to_owned();
+        for app in &mut config.apps {
+            for url in [&mut app.entity_id, &mut app.acs_url].into_iter().flatten() {
+                if let Some(rest) = url.strip_prefix(&default_base) {
+                    *url = format!("{base}{rest}");
+                }
+            }
+        }
+    }
     init_tracing(config.log.format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

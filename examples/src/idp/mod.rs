@@ -20,6 +20,7 @@
 //! someone in (a password, a code, a session token, an assertion) is logged.
 
 pub mod apps;
+pub mod demo_sp;
 mod handlers;
 pub mod keys;
 pub mod metrics;
@@ -191,7 +192,14 @@ impl Idp {
 
     /// The axum application.
     pub fn router(&self) -> Router {
-        Router::new()
+        let mut router = Router::new();
+        if self.inner.service.config().demo && self.app(demo_sp::DEMO_SP_APP).is_some() {
+            router = router
+                .route("/demo-sp/", get(demo_sp::home))
+                .route("/demo-sp/login", get(demo_sp::login))
+                .route("/demo-sp/acs", post(demo_sp::acs));
+        }
+        router
             .route("/", get(handlers::dashboard))
             .route("/login", get(handlers::login_page).post(handlers::login))
             .route("/login/mfa", get(handlers::mfa_page).post(handlers::mfa))

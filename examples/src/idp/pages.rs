@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("message.html", include_str!("templates/message.html")),
     ("post.html", include_str!("templates/post.html")),
+    ("demo_sp.html", include_str!("templates/demo_sp.html")),
 ];
 
 const STATIC: &[(&str, &str, &str)] = &[
