@@ -94,7 +94,7 @@ fn wait_for_line(child: &mut Child, marker: &str, what: &str) {
         }
     });
     assert!(
-        rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+        rx.recv_timeout(Duration::from_mins(1)).is_ok(),
         "{what} did not start"
     );
 }
