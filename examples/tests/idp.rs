@@ -932,3 +932,70 @@ async fn metadata_health_and_metrics_endpoints() {
     );
     assert!(m.body.contains("idforge_idp_sessions "));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_configured_certificate() {
+    let (f, _service) = fixture(None, "").await;
+    let mut config = f.config();
+    config.idp.tls_certificate = Some(f.dir.path().join("idp-cert.pem"));
+    config.idp.tls_key = Some(idforge_examples::secret::SecretValue::parse(&format!(
+        "file:{}",
+        f.dir.path().join("idp-key.pem").display()
+    )));
+    let store = idforge_examples::service::open_store(&config)
+        .await
+        .unwrap();
+    let service = Arc::new(
+        Service::with_store(config, store, Arc::new(MemoryNotifier::default()))
+            .await
+            .unwrap(),
+    );
+    let idp = Idp::new(service).await.unwrap();
+    assert!(idp.is_tls());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(idp.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    // Python's ssl module as the client: the handshake, the certificate served, a request.
+    let script = format!(
+        r#"
+import ssl, socket, urllib.request
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+with socket.create_connection(("127.0.0.1", {port})) as raw:
+    with ctx.wrap_socket(raw) as tls:
+        der = tls.getpeercert(binary_form=True)
+        print("version", tls.version())
+print("cert", ssl.DER_cert_to_PEM_cert(der).replace("\n", ""))
+with urllib.request.urlopen("https://127.0.0.1:{port}/healthz", context=ctx) as r:
+    print("status", r.status, r.read().decode().strip())
+"#
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("status 200 ok"), "{text}");
+    assert!(text.contains("version TLSv1.3"), "{text}");
+    let ours: String = std::fs::read_to_string(f.dir.path().join("idp-cert.pem"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(text.replace('\n', "").contains(&ours), "{text}");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -159,7 +159,8 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
         None => None,
     };
     let base = idp.base_url().to_owned();
-    println!("idforge IdP listening on http://{local}");
+    let scheme = if idp.is_tls() { "https" } else { "http" };
+    println!("idforge IdP listening on {scheme}://{local}");
     println!("Sign in at:  {base}/");
     println!("Metadata:    {base}/saml/metadata");
     if demo {

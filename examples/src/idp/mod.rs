@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod pages;
 pub mod session;
 mod sso;
+pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -113,6 +114,7 @@ struct Inner {
     proxies: Vec<IpNet>,
     limiter: Mutex<RateLimiter>,
     metadata_xml: String,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Idp {
@@ -122,6 +124,7 @@ impl Idp {
         let keys = keys::load(config)?;
         let apps = apps::load(config, service.store()).await?;
         let pages = Pages::new(config.idp.templates_dir.as_deref())?;
+        let tls = tls::acceptor(&config.idp)?;
         let base = config.idp.base().to_owned();
         let entity_id = config.idp.entity_id();
         let proxies = config
@@ -153,6 +156,7 @@ impl Idp {
                 base,
                 proxies,
                 metadata_xml,
+                tls,
             }),
         })
     }
@@ -170,6 +174,11 @@ impl Idp {
     /// The service core.
     pub fn service(&self) -> &Arc<Service> {
         &self.inner.service
+    }
+
+    /// Whether the listener speaks HTTPS (`idp.tls_certificate`).
+    pub fn is_tls(&self) -> bool {
+        self.inner.tls.is_some()
     }
 
     /// The SAML applications.
@@ -242,12 +251,16 @@ impl Idp {
                 }
             }
         });
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = if let Some(acceptor) = self.inner.tls.clone() {
+            tls::serve(listener, acceptor, self.router(), shutdown).await
+        } else {
+            let app = self
+                .router()
+                .into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        };
         purge.abort();
         result
     }
