@@ -311,8 +311,9 @@ pub struct IdpSettings {
     pub base_url: String,
     /// The SAML entity ID (default `BASE_URL/saml/metadata`).
     pub entity_id: Option<String>,
-    /// The signing key (PKCS#8 PEM), as `file:PATH` or `env:NAME`. Required unless `demo`,
-    /// where `DATA_DIR/idp-signing-key.pem` and a self-signed certificate are generated.
+    /// The signing key (PKCS#8 PEM), as `file:PATH` or `env:NAME`. The `idp` binary needs it
+    /// unless `demo`, where `DATA_DIR/idp-signing-key.pem` and a self-signed certificate are
+    /// generated.
     pub signing_key: Option<SecretValue>,
     /// The signing certificate (PEM file) published in the metadata.
     pub certificate: Option<PathBuf>,
@@ -705,7 +706,7 @@ impl Config {
                 }
             }
         }
-        if let Err((key, message)) = self.idp.check(self.demo) {
+        if let Err((key, message)) = self.idp.check() {
             return Err((format!("idp.{key}"), message));
         }
         if let Some(app) = &self.radius.app
@@ -847,18 +848,12 @@ pub fn is_http_url(text: &str) -> bool {
 
 impl IdpSettings {
     /// Checks the settings; the key is relative to `idp`.
-    fn check(&self, demo: bool) -> Result<(), (String, String)> {
+    fn check(&self) -> Result<(), (String, String)> {
         let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
         if !is_http_url(&self.base_url) || self.base_url.contains(['?', '#']) {
             return err(
                 "base_url",
                 "must be an http:// or https:// URL without query",
-            );
-        }
-        if self.signing_key.is_none() && !demo {
-            return err(
-                "signing_key",
-                "is required (a PKCS#8 PEM file as file:PATH); `idforge saml keygen` makes one",
             );
         }
         if self.signing_key.is_some() != self.certificate.is_some() {

@@ -597,8 +597,9 @@ fn check_record(
         }
     }
 
+    // Only a valid name yields a user to create (an invalid one is a problem above).
     let user = match name {
-        Some(n) if !unreadable => Some((
+        Some(n) if !unreadable && key.is_some() => Some((
             NewUser {
                 name: n.to_owned(),
                 display_name: display_name.map(str::to_owned),

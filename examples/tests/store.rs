@@ -86,7 +86,7 @@ async fn enrol(store: &Store, user_id: i64, secret: &Secret) -> String {
 async fn users_groups_and_memberships() {
     for b in backends("users_groups_and_memberships") {
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 2, "{}", b.name);
+        assert_eq!(s.schema_version().await.unwrap(), 3, "{}", b.name);
         let alice = s.create_user(&user("Alice")).await.unwrap();
         assert!(matches!(
             s.create_user(&user("alice")).await,
@@ -133,7 +133,7 @@ async fn users_groups_and_memberships() {
         // Reopening applies no migration twice.
         s.close().await;
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 2);
+        assert_eq!(s.schema_version().await.unwrap(), 3);
     }
 }
 
@@ -610,4 +610,64 @@ async fn a_sqlite_store_copies_into_postgres() {
     let bob = t.create_user(&user("bob")).await.unwrap();
     assert!(bob.id > a.id);
     t.create_group("Admins").await.unwrap();
+}
+
+#[tokio::test]
+async fn web_sessions_expire_end_with_their_user_and_are_purged() {
+    for b in backends("web_sessions") {
+        let s = b.open().await;
+        let alice = s.create_user(&user("alice")).await.unwrap();
+        let mut row = idforge_examples::store::WebSession {
+            id_hash: "a".repeat(64),
+            user_id: Some(alice.id),
+            created_at: 1_000,
+            last_seen: 1_000,
+            expires_at: 2_000,
+            data: "{\"csrf\":\"x\"}".into(),
+        };
+        s.save_web_session(&row).await.unwrap();
+        assert_eq!(
+            s.web_session(&row.id_hash, 1_500).await.unwrap(),
+            Some(row.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.web_session(&row.id_hash, 2_000).await.unwrap(),
+            None,
+            "expired"
+        );
+        // Saving again updates in place (no second row).
+        row.expires_at = 3_000;
+        row.data = "{\"csrf\":\"y\"}".into();
+        s.save_web_session(&row).await.unwrap();
+        assert_eq!(
+            s.web_session(&row.id_hash, 2_500)
+                .await
+                .unwrap()
+                .unwrap()
+                .data,
+            row.data
+        );
+        assert_eq!(s.count_web_sessions(2_500).await.unwrap(), 1);
+        let anonymous = idforge_examples::store::WebSession {
+            id_hash: "b".repeat(64),
+            user_id: None,
+            expires_at: 1_100,
+            ..row.clone()
+        };
+        s.save_web_session(&anonymous).await.unwrap();
+        assert_eq!(s.purge_web_sessions(1_200).await.unwrap(), 1);
+        assert_eq!(s.delete_web_sessions_of(alice.id).await.unwrap(), 1);
+        s.save_web_session(&row).await.unwrap();
+        // Deleting the user ends the session (foreign key cascade).
+        s.delete_user("alice").await.unwrap();
+        assert_eq!(
+            s.web_session(&row.id_hash, 2_500).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert!(!s.delete_web_session(&row.id_hash).await.unwrap());
+    }
 }
