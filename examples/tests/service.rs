@@ -553,3 +553,169 @@ async fn codes_proven_by_a_challenge_response_are_accepted_once() {
         &svc.authenticate_with_proof(&later, &check).await.unwrap()
     ));
 }
+
+/// A session vouches for the first factor; its second factor satisfies an application that
+/// allows the method, a locked account or an application outside the user's groups do not
+/// pass, and each decision is audited.
+#[tokio::test]
+async fn a_signed_in_session_signs_in_to_further_apps_through_the_same_checks() {
+    let f = fixture().await;
+    let s = f.service.store();
+    let session =
+        |second: Option<&'static str>, user: &'static str, app: &'static str| AuthRequest {
+            first_factor: FirstFactorInput::Session {
+                second_factor: second,
+            },
+            ..request(user, app, None)
+        };
+    // With the session's TOTP: accepted without a code.
+    let o = f
+        .service
+        .authenticate(&session(Some("totp"), "alice", "aws-console"))
+        .await
+        .unwrap();
+    assert!(accepted(&o), "{o:?}");
+    // Without a second factor: step-up.
+    let o = f
+        .service
+        .authenticate(&session(None, "alice", "aws-console"))
+        .await
+        .unwrap();
+    assert!(matches!(o, Outcome::NeedSecondFactor(_)), "{o:?}");
+    // A method the policy does not allow is no second factor for it.
+    let o = f
+        .service
+        .authenticate(&session(Some("sms"), "alice", "aws-console"))
+        .await
+        .unwrap();
+    assert!(matches!(o, Outcome::NeedSecondFactor(_)), "{o:?}");
+    // The AWS app is for Staff: bob (no group) is refused, with the reason audited.
+    let bob = s
+        .create_user(&NewUser {
+            name: "bob".into(),
+            source: "local".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let o = f
+        .service
+        .authenticate(&session(Some("totp"), "bob", "aws-console"))
+        .await
+        .unwrap();
+    let Outcome::Reject { message, audit_id } = o else {
+        panic!("{o:?}")
+    };
+    assert_eq!(message, idforge_examples::service::NO_ACCESS);
+    let entry = s.audit_tail(1, Some("bob")).await.unwrap().remove(0);
+    assert_eq!(entry.id, audit_id);
+    assert!(
+        entry
+            .reasons
+            .iter()
+            .any(|r| r.contains("not a member of any group"))
+    );
+    assert!(entry.factors.contains(&"session".to_owned()));
+    // A locked account's session signs in nowhere.
+    s.set_status("alice", UserStatus::Disabled).await.unwrap();
+    let o = f
+        .service
+        .authenticate(&session(Some("totp"), "alice", "aws-console"))
+        .await
+        .unwrap();
+    assert!(matches!(o, Outcome::Reject { .. }), "{o:?}");
+    let _ = bob;
+}
+
+#[tokio::test]
+async fn totp_enrolment_checks_the_code_stores_the_factor_and_uses_the_code() {
+    use idforge_examples::service::{EnrolRequest, Enrolment};
+    let f = fixture().await;
+    let s = f.service.store();
+    let carol = s
+        .create_user(&NewUser {
+            name: "carol".into(),
+            source: "local".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    s.set_password_hash(carol.id, &f.service.hasher().hash_new("carol pw").unwrap())
+        .await
+        .unwrap();
+    s.add_member("carol", "Staff").await.unwrap();
+    let new_secret = Secret::from_bytes(b"carol's new 20 bytes").unwrap();
+    let req = EnrolRequest {
+        user_id: carol.id,
+        username: "carol",
+        application: "aws-console",
+        source_ip: "198.51.100.7".parse().unwrap(),
+        front_door: FrontDoor::Web,
+        now: NOW,
+    };
+    let wrong = f
+        .service
+        .enroll_totp(&req, "app", &new_secret, &code(&f.secret, NOW))
+        .await
+        .unwrap();
+    assert!(matches!(wrong, Enrolment::WrongCode { .. }), "{wrong:?}");
+    assert!(
+        s.factors_of(carol.id).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    // The first login waits for a second factor carol does not have yet.
+    let p = pending(
+        f.service
+            .authenticate(&request("carol", "aws-console", Some("carol pw")))
+            .await
+            .unwrap(),
+    );
+    let enrolment_code = code(&new_secret, NOW);
+    let Enrolment::Enrolled(proof) = f
+        .service
+        .enroll_totp(&req, "app", &new_secret, &enrolment_code)
+        .await
+        .unwrap()
+    else {
+        panic!("not enrolled")
+    };
+    assert_eq!(s.factors_of(carol.id).await.unwrap().len(), 1);
+    let o = f
+        .service
+        .complete_with_enrolment(p, &proof, NOW)
+        .await
+        .unwrap();
+    assert!(accepted(&o), "{o:?}");
+    // The confirmation code is used up.
+    let p = pending(
+        f.service
+            .authenticate(&request("carol", "aws-console", Some("carol pw")))
+            .await
+            .unwrap(),
+    );
+    let o = f.service.complete(p, &enrolment_code, NOW).await.unwrap();
+    assert!(matches!(o, Outcome::Reject { .. }), "{o:?}");
+    // A second enrolment needs the first factor (self-service), so it is refused here.
+    let again = f
+        .service
+        .enroll_totp(&req, "app", &new_secret, &code(&new_secret, NOW + 30))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Enrolment::AlreadyEnrolled { .. }),
+        "{again:?}"
+    );
+    // A proof for another user's pending login is refused.
+    let p = pending(
+        f.service
+            .authenticate(&request("alice", "aws-console", Some("correct horse")))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        f.service
+            .complete_with_enrolment(p, &proof, NOW)
+            .await
+            .is_err()
+    );
+}
