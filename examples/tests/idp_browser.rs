@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::too_many_lines)]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,6 +23,42 @@ const ALICE: &str = "alice-correct-horse";
 const BOB: &str = "bob-battery-staple";
 const CAROL: &str = "carol-tr0ub4dor";
 const BLOCKED_IP: &str = "203.0.113.66";
+
+/// The applications, policy and rules every instance has (`{d}`: the test directory).
+const CONFIG_REST: &str = r#"
+[[apps]]
+id = "aws-console"
+name = "AWS console"
+kind = "aws"
+session_duration_secs = 3600
+
+[[apps.roles]]
+group = "Staff"
+role_arn = "arn:aws:iam::123456789012:role/e2e-readonly"
+provider_arn = "arn:aws:iam::123456789012:saml-provider/idforge-e2e"
+
+[[apps]]
+id = "test-sp"
+name = "Test SP"
+kind = "saml"
+metadata_file = "{d}/sp.xml"
+groups = ["Staff"]
+
+[policy.default]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["totp", "backup_code"]
+
+[policy.lockout.user]
+max_failures = 3
+window_secs = 600
+lock_secs = 600
+
+[[adaptive.networks]]
+name = "blocked-test-net"
+action = "block"
+ranges = ["203.0.113.0/24"]
+"#;
 
 fn required() -> bool {
     std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some()
@@ -134,6 +173,37 @@ impl Setup {
 }
 
 fn setup(idp_port: u16, sp_base: &str, python: &Path) -> Setup {
+    setup_on(idp_port, sp_base, python, None)
+}
+
+/// The configuration of an instance on `port`; instances share the store, keys, entity ID.
+fn config_text(dir: &Path, idp_port: u16, store_url: Option<&str>) -> String {
+    let d = dir.display();
+    let store = store_url.map_or_else(String::new, |u| format!("url = \"{u}\"\n"));
+    format!(
+        r#"data_dir = "{d}/data"
+groups = ["Staff", "Contractors"]
+
+[store]
+{store}encryption_key = "env:IDFORGE_TEST_STORE_KEY"
+
+[otp]
+issuer = "idforge e2e"
+totp_ahead = 3
+
+[idp]
+base_url = "http://localhost:{idp_port}"
+entity_id = "http://idp.e2e.test/saml/metadata"
+listen = "127.0.0.1:{idp_port}"
+signing_key = "file:{d}/idp-key.pem"
+certificate = "{d}/idp-cert.pem"
+trusted_proxies = ["127.0.0.1"]
+{CONFIG_REST}"#
+    )
+    .replace("{d}", &d.to_string())
+}
+
+fn setup_on(idp_port: u16, sp_base: &str, python: &Path, store_url: Option<&str>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let keygen = Command::new(env!("CARGO_BIN_EXE_idforge"))
@@ -153,80 +223,97 @@ fn setup(idp_port: u16, sp_base: &str, python: &Path) -> Setup {
         .output()
         .unwrap();
     assert!(sp.status.success(), "test SP metadata: {sp:?}");
-    let d = dir.path().display();
-    let text = format!(
-        r#"data_dir = "{d}/data"
-groups = ["Staff", "Contractors"]
-
-[store]
-encryption_key = "env:IDFORGE_TEST_STORE_KEY"
-
-[otp]
-issuer = "idforge e2e"
-totp_ahead = 3
-
-[idp]
-base_url = "http://localhost:{idp_port}"
-listen = "127.0.0.1:{idp_port}"
-signing_key = "file:{d}/idp-key.pem"
-certificate = "{d}/idp-cert.pem"
-trusted_proxies = ["127.0.0.1"]
-
-[[apps]]
-id = "aws-console"
-name = "AWS console"
-kind = "aws"
-session_duration_secs = 3600
-
-[[apps.roles]]
-group = "Staff"
-role_arn = "arn:aws:iam::123456789012:role/e2e-readonly"
-provider_arn = "arn:aws:iam::123456789012:saml-provider/idforge-e2e"
-
-[[apps]]
-id = "test-sp"
-name = "Test SP"
-kind = "saml"
-metadata_file = "{d}/sp.xml"
-groups = ["Staff"]
-
-[policy.default]
-first_factor = "local_password"
-second_factor = "required"
-methods = ["totp", "backup_code"]
-
-[policy.lockout.user]
-max_failures = 3
-window_secs = 600
-lock_secs = 600
-
-[[adaptive.networks]]
-name = "blocked-test-net"
-action = "block"
-ranges = ["203.0.113.0/24"]
-"#
-    );
+    let text = config_text(dir.path(), idp_port, store_url);
     let config = dir.path().join("idp.toml");
     std::fs::write(&config, text).unwrap();
     Setup { dir, config, key }
 }
 
-#[test]
-fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
-    let python = python();
-    let pysaml2 = Command::new(&python)
+fn start_idp(s: &Setup, config: &Path, log: &str) -> Guard {
+    let mut idp = Command::new(env!("CARGO_BIN_EXE_idp"))
+        .arg("--config")
+        .arg(config)
+        .env("IDFORGE_TEST_STORE_KEY", &s.key)
+        .env("IDFORGE_LOG", "info")
+        .env_remove("IDFORGE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(s.dir.path().join(log))
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut idp, "listening on", "idp");
+    Guard(idp)
+}
+
+fn start_sp(s: &Setup, python: &Path, port: u16, base: &str, idp_url: &str) -> Guard {
+    let mut sp = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/test_sp.py"))
+        .args(["serve", "--port", &port.to_string(), "--base", base])
+        .arg("--idp-metadata-url")
+        .arg(format!("{idp_url}/saml/metadata"))
+        .arg("--key-dir")
+        .arg(s.dir.path().join("sp-keys"))
+        .args(["--max-seconds", "300"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(s.dir.path().join("sp.log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut sp, "test-sp listening on", "test SP");
+    Guard(sp)
+}
+
+/// Whether the browser peers are here (else skip, or fail where they are required).
+fn browser_peers(python: &Path) -> bool {
+    let pysaml2 = Command::new(python)
         .args(["-c", "import saml2"])
         .output()
         .is_ok_and(|o| o.status.success());
     let node_modules = browser_dir().join("node_modules/playwright-core");
     let chromium = Path::new("/usr/bin/chromium").exists();
-    if !(peer(pysaml2, "pysaml2")
+    peer(pysaml2, "pysaml2")
         && peer(
             node_modules.exists(),
             "playwright-core (npm ci in tests/browser)",
         )
-        && peer(chromium, "chromium"))
-    {
+        && peer(chromium, "chromium")
+}
+
+/// Runs a browser script; returns its `E2E` results.
+fn run_script(s: &Setup, script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(browser_dir().join(script))
+        .envs(env.iter().copied())
+        .env("SCREENSHOT_DIR", &shots)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = |name: &str| std::fs::read_to_string(s.dir.path().join(name)).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{script} failed: {stdout}\n--- node stderr ---\n{}\n--- idp logs ---\n{}{}\n--- sp log ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        log("idp.log"),
+        log("idp-b.log"),
+        log("sp.log")
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("E2E "))
+        .unwrap_or_else(|| panic!("no results: {stdout}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
+    let python = python();
+    if !browser_peers(&python) {
         return;
     }
     let idp_port = free_port();
@@ -273,68 +360,23 @@ fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
         Some(CAROL),
     );
 
-    let mut idp = Command::new(env!("CARGO_BIN_EXE_idp"))
-        .arg("--config")
-        .arg(&s.config)
-        .env("IDFORGE_TEST_STORE_KEY", &s.key)
-        .env("IDFORGE_LOG", "info")
-        .env_remove("IDFORGE_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(s.dir.path().join("idp.log")).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for_line(&mut idp, "listening on", "idp");
-    let _idp = Guard(idp);
-
-    let mut sp = Command::new(&python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/test_sp.py"))
-        .args(["serve", "--port", &sp_port.to_string(), "--base", &sp_base])
-        .arg("--idp-metadata-url")
-        .arg(format!("{idp_url}/saml/metadata"))
-        .arg("--key-dir")
-        .arg(s.dir.path().join("sp-keys"))
-        .args(["--max-seconds", "300"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(s.dir.path().join("sp.log")).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for_line(&mut sp, "test-sp listening on", "test SP");
-    let _sp = Guard(sp);
-
-    let shots = screenshot_dir();
-    std::fs::create_dir_all(&shots).unwrap();
+    let _idp = start_idp(&s, &s.config, "idp.log");
+    let _sp = start_sp(&s, &python, sp_port, &sp_base, &idp_url);
     let started = Instant::now();
-    let out = Command::new("node")
-        .arg(browser_dir().join("idp_e2e.mjs"))
-        .env("IDP_URL", &idp_url)
-        .env("SP_URL", &sp_base)
-        .env("ALICE_PASSWORD", ALICE)
-        .env("BOB_PASSWORD", BOB)
-        .env("CAROL_PASSWORD", CAROL)
-        .env("BLOCKED_IP", BLOCKED_IP)
-        .env("SCREENSHOT_DIR", &shots)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let logs = || {
-        format!(
-            "\n--- node stderr ---\n{}\n--- idp log ---\n{}\n--- sp log ---\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(s.dir.path().join("idp.log")).unwrap_or_default(),
-            std::fs::read_to_string(s.dir.path().join("sp.log")).unwrap_or_default()
-        )
-    };
-    assert!(
-        out.status.success(),
-        "the browser run failed: {stdout}{}",
-        logs()
+    let r = run_script(
+        &s,
+        "idp_e2e.mjs",
+        &[
+            ("IDP_URL", idp_url.as_str()),
+            ("SP_URL", sp_base.as_str()),
+            ("ALICE_PASSWORD", ALICE),
+            ("BOB_PASSWORD", BOB),
+            ("CAROL_PASSWORD", CAROL),
+            ("BLOCKED_IP", BLOCKED_IP),
+        ],
     );
     eprintln!("browser run: {:.1} s", started.elapsed().as_secs_f64());
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("E2E "))
-        .unwrap_or_else(|| panic!("no results: {stdout}"));
-    let r: serde_json::Value = serde_json::from_str(line).unwrap();
+    let shots = screenshot_dir();
 
     assert_eq!(r["login_username_empty"], true);
     // Enrolment: the QR code renders; a wrong code keeps the same secret.
@@ -357,7 +399,7 @@ fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
     let idp_init = &r["idp_initiated"];
     assert_eq!(idp_init["nameid"], "alice");
     assert_eq!(idp_init["flow"], "idp-initiated");
-    assert_eq!(idp_init["issuer"], format!("{idp_url}/saml/metadata"));
+    assert_eq!(idp_init["issuer"], "http://idp.e2e.test/saml/metadata");
     assert_eq!(idp_init["groups"], serde_json::json!(["Staff"]));
     // SP-initiated over the Redirect binding, then SSO without a password.
     assert_eq!(r["sp_initiated"]["flow"], "sp-initiated");
@@ -447,4 +489,91 @@ fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
     for secret in [ALICE, BOB, CAROL, "SAMLResponse", "idforge_session="] {
         assert!(!log.contains(secret), "the log contains {secret}");
     }
+}
+
+/// Two `idp` processes on one PostgreSQL database, then a restart: a session made on one
+/// instance works on the other, a code used on one is refused on the other, and the session
+/// and the enrolment survive the restart.
+#[test]
+fn two_instances_on_postgresql_share_the_session_and_codes_and_survive_a_restart() {
+    let python = python();
+    if !browser_peers(&python) {
+        return;
+    }
+    let Some(pg) = postgres::Postgres::start("idp_browser_two_instances") else {
+        return;
+    };
+    let url = pg.new_database("idforge");
+    let (port_a, port_b, sp_port) = (free_port(), free_port(), free_port());
+    let sp_base = format!("http://127.0.0.1:{sp_port}");
+    let (idp_a, idp_b) = (
+        format!("http://localhost:{port_a}"),
+        format!("http://localhost:{port_b}"),
+    );
+    let s = setup_on(port_a, &sp_base, &python, Some(&url));
+    let config_b = s.dir.path().join("idp-b.toml");
+    std::fs::write(&config_b, config_text(s.dir.path(), port_b, Some(&url))).unwrap();
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--group",
+            "Staff",
+            "--password-stdin",
+        ],
+        Some(ALICE),
+    );
+    let enrolled: serde_json::Value =
+        serde_json::from_str(&s.idforge(&["--json", "otp", "enroll", "alice", "--no-qr"], None))
+            .unwrap();
+    let uri = enrolled["uri"].as_str().unwrap();
+    let secret = uri
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .unwrap()
+        .to_owned();
+    let a = start_idp(&s, &s.config, "idp.log");
+    let _b = start_idp(&s, &config_b, "idp-b.log");
+    let _sp = start_sp(&s, &python, sp_port, &sp_base, &idp_a);
+    let state = s.dir.path().join("browser-state.json");
+    let state_text = state.display().to_string();
+    let env = [
+        ("IDP_A", idp_a.as_str()),
+        ("IDP_B", idp_b.as_str()),
+        ("SP_URL", sp_base.as_str()),
+        ("ALICE_PASSWORD", ALICE),
+        ("TOTP_SECRET", secret.as_str()),
+        ("STATE_FILE", state_text.as_str()),
+    ];
+    let r = run_script(
+        &s,
+        "idp_reliability.mjs",
+        &[&env[..], &[("PHASE", "shared")]].concat(),
+    );
+    assert_eq!(r["b_signed_in"], true, "{r}");
+    assert_eq!(r["sso_from_b"], "alice", "{r}");
+    assert!(
+        r["replay_on_b"]
+            .as_str()
+            .unwrap()
+            .contains("code was not accepted"),
+        "{r}"
+    );
+    // Restart instance A: the session and the enrolment are in the store.
+    drop(a);
+    let _a = start_idp(&s, &s.config, "idp.log");
+    let r = run_script(
+        &s,
+        "idp_reliability.mjs",
+        &[&env[..], &[("PHASE", "restart")]].concat(),
+    );
+    assert_eq!(r["after_restart"], "Your applications", "{r}");
+    assert!(
+        r["factors"][0]
+            .as_str()
+            .unwrap()
+            .contains("Authenticator app"),
+        "{r}"
+    );
 }
