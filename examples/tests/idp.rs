@@ -999,3 +999,52 @@ with urllib.request.urlopen("https://127.0.0.1:{port}/healthz", context=ctx) as 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_admin_cli_ends_web_sessions_on_logout_disable_and_new_password() {
+    let (f, service) = fixture(None, "\n[otp]\ntotp_ahead = 3\n").await;
+    let idp = Idp::new(service).await.unwrap();
+    let config = f.dir.path().join("idp-test.toml");
+    std::fs::write(&config, &f.text).unwrap();
+    let cli = |args: &[&str], stdin: &str| {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_idforge"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("IDFORGE_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let mut step = 0;
+    for command in [
+        vec!["user", "logout", "alice"],
+        vec!["user", "passwd", "alice"],
+        vec!["user", "disable", "alice"],
+    ] {
+        let mut b = Browser::new(&idp);
+        let a = b.login("alice", Some(&f.code(step))).await;
+        step += 1;
+        assert_eq!(
+            b.get("/").await.status,
+            StatusCode::OK,
+            "{command:?} {}",
+            a.body
+        );
+        let out = cli(&command, &format!("{PASSWORD}\n"));
+        assert!(out.contains("1 web session(s)"), "{command:?}: {out}");
+        assert_eq!(b.get("/").await.location(), "/login", "{command:?}");
+    }
+}

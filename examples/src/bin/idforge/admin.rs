@@ -71,6 +71,8 @@ pub(crate) enum UserCommand {
     Enable(UserArg),
     /// Clear a lockout after failed logins.
     Unlock(UserArg),
+    /// End the user's web sessions (every browser signs in again).
+    Logout(UserArg),
     /// Delete a user and everything enrolled (the audit log keeps its entries).
     Delete(UserArg),
     /// Set a local user's password (read from stdin).
@@ -387,9 +389,19 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
             });
         }
         UserCommand::Disable(a) => {
-            store.set_status(&a.user, UserStatus::Disabled).await?;
-            ctx.print(&json!({"user": a.user, "status": "disabled"}), || {
-                format!("disabled {}", a.user)
+            let u = store.require_user(&a.user).await?;
+            store.set_status(&u.name, UserStatus::Disabled).await?;
+            let ended = store.delete_web_sessions_of(u.id).await?;
+            ctx.print(
+                &json!({"user": u.name, "status": "disabled", "sessions_ended": ended}),
+                || format!("disabled {} ({ended} web session(s) ended)", u.name),
+            );
+        }
+        UserCommand::Logout(a) => {
+            let u = store.require_user(&a.user).await?;
+            let ended = store.delete_web_sessions_of(u.id).await?;
+            ctx.print(&json!({"user": u.name, "sessions_ended": ended}), || {
+                format!("{ended} web session(s) of {} ended", u.name)
             });
         }
         UserCommand::Enable(a) => {
@@ -428,9 +440,12 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
             let p = read_secret_line()?;
             let hash = service.hasher().hash_new(&p)?;
             store.set_password_hash(u.id, &hash).await?;
-            ctx.print(&json!({"user": u.name, "password": "set"}), || {
-                format!("password set for {}", u.name)
-            });
+            // A new password ends the sessions the old one opened.
+            let ended = store.delete_web_sessions_of(u.id).await?;
+            ctx.print(
+                &json!({"user": u.name, "password": "set", "sessions_ended": ended}),
+                || format!("password set for {} ({ended} web session(s) ended)", u.name),
+            );
         }
         UserCommand::Import(a) => return import(ctx, store, a).await,
     }
