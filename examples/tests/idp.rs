@@ -1028,15 +1028,18 @@ async fn the_admin_cli_ends_web_sessions_on_logout_disable_and_new_password() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
-    let mut step = 0;
-    for command in [
+    for (step, command) in [
         vec!["user", "logout", "alice"],
         vec!["user", "passwd", "alice"],
         vec!["user", "disable", "alice"],
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let mut b = Browser::new(&idp);
-        let a = b.login("alice", Some(&f.code(step))).await;
-        step += 1;
+        let a = b
+            .login("alice", Some(&f.code(i64::try_from(step).unwrap())))
+            .await;
         assert_eq!(
             b.get("/").await.status,
             StatusCode::OK,
