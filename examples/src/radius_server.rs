@@ -61,7 +61,6 @@ use idforge_radius::server::{
     ClientId, DropReason, Event, NasClient, Request, Server, ServerConfig,
 };
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -1137,54 +1136,35 @@ impl Metrics {
     }
 }
 
-/// A minimal HTTP/1.1 endpoint: `GET /metrics` answers the metrics, anything else 404; one
-/// request a connection.
+/// `GET /metrics` over HTTP (axum), until the server stops.
 async fn serve_metrics(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stopped| *stopped) => break,
-            a = listener.accept() => a,
-        };
-        let Ok((mut stream, _)) = accepted else {
-            continue;
-        };
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let mut request = Vec::with_capacity(512);
-            let mut chunk = [0u8; 512];
-            let read = tokio::time::timeout(Duration::from_secs(5), async {
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            })
-            .await;
-            if read.is_err() {
-                return;
-            }
-            let first = request.split(|&b| b == b'\n').next().unwrap_or_default();
-            let response = if first.starts_with(b"GET /metrics ")
-                || first.starts_with(b"GET /metrics?")
-            {
-                let body = shared.metrics.render();
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let shared = Arc::clone(&shared);
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    shared.metrics.render(),
                 )
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_owned()
-            };
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
+            }
+        }),
+    );
+    let stopped = async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped)
+        .await
+    {
+        tracing::warn!(error = %e, "the metrics listener failed");
     }
 }
 

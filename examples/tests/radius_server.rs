@@ -1037,7 +1037,9 @@ async fn metrics_count_decisions_drops_and_latency() {
     let get = |path: &'static str| async move {
         let mut stream = tokio::net::TcpStream::connect(metrics).await.unwrap();
         stream
-            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
             .await
             .unwrap();
         let mut text = String::new();
