@@ -429,6 +429,7 @@ fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
             .contains("password is wrong"),
         "{r}"
     );
+    assert_eq!(r["autofocus"], "username", "{r}");
     assert!(
         r["not_in_group"]
             .as_str()

@@ -124,11 +124,16 @@ try {
   results.slo_ended_idp_session = await page.isVisible('#password');
   await sp.close();
 
-  // 6. Wrong password.
+  // 6. Wrong password, typed with the keyboard only (the user name field has the focus,
+  // Tab moves to the password, Enter submits).
   const wrong = await browser.newContext({ locale: 'en-US' });
   page = await wrong.newPage();
   await page.goto(`${IDP}/login`);
-  await signIn(page, 'alice', 'not-the-password');
+  results.autofocus = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  await page.keyboard.type('alice');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('not-the-password');
+  await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
   results.wrong_password = await errorText(page);
   await shot(page, 'login-wrong-password');
   await wrong.close();
