@@ -757,7 +757,9 @@ impl Shared {
             .filter(|s| !s.is_empty());
         // A Calling-Station-Id that is an address is the user's (VPN clients); anything
         // else (a MAC address, a phone number) identifies the device. Without an address
-        // the NAS's own address stands for the user's.
+        // the NAS's own address stands for the user's, for the adaptive rules and the audit;
+        // the per-address lockout then does not apply, as every user behind that NAS (AWS
+        // Directory Service, a VPN concentrator) shares the address.
         let calling_ip = calling.and_then(|c| c.parse::<IpAddr>().ok());
         let source_ip = calling_ip.unwrap_or_else(|| request.from().ip());
         let device = calling.filter(|_| calling_ip.is_none());
@@ -766,6 +768,7 @@ impl Shared {
             username: user,
             application: &self.app.id,
             source_ip,
+            source_is_client: calling_ip.is_some(),
             device,
             front_door: FrontDoor::Radius,
             now,
@@ -1303,6 +1306,7 @@ mod tests {
             username: "alice".into(),
             application: "vpn".into(),
             source_ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            source_is_client: false,
             device: None,
             methods: vec!["totp".into()],
             challenged: false,

@@ -132,6 +132,12 @@ pub struct AuthRequest<'a> {
     pub application: &'a str,
     /// The client address.
     pub source_ip: IpAddr,
+    /// Whether `source_ip` is the client's own address. A RADIUS request without an address
+    /// in Calling-Station-Id carries only the NAS's, which every user behind that NAS shares
+    /// (AWS Directory Service, a VPN concentrator): then the per-address lockout is not
+    /// applied, so that one user's failures cannot lock out all the others; the per-user
+    /// lockout still is.
+    pub source_is_client: bool,
     /// A device identifier, if the front door has one (a cookie, Calling-Station-Id).
     pub device: Option<&'a str>,
     /// Where the request came in.
@@ -151,6 +157,7 @@ impl std::fmt::Debug for AuthRequest<'_> {
             .field("username", &self.username)
             .field("application", &self.application)
             .field("source_ip", &self.source_ip)
+            .field("source_is_client", &self.source_is_client)
             .field("device", &self.device)
             .field("front_door", &self.front_door)
             .field("now", &self.now)
@@ -194,6 +201,9 @@ pub struct PendingLogin {
     pub application: String,
     /// The client address.
     pub source_ip: IpAddr,
+    /// Whether `source_ip` is the client's own (see [`AuthRequest::source_is_client`]).
+    #[serde(default = "yes")]
+    pub source_is_client: bool,
     /// The device identifier.
     pub device: Option<String>,
     /// Allowed methods.
@@ -208,6 +218,10 @@ pub struct PendingLogin {
     pub expires_at: u64,
     /// Front door.
     pub front_door: FrontDoor,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How long a pending login waits for its code.
@@ -517,12 +531,15 @@ impl Service {
         let mut factors = Vec::new();
         let mut reasons = Vec::new();
         let user_key = format!("user:{}", crate::store::name_key(req.username));
-        let ip_key = format!("ip:{}", req.source_ip.to_canonical());
+        let ip_key = ip_key(req.source_ip, req.source_is_client);
         let lockout = *self.policies.lockout();
 
         // 1. Lockout gate.
         let (user_state, _) = self.store.lockout(&user_key).await?;
-        let (ip_state, _) = self.store.lockout(&ip_key).await?;
+        let ip_state = match &ip_key {
+            Some(k) => self.store.lockout(k).await?.0,
+            None => idforge_policy::LockoutState::default(),
+        };
         match lockout.gate(&user_state, &ip_state, req.now) {
             Gate::Open => {}
             Gate::Locked { until } => {
@@ -543,7 +560,7 @@ impl Service {
             .first_factor(req, known, &mut factors, &mut reasons)
             .await?
         else {
-            self.record_failure(&user_key, &ip_key, req.now, req.username)
+            self.record_failure(&user_key, ip_key.as_deref(), req.now, req.username)
                 .await?;
             let id = self.audit(req, None, &factors, "reject", &reasons).await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
@@ -679,6 +696,7 @@ impl Service {
             username: user.name.clone(),
             application: req.application.to_owned(),
             source_ip: req.source_ip,
+            source_is_client: req.source_is_client,
             device: req.device.map(str::to_owned),
             methods: methods.iter().map(|m| m.as_str().to_owned()).collect(),
             challenged,
@@ -1102,7 +1120,7 @@ impl Service {
             }
         }
         let user_key = format!("user:{}", crate::store::name_key(&pending.username));
-        let ip_key = format!("ip:{}", pending.source_ip.to_canonical());
+        let ip_key = ip_key(pending.source_ip, pending.source_is_client);
         if let Some(f) = outcome {
             pending.factors.push(f);
             let user = self.store.require_user(&pending.username).await?;
@@ -1127,7 +1145,7 @@ impl Service {
                     self.notifier.notify(&alert);
                 }
             }
-            self.record_failure(&user_key, &ip_key, now, &pending.username)
+            self.record_failure(&user_key, ip_key.as_deref(), now, &pending.username)
                 .await?;
             let id = self.audit_pending(&pending, now, "reject").await?;
             Ok(reject(INVALID_CREDENTIALS, id))
@@ -1210,7 +1228,7 @@ impl Service {
     async fn record_failure(
         &self,
         user_key: &str,
-        ip_key: &str,
+        ip_key: Option<&str>,
         now: u64,
         username: &str,
     ) -> Result<(), ServiceError> {
@@ -1219,9 +1237,11 @@ impl Service {
             .store
             .update_lockout(user_key, |s| lockout.user.record_failure(s, now).0)
             .await?;
-        self.store
-            .update_lockout(ip_key, |s| lockout.source.record_failure(s, now).0)
-            .await?;
+        if let Some(ip_key) = ip_key {
+            self.store
+                .update_lockout(ip_key, |s| lockout.source.record_failure(s, now).0)
+                .await?;
+        }
         if state.disabled
             && let Some(u) = self.store.user(username).await?
             && u.status == UserStatus::Active
@@ -1289,6 +1309,11 @@ impl Service {
         );
         Ok(self.store.append_audit(&entry).await?)
     }
+}
+
+/// The per-address lockout key, when the address is the client's own.
+fn ip_key(ip: IpAddr, is_client: bool) -> Option<String> {
+    is_client.then(|| format!("ip:{}", ip.to_canonical()))
 }
 
 /// The TOTP step whose code the proof confirms: the current step first, then one back, one
@@ -1448,6 +1473,7 @@ mod tests {
             username: "alice",
             application: "aws-console",
             source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            source_is_client: true,
             device: None,
             front_door: FrontDoor::Web,
             now: 0,

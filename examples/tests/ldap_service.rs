@@ -65,6 +65,7 @@ fn request<'a>(user: &'a str, password: &'a str) -> AuthRequest<'a> {
         username: user,
         application: "vpn",
         source_ip: "192.0.2.10".parse::<IpAddr>().unwrap(),
+        source_is_client: true,
         device: None,
         front_door: FrontDoor::Radius,
         now: 1_760_000_000,

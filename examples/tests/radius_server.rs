@@ -327,7 +327,21 @@ impl Nas {
 
     /// Builds a PAP Access-Request (with `state` when given).
     fn access_request(&mut self, user: &str, password: &str, state: Option<&[u8]>) -> Vec<u8> {
+        self.access_request_from(user, password, state, None)
+    }
+
+    /// Like [`Nas::access_request`], with a Calling-Station-Id.
+    fn access_request_from(
+        &mut self,
+        user: &str,
+        password: &str,
+        state: Option<&[u8]>,
+        calling: Option<&str>,
+    ) -> Vec<u8> {
         let mut attrs = vec![Attribute::text(AttributeType::USER_NAME, user)];
+        if let Some(c) = calling {
+            attrs.push(Attribute::text(AttributeType::CALLING_STATION_ID, c));
+        }
         if let Some(state) = state {
             attrs.push(Attribute::state(state));
         }
@@ -379,6 +393,53 @@ impl Nas {
 }
 
 // ---- the tests ---------------------------------------------------------------------------
+
+/// AWS Directory Service sends no Calling-Station-Id: every WorkSpaces user arrives from the
+/// same NAS address. Wrong codes of many users must not lock the others out through the
+/// per-address lockout (20 failures by default); with the client's address in
+/// Calling-Station-Id, that address is locked as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_behind_a_shared_nas_address_lock_out_no_other_user() {
+    let f = fixture().await;
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let mut nas = Nas::new("127.0.0.1:0", server.addr, SECRET).await;
+    let wrong = wrong_code(&f);
+    for i in 0..25 {
+        let r = nas.login(&format!("user{i}"), &wrong, None).await;
+        assert_eq!(r.code, Code::AccessReject);
+    }
+    let r = nas.login("alice", &code_now(&f), None).await;
+    assert_eq!(
+        r.code,
+        Code::AccessAccept,
+        "one NAS address is not one client"
+    );
+    // A client address in Calling-Station-Id is locked after its failures.
+    for i in 0..21 {
+        let request =
+            nas.access_request_from(&format!("guess{i}"), &wrong, None, Some("192.0.2.77"));
+        let r = nas
+            .exchange(&request, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(r.code, Code::AccessReject);
+    }
+    let code = totp_at(&f.totp, unix_now() + 30);
+    let request = nas.access_request_from("alice", &code, None, Some("192.0.2.77"));
+    let r = nas
+        .exchange(&request, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(r.code, Code::AccessReject, "the client address is locked");
+    let tail = f
+        .service
+        .store()
+        .audit_tail(1, Some("alice"))
+        .await
+        .unwrap();
+    assert_eq!(tail[0].result, "locked");
+    server.shutdown(Duration::from_secs(5)).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otp_only_accepts_the_code_once_and_rejects_wrong_ones() {

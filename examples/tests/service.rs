@@ -149,6 +149,7 @@ fn request<'a>(user: &'a str, app: &'a str, password: Option<&'a str>) -> AuthRe
         username: user,
         application: app,
         source_ip: "198.51.100.7".parse::<IpAddr>().unwrap(),
+        source_is_client: true,
         device: None,
         front_door: FrontDoor::Web,
         now: NOW,

@@ -426,6 +426,7 @@ pub(super) async fn login(
         username,
         application: &application,
         source_ip: client.ip,
+        source_is_client: true,
         device: client.device.as_deref(),
         front_door: FrontDoor::Web,
         now: u64::try_from(now).unwrap_or(0),

@@ -320,6 +320,7 @@ async fn authorize(
         username: &signed.username,
         application: &cont.app,
         source_ip: client.ip,
+        source_is_client: true,
         device: client.device.as_deref(),
         front_door: FrontDoor::Web,
         now: u64::try_from(now).unwrap_or(0),

@@ -879,6 +879,7 @@ pub(crate) async fn login(ctx: &Context, a: &LoginArgs) -> Result<bool> {
         username: &a.user,
         application: &a.app,
         source_ip: a.ip,
+        source_is_client: true,
         device: a.device.as_deref(),
         front_door: FrontDoor::Cli,
         now,
