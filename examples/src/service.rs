@@ -321,6 +321,9 @@ pub struct Service {
     policies: PolicySet,
     rules: RuleSet,
     hasher: PasswordHasher,
+    /// One permit per core: argon2 hashes run at most this many at once, so that a burst of
+    /// logins queues instead of thrashing memory and caches with dozens of 19 MiB hashes.
+    hash_slots: Arc<tokio::sync::Semaphore>,
     directories: Vec<(String, Arc<LdapDirectory>)>,
     notifier: Arc<dyn Notifier>,
 }
@@ -446,6 +449,9 @@ impl Service {
             policies,
             rules,
             hasher,
+            hash_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
             directories,
             notifier,
         };
@@ -882,6 +888,14 @@ impl Service {
         self.finish(pending, user, groups, now, true).await
     }
 
+    /// Waits for a free hashing slot.
+    async fn hash_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ServiceError> {
+        self.hash_slots
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Config(format!("password hashing: {e}")))
+    }
+
     async fn first_factor(
         &self,
         req: &AuthRequest<'_>,
@@ -914,13 +928,18 @@ impl Service {
         match known {
             Some(user) if user.source == "local" => {
                 let Some(hash) = self.store.password_hash(user.id).await? else {
-                    self.hasher.verify_dummy(password);
+                    // The same time as a real check, off the async threads.
+                    let hasher = self.hasher.clone();
+                    let pw = zeroize::Zeroizing::new(password.to_owned());
+                    let _slot = self.hash_slot().await?;
+                    let _ = tokio::task::spawn_blocking(move || hasher.verify_dummy(&pw)).await;
                     factors.push("password:none-set".into());
                     reasons.push("the user has no local password".into());
                     return Ok(None);
                 };
                 let hasher = self.hasher.clone();
                 let pw = zeroize::Zeroizing::new(password.to_owned());
+                let _slot = self.hash_slot().await?;
                 let verified = tokio::task::spawn_blocking(move || hasher.verify(&pw, &hash))
                     .await
                     .map_err(|e| ServiceError::Config(format!("password task: {e}")))??;
@@ -963,6 +982,7 @@ impl Service {
                 if self.directories.is_empty() {
                     let hasher = self.hasher.clone();
                     let pw = zeroize::Zeroizing::new(password.to_owned());
+                    let _slot = self.hash_slot().await?;
                     let _ = tokio::task::spawn_blocking(move || hasher.verify_dummy(&pw)).await;
                     factors.push("password:unknown-user".into());
                     reasons.push("unknown user".into());
@@ -1205,18 +1225,18 @@ impl Service {
                 self.notifier.notify(alert);
             }
         }
-        self.store
-            .record_login(
-                user.id,
-                &LoginRecord {
-                    at: now,
-                    ip: pending.source_ip.to_canonical(),
-                    application: pending.application.clone(),
-                    device: pending.device.clone(),
-                },
-            )
+        let login = LoginRecord {
+            at: now,
+            ip: pending.source_ip.to_canonical(),
+            application: pending.application.clone(),
+            device: pending.device.clone(),
+        };
+        let entry = Self::pending_entry(&pending, now, "accept");
+        Self::log_decision(&entry);
+        let audit_id = self
+            .store
+            .record_accepted_login(user.id, &login, &entry)
             .await?;
-        let audit_id = self.audit_pending(&pending, now, "accept").await?;
         Ok(Outcome::Accept(Accepted {
             user,
             groups,
@@ -1281,7 +1301,12 @@ impl Service {
         now: u64,
         result: &str,
     ) -> Result<i64, ServiceError> {
-        self.append_audit(AuditEntry {
+        self.append_audit(Self::pending_entry(pending, now, result))
+            .await
+    }
+
+    fn pending_entry(pending: &PendingLogin, now: u64, result: &str) -> AuditEntry {
+        AuditEntry {
             id: 0,
             at: i64::try_from(now).unwrap_or(i64::MAX),
             username: pending.username.clone(),
@@ -1292,13 +1317,17 @@ impl Service {
             factors: pending.factors.clone(),
             result: result.into(),
             reasons: pending.reasons.clone(),
-        })
-        .await
+        }
     }
 
     /// One log line per decision (who, what, from where, the result; never a credential) and
     /// the audit entry.
     async fn append_audit(&self, entry: AuditEntry) -> Result<i64, ServiceError> {
+        Self::log_decision(&entry);
+        Ok(self.store.append_audit(&entry).await?)
+    }
+
+    fn log_decision(entry: &AuditEntry) {
         tracing::info!(
             user = %entry.username,
             application = %entry.application,
@@ -1307,7 +1336,6 @@ impl Service {
             result = %entry.result,
             "authentication decision"
         );
-        Ok(self.store.append_audit(&entry).await?)
     }
 }
 

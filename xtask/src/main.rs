@@ -16,6 +16,8 @@ tasks:
   interop                  install missing peers, then run the tests against real peers
   fuzz <target> [seconds]  run one cargo-fuzz target (default 600 s); `fuzz list` lists them
   bench [args...]          run the criterion benchmarks (args go to `cargo bench`)
+  bench idp [options...]   load benchmark of the web IdP (SSO and logins against their
+                           RSA and argon2 floors); options: --seconds N, --clients N, ...
 ";
 
 fn main() -> ExitCode {
@@ -273,7 +275,27 @@ fn fuzz(args: &[String]) -> Result<(), String> {
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
+    if args.first().map(String::as_str) == Some("idp") {
+        return bench_idp(&args[1..]);
+    }
     let mut cmd = cargo();
     cmd.args(["bench", "--workspace"]).args(args);
     run("cargo bench", cmd)
+}
+
+/// The web IdP under load (`examples/benches/idp_load.rs`), in the bench profile; `options`
+/// go to the benchmark (`--seconds N` per figure, `--rounds N`, `--clients N`, `--users N`,
+/// `--max-requests N`, `--store-dir DIR`, `--only LETTERS`, `--floor-threads N`).
+fn bench_idp(options: &[String]) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench",
+        "-p",
+        "idforge-examples",
+        "--bench",
+        "idp_load",
+        "--",
+    ])
+    .args(options);
+    run("cargo bench idp_load", cmd)
 }

@@ -443,13 +443,18 @@ async fn respond(
             );
         }
     };
+    // The session changes when this app is new to it or a request was waiting; a repeated
+    // sign-in to the same app writes nothing (the idle clock is touched once a minute).
+    let mut changed = s.data.continuation.take().is_some() || s.set_cookie;
     if let Some(u) = s.data.signed_in.as_mut()
         && !u.apps.contains(&cont.app)
     {
         u.apps.push(cont.app.clone());
+        changed = true;
     }
-    s.data.continuation = None;
-    save(idp, &mut s, now).await?;
+    if changed || now - s.row.last_seen >= 60 {
+        save(idp, &mut s, now).await?;
+    }
     idp.inner.metrics.count(Event::SsoResponse);
     tracing::info!(user = %accepted.user.name, application = %cont.app, "SAML response sent");
     let origin = origin_of(&built.acs_url);

@@ -329,6 +329,28 @@ pub struct StoredApp {
     pub source: String,
 }
 
+async fn insert_audit(
+    conn: &mut sqlx::AnyConnection,
+    entry: &AuditEntry,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO audit (at, username, user_id, application, source_ip, front_door, factors, result, reasons)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(entry.at)
+    .bind(&entry.username)
+    .bind(entry.user_id)
+    .bind(&entry.application)
+    .bind(entry.source_ip.clone())
+    .bind(&entry.front_door)
+    .bind(serde_json::to_string(&entry.factors).unwrap_or_default())
+    .bind(&entry.result)
+    .bind(serde_json::to_string(&entry.reasons).unwrap_or_default())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// Checks a group name, application id or similar: 1 to 128 characters, no control
 /// characters, no surrounding spaces, no `;` or `,` (list separators in CSV files).
 pub fn check_name(name: &str) -> Result<(), &'static str> {
@@ -1297,6 +1319,11 @@ impl Store {
         for _ in 0..64 {
             let (state, version) = self.lockout(key).await?;
             let next = change(state);
+            // Nothing to write (a success on a clean record, the common case): no write, no
+            // fsync.
+            if next == state {
+                return Ok(next);
+            }
             let text = serde_json::to_string(&next)
                 .map_err(|e| StoreError::Corrupt(format!("lockout state: {e}")))?;
             let done = if version == 0 {
@@ -1501,22 +1528,32 @@ impl Store {
 
     /// Appends an entry to the audit log; returns its id.
     pub async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO audit (at, username, user_id, application, source_ip, front_door, factors, result, reasons)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, entry).await
+    }
+
+    /// Records an accepted login and its audit entry in one transaction (one commit, one
+    /// fsync, instead of two). Returns the audit entry's id.
+    pub async fn record_accepted_login(
+        &self,
+        user_id: i64,
+        login: &LoginRecord,
+        entry: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO logins (user_id, at, ip, application, device) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(entry.at)
-        .bind(&entry.username)
-        .bind(entry.user_id)
-        .bind(&entry.application)
-        .bind(entry.source_ip.clone())
-        .bind(&entry.front_door)
-        .bind(serde_json::to_string(&entry.factors).unwrap_or_default())
-        .bind(&entry.result)
-        .bind(serde_json::to_string(&entry.reasons).unwrap_or_default())
-        .fetch_one(&self.pool)
+        .bind(user_id)
+        .bind(to_i64(login.at, "at")?)
+        .bind(login.ip.to_string())
+        .bind(&login.application)
+        .bind(login.device.clone())
+        .execute(&mut *tx)
         .await?;
-        Ok(row.try_get(0)?)
+        let id = insert_audit(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The latest `limit` audit entries (of one user when given), oldest first.
