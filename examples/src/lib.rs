@@ -15,6 +15,7 @@ pub mod import;
 pub mod ldap;
 pub mod notify;
 pub mod password;
+pub mod process;
 pub mod radius_server;
 pub mod secret;
 pub mod service;

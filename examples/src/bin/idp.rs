@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use idforge_examples::config::{Config, LogFormat};
+use idforge_examples::config::Config;
 use idforge_examples::idp::Idp;
 use idforge_examples::radius_server::{
     DEFAULT_LISTEN, RadiusServer, RadiusServerSettings, check_config, mode_name,
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    init_tracing(config.log.format);
+    idforge_examples::process::init_tracing(config.log.format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -177,7 +177,7 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
         );
     }
     let signal = tokio::spawn(async move {
-        shutdown_signal().await;
+        idforge_examples::process::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     idp.serve(listener, stopped(stop_rx)).await?;
@@ -187,40 +187,4 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
     signal.abort();
     tracing::info!("stopped");
     Ok(())
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IDFORGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
-/// Completes on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use idforge_examples::config::{Config, LogFormat};
+use idforge_examples::config::Config;
 use idforge_examples::radius_server::{
     DEFAULT_LISTEN, RadiusServer, RadiusServerSettings, check_config, mode_name,
 };
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log.format);
+    idforge_examples::process::init_tracing(config.log.format);
     let settings = RadiusServerSettings {
         listen: if !args.listen.is_empty() {
             args.listen.clone()
@@ -115,42 +115,8 @@ async fn serve(config: Config, settings: RadiusServerSettings) -> anyhow::Result
     }
     let service = Arc::new(Service::open(config).await?);
     let server = RadiusServer::bind(service, settings).await?;
-    server.run(shutdown_signal()).await;
+    server
+        .run(idforge_examples::process::shutdown_signal())
+        .await;
     Ok(())
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IDFORGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
-/// Completes on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }

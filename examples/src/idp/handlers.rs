@@ -194,7 +194,7 @@ pub(super) fn with_cookies(
     Ok(response)
 }
 
-fn clear_cookie(idp: &Idp, mut response: Response) -> Response {
+pub(super) fn clear_cookie(idp: &Idp, mut response: Response) -> Response {
     let c = Cookie::build((cookie_name(idp), ""))
         .path("/")
         .http_only(true)
@@ -375,6 +375,20 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
+/// The session of a form post whose CSRF token matches; else the refusal to send.
+async fn posted(
+    idp: &Idp,
+    client: &Client,
+    jar: &CookieJar,
+    csrf: &str,
+    now: i64,
+) -> Result<Result<Session, Response>, IdpError> {
+    match load_session(idp, jar, now).await? {
+        Some(s) if s.csrf_ok(csrf) => Ok(Ok(s)),
+        _ => Ok(Err(csrf_failure(idp, client, jar, now).await?)),
+    }
+}
+
 /// Reloads the form with a fresh session when the CSRF token is missing or stale.
 async fn csrf_failure(idp: &Idp, client: &Client, jar: &CookieJar, now: i64) -> Answer {
     idp.inner.metrics.count(Event::CsrfFailure);
@@ -392,12 +406,10 @@ pub(super) async fn login(
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Answer {
     let now = now_secs();
-    let Some(mut s) = load_session(&idp, &jar, now).await? else {
-        return csrf_failure(&idp, &client, &jar, now).await;
+    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(refused),
     };
-    if !s.csrf_ok(&form.csrf) {
-        return csrf_failure(&idp, &client, &jar, now).await;
-    }
     let allowed = idp
         .inner
         .limiter
@@ -531,12 +543,10 @@ pub(super) async fn mfa(
     axum::Form(form): axum::Form<CodeForm>,
 ) -> Answer {
     let now = now_secs();
-    let Some(mut s) = load_session(&idp, &jar, now).await? else {
-        return csrf_failure(&idp, &client, &jar, now).await;
+    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(refused),
     };
-    if !s.csrf_ok(&form.csrf) {
-        return csrf_failure(&idp, &client, &jar, now).await;
-    }
     let Some(pending) = s.data.pending.clone() else {
         return Ok(see_other("/login"));
     };
@@ -736,12 +746,10 @@ pub(super) async fn enroll(
     axum::Form(form): axum::Form<CodeForm>,
 ) -> Answer {
     let now = now_secs();
-    let Some(mut s) = load_session(&idp, &jar, now).await? else {
-        return csrf_failure(&idp, &client, &jar, now).await;
+    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(refused),
     };
-    if !s.csrf_ok(&form.csrf) {
-        return csrf_failure(&idp, &client, &jar, now).await;
-    }
     let (Some((user_id, username)), Some(state)) = (enrolling_user(&s), s.data.enrolling.clone())
     else {
         return Ok(see_other("/login"));

@@ -32,6 +32,12 @@ fn utc(now: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(now, 0).unwrap_or_default()
 }
 
+/// The application whose SP has this entity ID.
+fn app_by_issuer<'i>(idp: &'i Idp, issuer: Option<&str>) -> Option<&'i apps::WebApp> {
+    let issuer = issuer?;
+    idp.inner.apps.iter().find(|a| a.sp.entity_id == issuer)
+}
+
 /// A refused SAML message: logged with the reason, the user sees a generic page.
 fn saml_error(idp: &Idp, what: &str, reason: &str) -> Answer {
     idp.inner.metrics.count(Event::SamlError);
@@ -78,11 +84,7 @@ pub(super) async fn sso_redirect(
         Ok(r) => r,
         Err(e) => return saml_error(&idp, "AuthnRequest", &e.to_string()),
     };
-    let Some(app) = request
-        .issuer
-        .as_deref()
-        .and_then(|issuer| idp.inner.apps.iter().find(|a| a.sp.entity_id == issuer))
-    else {
+    let Some(app) = app_by_issuer(&idp, request.issuer.as_deref()) else {
         return saml_error(
             &idp,
             "AuthnRequest",
@@ -163,11 +165,7 @@ pub(super) async fn sso_post(
         Ok(r) => r,
         Err(e) => return saml_error(&idp, "AuthnRequest", &e.to_string()),
     };
-    let Some(app) = request
-        .issuer
-        .as_deref()
-        .and_then(|issuer| idp.inner.apps.iter().find(|a| a.sp.entity_id == issuer))
-    else {
+    let Some(app) = app_by_issuer(&idp, request.issuer.as_deref()) else {
         return saml_error(
             &idp,
             "AuthnRequest",
@@ -509,11 +507,7 @@ pub(super) async fn slo_redirect(
         Ok(r) => r,
         Err(e) => return saml_error(&idp, "LogoutRequest", &e.to_string()),
     };
-    let Some(app) = request
-        .issuer
-        .as_deref()
-        .and_then(|issuer| idp.inner.apps.iter().find(|a| a.sp.entity_id == issuer))
-    else {
+    let Some(app) = app_by_issuer(&idp, request.issuer.as_deref()) else {
         return saml_error(
             &idp,
             "LogoutRequest",
@@ -576,7 +570,7 @@ pub(super) async fn slo_redirect(
     .map_err(|e| IdpError::Pages(format!("LogoutResponse: {e}")))?;
     let sep = if destination.contains('?') { '&' } else { '?' };
     let resp = Redirect::to(&format!("{destination}{sep}{query}")).into_response();
-    Ok(clear(&idp, resp))
+    Ok(super::handlers::clear_cookie(&idp, resp))
 }
 
 async fn signed_out(idp: &Idp, session: Option<Session>) -> Answer {
@@ -590,23 +584,5 @@ async fn signed_out(idp: &Idp, session: Option<Session>) -> Answer {
     }
     let text = idp.inner.pages.text("signed_out");
     let resp = message(idp, StatusCode::OK, "signed_out_title", &text, None, None)?;
-    Ok(clear(idp, resp))
-}
-
-fn clear(idp: &Idp, mut response: Response) -> Response {
-    let name = if idp.inner.secure {
-        session::SECURE_COOKIE
-    } else {
-        session::COOKIE
-    };
-    let c = axum_extra::extract::cookie::Cookie::build((name, ""))
-        .path("/")
-        .http_only(true)
-        .secure(idp.inner.secure)
-        .max_age(cookie::time::Duration::ZERO)
-        .build();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&c.to_string()) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
+    Ok(super::handlers::clear_cookie(idp, resp))
 }

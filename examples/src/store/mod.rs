@@ -329,6 +329,24 @@ pub struct StoredApp {
     pub source: String,
 }
 
+async fn insert_login(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    login: &LoginRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO logins (user_id, at, ip, application, device) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(to_i64(login.at, "at")?)
+    .bind(login.ip.to_string())
+    .bind(&login.application)
+    .bind(login.device.clone())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 async fn insert_audit(
     conn: &mut sqlx::AnyConnection,
     entry: &AuditEntry,
@@ -1366,17 +1384,8 @@ impl Store {
 
     /// Records a successful login for the adaptive rules.
     pub async fn record_login(&self, user_id: i64, login: &LoginRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO logins (user_id, at, ip, application, device) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(user_id)
-        .bind(to_i64(login.at, "at")?)
-        .bind(login.ip.to_string())
-        .bind(&login.application)
-        .bind(login.device.clone())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_login(&mut conn, user_id, login).await
     }
 
     /// A user's latest logins, newest first, for the adaptive rules.
@@ -1541,16 +1550,7 @@ impl Store {
         entry: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO logins (user_id, at, ip, application, device) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(user_id)
-        .bind(to_i64(login.at, "at")?)
-        .bind(login.ip.to_string())
-        .bind(&login.application)
-        .bind(login.device.clone())
-        .execute(&mut *tx)
-        .await?;
+        insert_login(&mut tx, user_id, login).await?;
         let id = insert_audit(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(id)
