@@ -1051,3 +1051,88 @@ async fn the_admin_cli_ends_web_sessions_on_logout_disable_and_new_password() {
         assert_eq!(b.get("/").await.location(), "/login", "{command:?}");
     }
 }
+
+/// IAM Identity Center's SP metadata as its console offers it for download (its shape: an
+/// entity per instance, an ACS per region).
+const IDENTITY_CENTER_SP: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://us-east-1.signin.aws.amazon.com/platform/saml/d-9067a1b2c3">
+  <md:SPSSODescriptor WantAssertionsSigned="true" AuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://us-east-1.signin.aws.amazon.com/platform/saml/acs/4e2f1c8a-0b7d-4a36-9f12-3d5e6a7b8c9d" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#;
+
+#[tokio::test]
+async fn identity_center_gets_the_e_mail_address_as_name_id() {
+    let (f, _service) = fixture(None, "").await;
+    let md = f.dir.path().join("identity-center.xml");
+    std::fs::write(&md, IDENTITY_CENTER_SP).unwrap();
+    let text = f.text.replace(
+        "[policy.default]",
+        &format!(
+            "[[apps]]\nid = \"identity-center\"\nname = \"AWS access portal\"\nkind = \"aws-identity-center\"\nmetadata_file = \"{}\"\n\n[policy.default]",
+            md.display()
+        ),
+    );
+    let config = Config::from_toml(&text, "ic.toml").unwrap();
+    let store = idforge_examples::service::open_store(&config)
+        .await
+        .unwrap();
+    let service = Arc::new(
+        Service::with_store(config, store, Arc::new(MemoryNotifier::default()))
+            .await
+            .unwrap(),
+    );
+    let idp = Idp::new(Arc::clone(&service)).await.unwrap();
+    let mut b = Browser::new(&idp);
+    b.login("alice", Some(&f.code(0))).await;
+    let dash = b.get("/").await;
+    assert!(
+        dash.body.contains("AWS IAM Identity Center"),
+        "{}",
+        dash.body
+    );
+    let page = b
+        .post("/apps/identity-center/launch", &[("csrf", &dash.csrf())])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let xml = decode_response(&page);
+    assert!(xml.contains(
+        r#"Destination="https://us-east-1.signin.aws.amazon.com/platform/saml/acs/4e2f1c8a-0b7d-4a36-9f12-3d5e6a7b8c9d""#
+    ));
+    assert!(xml.contains(
+        "<saml:Audience>https://us-east-1.signin.aws.amazon.com/platform/saml/d-9067a1b2c3</saml:Audience>"
+    ));
+    assert!(xml.contains(
+        r#"Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">alice@example.org</saml:NameID>"#
+    ), "{xml}");
+    // bob has no e-mail address: a clear refusal, not a response Identity Center would reject.
+    service.store().add_member("bob", "Staff").await.unwrap();
+    let bob_secret = Secret::from_bytes(b"bob's 20-byte secret").unwrap();
+    let bob = service.store().user("bob").await.unwrap().unwrap();
+    service
+        .store()
+        .add_factor(bob.id, &NewFactor::totp("phone", &bob_secret))
+        .await
+        .unwrap();
+    let mut c = Browser::new(&idp);
+    let now = u64::try_from(Utc::now().timestamp()).unwrap();
+    let code = Totp::new(&bob_secret, Algorithm::Sha1, Digits::SIX, 30)
+        .unwrap()
+        .generate(now)
+        .unwrap()
+        .to_string();
+    c.login("bob", Some(&code)).await;
+    let dash = c.get("/").await;
+    let refused = c
+        .post("/apps/identity-center/launch", &[("csrf", &dash.csrf())])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("cannot accept your account"),
+        "{}",
+        refused.body
+    );
+    assert!(field(&refused.body, "SAMLResponse").is_none());
+}

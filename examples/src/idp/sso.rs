@@ -428,13 +428,15 @@ async fn respond(
     ) {
         Ok(b) => b,
         Err(e) => {
+            // The account or the app's settings do not fit (an Identity Center user without
+            // an e-mail address, a role ARN AWS would refuse): the details go to the log.
             idp.inner.metrics.count(Event::SsoRefused);
-            tracing::error!(error = %e, "cannot build the SAML response");
-            let text = idp.inner.pages.text("saml_error");
+            tracing::error!(error = %e, user = %accepted.user.name, "cannot build the SAML response");
+            let text = idp.inner.pages.text("app_refused");
             return message(
                 idp,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "error_title",
+                StatusCode::FORBIDDEN,
+                "denied_title",
                 &text,
                 Some(accepted.audit_id),
                 Some(&s),
