@@ -213,3 +213,116 @@ fn idforge_ldap_test_through_the_binary_and_its_config_file() {
     assert!(o.status.success(), "{out}");
     assert!(out.contains("accepted alice"), "{out}");
 }
+
+/// The web IdP's login form checks the password against the directory: the directory user
+/// lands on the dashboard under the name the directory gives, a wrong password gets the
+/// login form again.
+#[tokio::test]
+async fn the_web_login_checks_directory_passwords() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    if !slapd::slapd_present("the_web_login_checks_directory_passwords") {
+        return;
+    }
+    let server = Slapd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = idforge_examples::crypto::Key::generate()
+        .unwrap()
+        .to_base64();
+    let (cert, signing) = idforge_saml::cert::create_self_signed(
+        &mut rand::rng(),
+        "idp.test",
+        chrono::Utc::now() - chrono::TimeDelta::minutes(5),
+        chrono::TimeDelta::days(1),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("k.pem"), signing.as_str()).unwrap();
+    std::fs::write(dir.path().join("c.pem"), cert.to_pem()).unwrap();
+    let text = config_text(
+        &server.url(),
+        &format!("sqlite://{}", dir.path().join("db").display()),
+    )
+    .replace("env:IDFORGE_TEST_LDAP_KEY", &key)
+    .replace("env:IDFORGE_TEST_LDAP_SERVICE_PASSWORD", SERVICE_PASSWORD)
+    .replace(
+        "[policy.default]",
+        &format!(
+            "[[policy.policies]]\nname = \"portal\"\napplications = [\"portal\"]\ngroups = [\"VPN_Group\"]\nfirst_factor = {{ directory = \"lab\" }}\nsecond_factor = \"none\"\n\n[idp]\nsigning_key = \"file:{d}/k.pem\"\ncertificate = \"{d}/c.pem\"\n\n[policy.default]",
+            d = dir.path().display()
+        ),
+    );
+    let config = Config::from_toml(&text, "ldap-web.toml").unwrap();
+    let store = idforge_examples::service::open_store(&config)
+        .await
+        .unwrap();
+    let svc = Arc::new(
+        Service::with_store(config, store, Arc::new(MemoryNotifier::default()))
+            .await
+            .unwrap(),
+    );
+    let router = idforge_examples::idp::Idp::new(svc).await.unwrap().router();
+    let send = |req: Request<Body>| {
+        let router = router.clone();
+        async move {
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, headers, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    for (password, expected) in [
+        ("wrong", StatusCode::UNAUTHORIZED),
+        ("alice-pw", StatusCode::SEE_OTHER),
+    ] {
+        let (_, headers, body) = send(Request::get("/login").body(Body::empty()).unwrap()).await;
+        let cookie = headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let csrf = body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let (status, headers, body) = send(
+            Request::post("/login")
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "csrf={csrf}&username=alice&password={password}"
+                )))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, expected, "{body}");
+        if status == StatusCode::SEE_OTHER {
+            let session = headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+                .find(|c| c.starts_with("idforge_session="))
+                .unwrap();
+            let (status, _, dash) = send(
+                Request::get("/")
+                    .header(header::COOKIE, session)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                dash.contains("Alice Liddell"),
+                "the directory's display name: {dash}"
+            );
+        }
+    }
+}
