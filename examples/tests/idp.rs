@@ -1136,3 +1136,37 @@ async fn identity_center_gets_the_e_mail_address_as_name_id() {
     );
     assert!(field(&refused.body, "SAMLResponse").is_none());
 }
+
+#[tokio::test]
+async fn a_backup_code_signs_in_once_and_carries_the_session_to_further_apps() {
+    let (_f, service) = fixture(None, "").await;
+    let codes = idforge_examples::service::new_backup_codes().unwrap();
+    let alice = service.store().user("alice").await.unwrap().unwrap();
+    let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
+    service
+        .store()
+        .replace_backup_codes(alice.id, &hashes)
+        .await
+        .unwrap();
+    let idp = Idp::new(Arc::clone(&service)).await.unwrap();
+    let code = codes[3].0.clone();
+    let mut b = Browser::new(&idp);
+    let a = b.login("alice", Some(&code.to_uppercase())).await;
+    assert_eq!(a.location(), "/", "{}", a.body);
+    // The session passed a backup code: an app that allows them signs in without a code.
+    let dash = b.get("/").await;
+    let sso = b.post("/apps/wiki/launch", &[("csrf", &dash.csrf())]).await;
+    assert_eq!(sso.status, StatusCode::OK);
+    let mut again = Browser::new(&idp);
+    let r = again.login("alice", Some(&code)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a backup code works once"
+    );
+    let tail = service.store().audit_tail(3, Some("alice")).await.unwrap();
+    assert!(
+        tail.iter()
+            .any(|e| e.factors.contains(&"backup_code:ok".to_owned()))
+    );
+}
