@@ -331,6 +331,9 @@ pub fn client_ip(peer: IpAddr, proxies: &[IpNet], forwarded: Option<&HeaderValue
     ip
 }
 
+/// The most addresses the login rate limiter tracks in one minute.
+const MAX_TRACKED_ADDRESSES: usize = 100_000;
+
 /// Login posts per source address per minute (a fixed one-minute window).
 #[derive(Debug)]
 struct RateLimiter {
@@ -355,9 +358,56 @@ impl RateLimiter {
             self.window = window;
             self.counts.clear();
         }
+        // Memory stays bounded under a flood from many addresses: past this many addresses in
+        // one minute, new ones are refused until the next minute.
+        if self.counts.len() >= MAX_TRACKED_ADDRESSES && !self.counts.contains_key(&ip) {
+            return false;
+        }
         let n = self.counts.entry(ip).or_insert(0);
         *n = n.saturating_add(1);
         *n <= self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limiter_counts_per_address_per_minute_and_stays_bounded() {
+        let mut l = RateLimiter::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert!(l.allow(a, 60));
+        assert!(l.allow(a, 61));
+        assert!(!l.allow(a, 62));
+        assert!(l.allow(a, 120), "a new minute");
+        for i in 0..MAX_TRACKED_ADDRESSES as u32 {
+            l.allow(IpAddr::from(i.to_be_bytes()), 180);
+        }
+        assert!(!l.allow("2001:db8::1".parse().unwrap_or(a), 180), "full");
+        assert!(l.allow("2001:db8::1".parse().unwrap_or(a), 240));
+        assert_eq!(l.counts.len(), 1);
+    }
+
+    #[test]
+    fn forwarded_addresses_are_read_from_the_right_past_trusted_proxies() {
+        let proxies = vec!["10.0.0.0/8".parse::<IpNet>().unwrap_or_default()];
+        let h = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+        let peer: IpAddr = "10.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let client = |v: &str| client_ip(peer, &proxies, Some(&h(v))).to_string();
+        assert_eq!(client("198.51.100.7"), "198.51.100.7");
+        assert_eq!(
+            client("203.0.113.1, 198.51.100.7, 10.1.1.1"),
+            "198.51.100.7"
+        );
+        assert_eq!(client("garbage"), "10.0.0.1");
+        assert_eq!(client("::ffff:198.51.100.9"), "198.51.100.9");
+        let stranger: IpAddr = "192.0.2.50".parse().unwrap_or(peer);
+        assert_eq!(
+            client_ip(stranger, &proxies, Some(&h("198.51.100.7"))).to_string(),
+            "192.0.2.50",
+            "only a trusted proxy may say who the client is"
+        );
     }
 }
 
