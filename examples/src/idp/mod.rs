@@ -369,6 +369,23 @@ impl RateLimiter {
     }
 }
 
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// The Content-Security-Policy of every page; `form_action` widens `form-action` for the
+/// SAML POST page.
+fn csp(form_action: Option<&str>) -> HeaderValue {
+    let form = match form_action {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".into(),
+    };
+    header_value(&format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action {form}; frame-ancestors 'none'; base-uri 'none'"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,21 +426,4 @@ mod tests {
             "only a trusted proxy may say who the client is"
         );
     }
-}
-
-fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
-}
-
-/// The Content-Security-Policy of every page; `form_action` widens `form-action` for the
-/// SAML POST page.
-fn csp(form_action: Option<&str>) -> HeaderValue {
-    let form = match form_action {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".into(),
-    };
-    header_value(&format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         form-action {form}; frame-ancestors 'none'; base-uri 'none'"
-    ))
 }
