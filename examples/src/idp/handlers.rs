@@ -110,6 +110,7 @@ pub(super) async fn load_session(
         row,
         data,
         set_cookie: false,
+        replaces: None,
     };
     // An idle session ends; a signed-in one never outlives its maximum age.
     if let Some(signed) = &s.data.signed_in {
@@ -156,7 +157,11 @@ pub(super) async fn save(idp: &Idp, s: &mut Session, now: i64) -> Result<(), Idp
     s.row.user_id = s.data.signed_in.as_ref().map(|u| u.user_id);
     s.row.data = serde_json::to_string(&s.data)
         .map_err(|e| IdpError::Pages(format!("session state: {e}")))?;
-    idp.inner.service.store().save_web_session(&s.row).await?;
+    let store = idp.inner.service.store();
+    match s.replaces.take() {
+        Some(old) => store.replace_web_session(&old, &s.row).await?,
+        None => store.save_web_session(&s.row).await?,
+    }
     Ok(())
 }
 

@@ -108,6 +108,8 @@ pub struct Session {
     pub data: SessionData,
     /// Whether the cookie must be (re)sent.
     pub set_cookie: bool,
+    /// The row a rotated token replaces, deleted when this one is saved.
+    pub replaces: Option<String>,
 }
 
 impl Session {
@@ -129,6 +131,7 @@ impl Session {
                 ..SessionData::default()
             },
             set_cookie: true,
+            replaces: None,
         })
     }
 
@@ -138,14 +141,15 @@ impl Session {
     }
 
     /// A fresh token (and CSRF token) for the same state: after a login, so that a token
-    /// planted before it is worth nothing. The caller deletes the old row.
-    pub fn rotate(&mut self) -> Result<String, CryptoError> {
+    /// planted before it is worth nothing. The old row goes when this one is saved.
+    pub fn rotate(&mut self) -> Result<(), CryptoError> {
         let token = random_token()?;
         let csrf = random_token()?;
         let old = std::mem::replace(&mut self.row.id_hash, token_hash(&token));
         self.token = token;
         self.data.csrf = csrf;
         self.set_cookie = true;
-        Ok(old)
+        self.replaces.get_or_insert(old);
+        Ok(())
     }
 }

@@ -364,8 +364,7 @@ pub(super) async fn finish_login(
     second_factor: Option<String>,
     now: i64,
 ) -> Answer {
-    let old = s.rotate()?;
-    idp.inner.service.store().delete_web_session(&old).await?;
+    s.rotate()?;
     s.data.signed_in = Some(SignedIn {
         user_id: accepted.user.id,
         username: accepted.user.name.clone(),

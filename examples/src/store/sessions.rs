@@ -28,19 +28,19 @@ const COLUMNS: &str = "id_hash, user_id, created_at, last_seen, expires_at, data
 impl Store {
     /// Creates or replaces a session.
     pub async fn save_web_session(&self, s: &WebSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO web_sessions (id_hash, user_id, created_at, last_seen, expires_at, data)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id_hash) DO UPDATE SET user_id = $2, last_seen = $4, expires_at = $5, data = $6",
-        )
-        .bind(&s.id_hash)
-        .bind(s.user_id)
-        .bind(s.created_at)
-        .bind(s.last_seen)
-        .bind(s.expires_at)
-        .bind(&s.data)
-        .execute(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        upsert(&mut conn, s).await
+    }
+
+    /// Saves `new` and deletes the session `old` in one transaction (a token rotated at login).
+    pub async fn replace_web_session(&self, old: &str, new: &WebSession) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        upsert(&mut tx, new).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -106,4 +106,21 @@ impl Store {
             .await?;
         Ok(row.try_get(0)?)
     }
+}
+
+async fn upsert(conn: &mut sqlx::AnyConnection, s: &WebSession) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO web_sessions (id_hash, user_id, created_at, last_seen, expires_at, data)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id_hash) DO UPDATE SET user_id = $2, last_seen = $4, expires_at = $5, data = $6",
+    )
+    .bind(&s.id_hash)
+    .bind(s.user_id)
+    .bind(s.created_at)
+    .bind(s.last_seen)
+    .bind(s.expires_at)
+    .bind(&s.data)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
