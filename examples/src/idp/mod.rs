@@ -426,4 +426,28 @@ mod tests {
             "only a trusted proxy may say who the client is"
         );
     }
+
+    proptest::proptest! {
+        /// Any X-Forwarded-For text: the answer is the peer or an address written in it.
+        #[test]
+        fn any_forwarded_header_gives_the_peer_or_one_of_its_addresses(
+            text in "[0-9a-f:., ]{0,80}",
+            trusted in proptest::bool::ANY,
+        ) {
+            let proxies = if trusted {
+                vec!["127.0.0.0/8".parse::<IpNet>().unwrap_or_default()]
+            } else {
+                Vec::new()
+            };
+            let peer: IpAddr = IpAddr::from([127, 0, 0, 1]);
+            if let Ok(h) = HeaderValue::from_str(&text) {
+                let ip = client_ip(peer, &proxies, Some(&h));
+                let listed = text
+                    .split(',')
+                    .filter_map(|e| e.trim().parse::<IpAddr>().ok())
+                    .any(|a| a.to_canonical() == ip);
+                proptest::prop_assert!(ip == peer || (trusted && listed));
+            }
+        }
+    }
 }
