@@ -18,6 +18,9 @@ tasks:
   bench [args...]          run the criterion benchmarks (args go to `cargo bench`)
   bench idp [options...]   load benchmark of the web IdP (SSO and logins against their
                            RSA and argon2 floors); options: --seconds N, --clients N, ...
+  bench radius [options...] load benchmark of the RADIUS server (otp-only, SQLite on disk)
+                           against FreeRADIUS PAP and a bare UDP echo; options: --seconds N,
+                           --sockets N, --window N, --users N, ...
 ";
 
 fn main() -> ExitCode {
@@ -278,6 +281,9 @@ fn bench(args: &[String]) -> Result<(), String> {
     if args.first().map(String::as_str) == Some("idp") {
         return bench_idp(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("radius") {
+        return bench_radius(&args[1..]);
+    }
     let mut cmd = cargo();
     cmd.args(["bench", "--workspace"]).args(args);
     run("cargo bench", cmd)
@@ -298,4 +304,21 @@ fn bench_idp(options: &[String]) -> Result<(), String> {
     ])
     .args(options);
     run("cargo bench idp_load", cmd)
+}
+
+/// The RADIUS server under load (`examples/benches/radius_load.rs`), in the bench profile;
+/// `options` go to the benchmark (`--seconds N` per figure, `--rounds N`, `--sockets N`,
+/// `--window N`, `--users N`, `--max-requests N`, `--store-dir DIR`, `--only LETTERS`).
+fn bench_radius(options: &[String]) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench",
+        "-p",
+        "idforge-examples",
+        "--bench",
+        "radius_load",
+        "--",
+    ])
+    .args(options);
+    run("cargo bench radius_load", cmd)
 }

@@ -15,6 +15,7 @@
 //! OTP secrets are sealed with AES-256-GCM ([`crate::crypto`]) bound to their row.
 
 mod copy;
+mod group_commit;
 mod schema;
 mod sessions;
 
@@ -464,6 +465,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     keyring: Arc<Keyring>,
+    /// SQLite only: the writer that lets concurrent logins' writes share a commit.
+    group_commit: Option<group_commit::GroupCommit>,
 }
 
 impl fmt::Debug for Store {
@@ -555,10 +558,15 @@ impl Store {
             });
         }
         let pool = options.connect(&url).await?;
+        let group_commit = match backend {
+            Backend::Sqlite => group_commit::GroupCommit::start(pool.clone()),
+            Backend::Postgres => None,
+        };
         let store = Store {
             pool,
             backend,
             keyring: Arc::new(keyring),
+            group_commit,
         };
         store.migrate().await?;
         Ok(store)
@@ -1159,13 +1167,37 @@ impl Store {
         now: i64,
         factor_id: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql)
-            .bind(value)
-            .bind(now)
-            .bind(factor_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let write = group_commit::Write::Guard {
+            sql,
+            value,
+            now,
+            factor_id: factor_id.to_owned(),
+        };
+        match self.write_grouped(write).await? {
+            group_commit::Written::Guard(advanced) => Ok(advanced),
+            group_commit::Written::AcceptedLogin(_) => Err(StoreError::Corrupt(
+                "a guard's write answered as a login".into(),
+            )),
+        }
+    }
+
+    /// Applies a write that may share a commit with concurrent ones (SQLite), or in a
+    /// transaction of its own (PostgreSQL, or when the writer task is gone).
+    async fn write_grouped(
+        &self,
+        write: group_commit::Write,
+    ) -> Result<group_commit::Written, StoreError> {
+        let write = match &self.group_commit {
+            Some(writer) => match writer.write(write).await {
+                Ok(result) => return result,
+                Err(group_commit::NotQueued::Gone(write)) => write,
+                Err(group_commit::NotQueued::Unanswered) => {
+                    return Err(StoreError::Database(sqlx::Error::PoolClosed));
+                }
+            },
+            None => write,
+        };
+        group_commit::apply_alone(&self.pool, &write).await
     }
 
     /// Re-encrypts every factor secret not sealed under the current key, in one transaction.
@@ -1542,18 +1574,25 @@ impl Store {
     }
 
     /// Records an accepted login and its audit entry in one transaction (one commit, one
-    /// fsync, instead of two). Returns the audit entry's id.
+    /// fsync, instead of two; on SQLite shared with concurrent logins' writes). Returns the
+    /// audit entry's id.
     pub async fn record_accepted_login(
         &self,
         user_id: i64,
         login: &LoginRecord,
         entry: &AuditEntry,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        insert_login(&mut tx, user_id, login).await?;
-        let id = insert_audit(&mut tx, entry).await?;
-        tx.commit().await?;
-        Ok(id)
+        let write = group_commit::Write::AcceptedLogin {
+            user_id,
+            login: Box::new(login.clone()),
+            entry: Box::new(entry.clone()),
+        };
+        match self.write_grouped(write).await? {
+            group_commit::Written::AcceptedLogin(id) => Ok(id),
+            group_commit::Written::Guard(_) => Err(StoreError::Corrupt(
+                "a login's write answered as a guard".into(),
+            )),
+        }
     }
 
     /// The latest `limit` audit entries (of one user when given), oldest first.
