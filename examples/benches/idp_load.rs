@@ -29,6 +29,9 @@
     missing_docs
 )]
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -259,42 +262,17 @@ impl Measured {
     }
 
     fn rate(&self) -> f64 {
-        self.ok() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        measure::rate(self.ok(), self.elapsed)
     }
 
     /// The `q`th percentile (nearest rank).
     fn percentile(&mut self, q: usize) -> Duration {
-        self.latencies.sort_unstable();
-        self.latencies
-            .get(self.latencies.len().saturating_sub(1) * q / 100)
-            .copied()
-            .unwrap_or_default()
+        measure::permille(&mut self.latencies, q * 10)
     }
 }
 
 fn ratio(figure: Option<&Measured>, floor: Option<&Measured>) -> Option<f64> {
-    Some(figure?.rate() / floor?.rate().max(1e-9))
-}
-
-fn millis(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    measure::ratio(figure.map(Measured::rate), floor.map(Measured::rate))
 }
 
 /// Runs `work` on `threads` OS threads until the window closes.
@@ -900,9 +878,9 @@ fn main() {
             "| {} | {:.0}/s | {} | {} | {} in {:.1} s | {} |",
             m.label,
             m.rate(),
-            millis(p50),
-            millis(p99),
-            thousands(m.ok()),
+            measure::millis(p50),
+            measure::millis(p99),
+            measure::thousands(m.ok()),
             m.elapsed.as_secs_f64(),
             m.failed,
         );

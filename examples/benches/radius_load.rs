@@ -39,6 +39,9 @@
     missing_docs
 )]
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::net::SocketAddr;
@@ -290,37 +293,17 @@ impl Measured {
     }
 
     fn rate(&self) -> f64 {
-        self.ok() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        measure::rate(self.ok(), self.elapsed)
     }
 
     /// The `q`th per-mille (nearest rank).
     fn permille(&mut self, q: usize) -> Duration {
-        self.latencies.sort_unstable();
-        self.latencies
-            .get(self.latencies.len().saturating_sub(1) * q / 1000)
-            .copied()
-            .unwrap_or_default()
+        measure::permille(&mut self.latencies, q)
     }
 }
 
 fn ratio(figure: Option<&Measured>, floor: Option<&Measured>) -> Option<f64> {
-    Some(figure?.rate() / floor?.rate().max(1e-9))
-}
-
-fn millis(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    measure::ratio(figure.map(Measured::rate), floor.map(Measured::rate))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -967,11 +950,11 @@ fn main() {
             "| {} | {:.0}/s | {} | {} | {} | {} | {} in {:.1} s | {} | {:.1} |",
             m.label,
             m.rate(),
-            millis(p50),
-            millis(p90),
-            millis(p99),
-            millis(p999),
-            thousands(m.ok()),
+            measure::millis(p50),
+            measure::millis(p90),
+            measure::millis(p99),
+            measure::millis(p999),
+            measure::thousands(m.ok()),
             m.elapsed.as_secs_f64(),
             m.failed,
             m.answers as f64 / (m.reads as f64).max(1.0),
