@@ -298,6 +298,24 @@ pub struct AppSettings {
 /// the IdP rather than at a service provider is for it, and policies may name it.
 pub const PORTAL_APP: &str = "portal";
 
+impl AppSettings {
+    /// Whether a member of `groups` may use the application: it lists no groups (its policy
+    /// alone decides), or one of `groups` is among its `groups` or its roles' groups. Group
+    /// names compare as the store compares them (case-insensitively).
+    pub fn admits(&self, groups: &[String]) -> bool {
+        let mut allowed = self
+            .groups
+            .iter()
+            .chain(self.roles.iter().map(|r| &r.group))
+            .peekable();
+        allowed.peek().is_none()
+            || allowed.any(|a| {
+                let a = crate::store::name_key(a);
+                groups.iter().any(|g| crate::store::name_key(g) == a)
+            })
+    }
+}
+
 /// The user fields an application may send as attributes or tags.
 pub const USER_FIELDS: &[&str] = &["name", "email", "display_name", "phone"];
 
@@ -1103,6 +1121,22 @@ mod tests {
         assert_eq!(c.log.format, LogFormat::Json);
         assert!(!c.demo);
         assert_eq!(c.policy_set().unwrap().config().policies.len(), 2);
+    }
+
+    #[test]
+    fn apps_admit_their_groups_and_roles_groups_or_everyone() {
+        let c = Config::demo().unwrap();
+        let aws = c.apps.iter().find(|a| a.id == "aws-console").unwrap();
+        let open = c.apps.iter().find(|a| a.id == "demo-sp").unwrap();
+        let g = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert!(aws.admits(&g(&["staff"])), "a role's group, any case");
+        assert!(!aws.admits(&g(&["VPN_Group"])));
+        assert!(!aws.admits(&[]));
+        assert!(open.admits(&[]), "no groups listed: everyone");
+        let mut listed = open.clone();
+        listed.groups = g(&["Admins"]);
+        assert!(listed.admits(&g(&["Staff", "Admins"])));
+        assert!(!listed.admits(&g(&["Staff"])));
     }
 
     #[test]

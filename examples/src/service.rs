@@ -580,15 +580,8 @@ impl Service {
                 .await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
-        if req.application != crate::config::PORTAL_APP
-            && !self.config.apps.iter().any(|a| a.id == req.application)
-            && !self
-                .store
-                .apps()
-                .await?
-                .iter()
-                .any(|a| a.id == req.application)
-        {
+        let app = self.app_settings(req.application).await?;
+        if app.is_none() && req.application != crate::config::PORTAL_APP {
             reasons.push(format!("unknown application {:?}", req.application));
             let id = self
                 .audit(req, Some(user.id), &factors, "reject", &reasons)
@@ -628,13 +621,7 @@ impl Service {
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
 
-        if let Some(allowed) = self.app_groups(req.application).await?
-            && !groups.iter().any(|g| {
-                allowed
-                    .iter()
-                    .any(|a| crate::store::name_key(a) == crate::store::name_key(g))
-            })
-        {
+        if app.as_ref().is_some_and(|a| !a.admits(&groups)) {
             reasons.push("not a member of any group of the application".into());
             let id = self
                 .audit(req, Some(user.id), &factors, "reject", &reasons)
@@ -760,27 +747,22 @@ impl Service {
         self.check_code(pending, CodeInput::Plain(code), now).await
     }
 
-    /// The groups allowed to use an application (its `groups`, and for `aws` apps its roles'
-    /// groups), or `None` when the application admits everyone its policy lets in.
-    async fn app_groups(&self, application: &str) -> Result<Option<Vec<String>>, ServiceError> {
-        let from_settings = |a: &crate::config::AppSettings| {
-            let mut g = a.groups.clone();
-            g.extend(a.roles.iter().map(|r| r.group.clone()));
-            g
-        };
-        let groups = if let Some(app) = self.config.apps.iter().find(|a| a.id == application) {
-            from_settings(app)
-        } else {
-            self.store
-                .apps()
-                .await?
-                .into_iter()
-                .find(|a| a.id == application)
-                .and_then(|a| serde_json::from_value::<crate::config::AppSettings>(a.settings).ok())
-                .map(|a| from_settings(&a))
-                .unwrap_or_default()
-        };
-        Ok((!groups.is_empty()).then_some(groups))
+    /// An application's settings: from the configuration, else as `idforge app add` stored
+    /// them (the store is read only for those).
+    async fn app_settings(
+        &self,
+        application: &str,
+    ) -> Result<Option<crate::config::AppSettings>, ServiceError> {
+        if let Some(app) = self.config.apps.iter().find(|a| a.id == application) {
+            return Ok(Some(app.clone()));
+        }
+        Ok(self
+            .store
+            .apps()
+            .await?
+            .into_iter()
+            .find(|a| a.id == application)
+            .and_then(|a| serde_json::from_value(a.settings).ok()))
     }
 
     /// Enrols an authenticator app for a user who has no factor yet: `code` must be the

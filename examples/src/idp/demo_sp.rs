@@ -63,7 +63,7 @@ pub(super) async fn login(State(idp): State<Idp>) -> Answer {
         NameIdFormat::Unspecified.uri(),
     );
     let query = encode_redirect(MessageKind::Request, xml.as_bytes(), None, None)
-        .map_err(|e| IdpError::Pages(format!("demo SP request: {e}")))?;
+        .map_err(|e| IdpError::Saml(format!("demo SP request: {e}")))?;
     Ok(Redirect::to(&format!("/saml/sso?{query}")).into_response())
 }
 

@@ -155,8 +155,7 @@ pub(super) async fn save(idp: &Idp, s: &mut Session, now: i64) -> Result<(), Idp
         None => now + session::ANONYMOUS_TTL_SECS,
     };
     s.row.user_id = s.data.signed_in.as_ref().map(|u| u.user_id);
-    s.row.data = serde_json::to_string(&s.data)
-        .map_err(|e| IdpError::Pages(format!("session state: {e}")))?;
+    s.row.data = serde_json::to_string(&s.data).map_err(|e| IdpError::State(e.to_string()))?;
     let store = idp.inner.service.store();
     match s.replaces.take() {
         Some(old) => store.replace_web_session(&old, &s.row).await?,
@@ -586,8 +585,8 @@ pub(super) async fn mfa(
             let text = idp.inner.pages.text("invalid_code");
             mfa_form(&idp, StatusCode::UNAUTHORIZED, &s, Some(&text))
         }
-        Outcome::NeedSecondFactor(_) => Err(IdpError::Pages(
-            "the decision path asked for a second factor after one".into(),
+        Outcome::NeedSecondFactor(_) => Err(IdpError::Decision(
+            "a second factor asked for after one".into(),
         )),
     }
 }
@@ -647,10 +646,9 @@ fn enrolment_secret(
 ) -> Result<idforge_otp::Secret, IdpError> {
     let sealed = base64::engine::general_purpose::STANDARD
         .decode(&e.sealed)
-        .map_err(|_| IdpError::Pages("enrolment state".into()))?;
+        .map_err(|_| IdpError::State("the enrolment secret is not base64".into()))?;
     let bytes = store.keyring().open(&sealed, &enrol_context(user_id))?;
-    idforge_otp::Secret::from_bytes(&bytes)
-        .map_err(|e| IdpError::Pages(format!("enrolment secret: {e}")))
+    idforge_otp::Secret::from_bytes(&bytes).map_err(|e| IdpError::Enrolment(format!("secret: {e}")))
 }
 
 fn enrol_context(user_id: i64) -> Vec<u8> {
@@ -712,14 +710,14 @@ async fn enroll_form(
     };
     save(idp, s, now).await?;
     let digits = idforge_otp::Digits::new(u64::from(otp.digits))
-        .map_err(|e| IdpError::Pages(format!("otp.digits: {e}")))?;
+        .map_err(|e| IdpError::Enrolment(format!("otp.digits: {e}")))?;
     let uri = idforge_otp::KeyUri::totp(secret.clone(), &username)
         .and_then(|u| u.with_period(otp.period))
         .map(|u| u.with_issuer(&otp.issuer).with_digits(digits))
-        .map_err(|e| IdpError::Pages(format!("key URI: {e}")))?;
+        .map_err(|e| IdpError::Enrolment(format!("key URI: {e}")))?;
     let svg = uri
         .to_qr_svg(220)
-        .map_err(|e| IdpError::Pages(format!("QR code: {e}")))?;
+        .map_err(|e| IdpError::Enrolment(format!("QR code: {e}")))?;
     let qr = format!(
         "data:image/svg+xml;base64,{}",
         base64::engine::general_purpose::STANDARD.encode(svg)
@@ -807,8 +805,8 @@ pub(super) async fn enroll(
                         let text = refusal_text(&idp, &message);
                         login_form(&idp, StatusCode::UNAUTHORIZED, &s, Some(&text), None)
                     }
-                    Outcome::NeedSecondFactor(_) => Err(IdpError::Pages(
-                        "the decision path asked for a second factor after one".into(),
+                    Outcome::NeedSecondFactor(_) => Err(IdpError::Decision(
+                        "a second factor asked for after one".into(),
                     )),
                 }
             } else {
@@ -867,28 +865,12 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
         return Ok(see_other("/login"));
     };
     let store = idp.inner.service.store();
-    let groups: Vec<String> = store
-        .groups_of(signed.user_id)
-        .await?
-        .iter()
-        .map(|g| crate::store::name_key(g))
-        .collect();
+    let groups = store.groups_of(signed.user_id).await?;
     let apps: Vec<Value> = idp
         .inner
         .apps
         .iter()
-        .filter(|a| {
-            let allowed: Vec<&String> = a
-                .settings
-                .groups
-                .iter()
-                .chain(a.settings.roles.iter().map(|r| &r.group))
-                .collect();
-            allowed.is_empty()
-                || allowed
-                    .iter()
-                    .any(|g| groups.contains(&crate::store::name_key(g)))
-        })
+        .filter(|a| a.settings.admits(&groups))
         .map(|a| {
             context! {
                 id => a.id(),

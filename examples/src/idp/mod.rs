@@ -65,6 +65,18 @@ pub enum IdpError {
     /// A template or the texts.
     #[error("pages: {0}")]
     Pages(String),
+    /// A stored session or POST-binding handoff that cannot be written or read back.
+    #[error("session state: {0}")]
+    State(String),
+    /// An authenticator app's enrolment (secret, key URI, QR code).
+    #[error("enrolment: {0}")]
+    Enrolment(String),
+    /// A SAML message this IdP builds.
+    #[error("saml: {0}")]
+    Saml(String),
+    /// The decision path answered out of turn (a second factor asked for after one).
+    #[error("decision path: {0}")]
+    Decision(String),
     /// The store.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

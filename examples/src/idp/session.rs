@@ -79,8 +79,8 @@ pub struct Enrolling {
     pub attempts: u8,
 }
 
-/// What a session holds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// What a session holds. `Debug` leaves the CSRF token out.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SessionData {
     /// The CSRF token every form carries.
     pub csrf: String,
@@ -97,8 +97,21 @@ pub struct SessionData {
     pub continuation: Option<Continuation>,
 }
 
-/// A loaded or new session.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionData")
+            .field("csrf", &"**redacted**")
+            .field("signed_in", &self.signed_in)
+            .field("pending", &self.pending)
+            .field("code_attempts", &self.code_attempts)
+            .field("enrolling", &self.enrolling.as_ref().map(|_| "**sealed**"))
+            .field("continuation", &self.continuation)
+            .finish()
+    }
+}
+
+/// A loaded or new session. `Debug` shows neither the cookie token nor the CSRF token.
+#[derive(Clone)]
 pub struct Session {
     /// The cookie's value.
     pub token: String,
@@ -110,6 +123,17 @@ pub struct Session {
     pub set_cookie: bool,
     /// The row a rotated token replaces, deleted when this one is saved.
     pub replaces: Option<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &"**redacted**")
+            .field("row", &self.row)
+            .field("data", &self.data)
+            .field("set_cookie", &self.set_cookie)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -151,5 +175,24 @@ impl Session {
         self.set_cookie = true;
         self.replaces.get_or_insert(old);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_neither_the_cookie_token_nor_the_csrf_token() {
+        let Ok(s) = Session::new(1_000) else {
+            return;
+        };
+        let text = format!("{s:?}");
+        assert!(!text.contains(&s.token), "{text}");
+        assert!(!text.contains(&s.data.csrf), "{text}");
+        assert!(
+            text.contains(&s.row.id_hash),
+            "the hash names the row: {text}"
+        );
     }
 }

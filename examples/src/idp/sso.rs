@@ -91,17 +91,17 @@ pub(super) async fn sso_redirect(
             "the issuer is no configured application",
         );
     };
-    let mut verified = false;
-    if let Some(sig) = &msg.signature {
-        let _ = sig;
-        verified = app
+    // A signature, when there is one, must verify; whether one was needed is the
+    // metadata's AuthnRequestsSigned, checked by `validate`.
+    let verified = msg.signature.is_some();
+    if verified
+        && !app
             .sp
             .signing_certificates()
             .filter_map(|c| c.verifying_key().ok())
-            .any(|k| msg.verify(&k, false).is_ok());
-        if !verified {
-            return saml_error(&idp, "AuthnRequest", "the signature does not verify");
-        }
+            .any(|k| msg.verify(&k, false).is_ok())
+    {
+        return saml_error(&idp, "AuthnRequest", "the signature does not verify");
     }
     let cont = match check(&idp, app, &request, verified, msg.relay_state, now) {
         Ok(c) => c,
@@ -188,7 +188,7 @@ pub(super) async fn sso_post(
         created_at: now,
         last_seen: now,
         expires_at: now + HANDOFF_SECS,
-        data: serde_json::to_string(&cont).map_err(|e| IdpError::Pages(format!("handoff: {e}")))?,
+        data: serde_json::to_string(&cont).map_err(|e| IdpError::State(format!("handoff: {e}")))?,
     };
     idp.inner.service.store().save_web_session(&row).await?;
     Ok(Redirect::to(&format!("/saml/continue?h={handle}")).into_response())
@@ -217,7 +217,7 @@ pub(super) async fn sso_continue(
         return saml_error(&idp, "AuthnRequest", "handoff already used");
     }
     let cont: Continuation =
-        serde_json::from_str(&row.data).map_err(|e| IdpError::Pages(format!("handoff: {e}")))?;
+        serde_json::from_str(&row.data).map_err(|e| IdpError::State(format!("handoff: {e}")))?;
     proceed(&idp, &client, &jar, cont, now).await
 }
 
@@ -561,14 +561,14 @@ pub(super) async fn slo_redirect(
         &request.id,
         &Status::success(),
     )
-    .map_err(|e| IdpError::Pages(format!("LogoutResponse: {e}")))?;
+    .map_err(|e| IdpError::Saml(format!("LogoutResponse: {e}")))?;
     let query = idforge_saml::binding::encode_redirect(
         MessageKind::Response,
         doc.to_xml().as_bytes(),
         msg.relay_state.as_deref(),
         Some(&idp.inner.keys.signer),
     )
-    .map_err(|e| IdpError::Pages(format!("LogoutResponse: {e}")))?;
+    .map_err(|e| IdpError::Saml(format!("LogoutResponse: {e}")))?;
     let sep = if destination.contains('?') { '&' } else { '?' };
     let resp = Redirect::to(&format!("{destination}{sep}{query}")).into_response();
     Ok(super::handlers::clear_cookie(&idp, resp))

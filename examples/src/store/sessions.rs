@@ -6,8 +6,8 @@ use sqlx::Row as _;
 use super::{Store, StoreError};
 
 /// A browser session as stored. `data` is the web IdP's own JSON (CSRF secret, the login
-/// in progress, the SAML request waiting for it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// in progress, the SAML request waiting for it); `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebSession {
     /// Hex SHA-256 of the cookie token.
     pub id_hash: String,
@@ -21,6 +21,19 @@ pub struct WebSession {
     pub expires_at: i64,
     /// The front door's state, as JSON text.
     pub data: String,
+}
+
+impl std::fmt::Debug for WebSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSession")
+            .field("id_hash", &self.id_hash)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("last_seen", &self.last_seen)
+            .field("expires_at", &self.expires_at)
+            .field("data", &format_args!("<{} bytes>", self.data.len()))
+            .finish()
+    }
 }
 
 const COLUMNS: &str = "id_hash, user_id, created_at, last_seen, expires_at, data";
