@@ -91,6 +91,15 @@ pub struct StoreSettings {
     /// Most connections in the pool (default 8).
     #[serde(default)]
     pub max_connections: Option<u32>,
+    /// Most users a server keeps in memory for the decision path (default 100000; 0 reads
+    /// every login from the database).
+    #[serde(default)]
+    pub cache_users: Option<usize>,
+    /// How often, in milliseconds, a server reads the store's change feed: the longest a change
+    /// made elsewhere (the CLI, another instance) takes to reach its cache (default 100,
+    /// 10-10000).
+    #[serde(default)]
+    pub cache_refresh_ms: Option<u64>,
     /// 32 bytes, base64, for AES-256-GCM encryption of OTP secrets. Required unless `demo`,
     /// where `DATA_DIR/store.key` is generated on first start (mode 0600).
     #[serde(default)]
@@ -612,6 +621,16 @@ impl Config {
             && !(1..=1000).contains(&n)
         {
             return err("store.max_connections".into(), "must be 1 to 1000");
+        }
+        if let Some(n) = self.store.cache_users
+            && n > 10_000_000
+        {
+            return err("store.cache_users".into(), "must be at most 10000000");
+        }
+        if let Some(ms) = self.store.cache_refresh_ms
+            && !(10..=10_000).contains(&ms)
+        {
+            return err("store.cache_refresh_ms".into(), "must be 10 to 10000");
         }
         if let Some(SecretValue::Inline(url)) = &self.store.url
             && !(url.starts_with("sqlite:")

@@ -299,6 +299,7 @@ impl RadiusServer {
     ) -> Result<RadiusServer, RadiusServerError> {
         let config = service.config();
         let app = check_config(config, &settings)?;
+        service.warm_cache().await?;
         let mut clients = nas_clients(config)?;
         for (name, source, secret_ref) in service.store().radius_clients().await? {
             let fail = |message: String| RadiusServerError::StoredClient {

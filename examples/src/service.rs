@@ -31,7 +31,9 @@ use crate::crypto::{Key, Keyring};
 use crate::ldap::{LdapDirectory, LdapLogin};
 use crate::notify::{LogNotifier, Notifier};
 use crate::password::{PasswordHasher, Verified};
-use crate::store::{AuditEntry, FactorKind, LoginRecord, NewUser, Store, User, UserStatus};
+use crate::store::{
+    AuditEntry, FactorKind, LoginRecord, NewUser, Store, StoreError, User, UserStatus, UserView,
+};
 
 /// Why the service could not decide (infrastructure, not a refused login).
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +41,7 @@ use crate::store::{AuditEntry, FactorKind, LoginRecord, NewUser, Store, User, Us
 pub enum ServiceError {
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
     /// A key could not be loaded.
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
@@ -326,6 +328,8 @@ pub struct Service {
     hash_slots: Arc<tokio::sync::Semaphore>,
     directories: Vec<(String, Arc<LdapDirectory>)>,
     notifier: Arc<dyn Notifier>,
+    /// Set once the users were loaded into the cache.
+    warmed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Service {
@@ -395,7 +399,21 @@ pub async fn open_store(config: &Config) -> Result<Store, ServiceError> {
         source,
     })?;
     let keyring = keyring_for(config)?;
-    Ok(Store::open(&url, config.store.max_connections.unwrap_or(8), keyring).await?)
+    let defaults = crate::store::CacheSettings::default();
+    let cache = crate::store::CacheSettings {
+        capacity: config.store.cache_users.unwrap_or(defaults.capacity),
+        refresh: config
+            .store
+            .cache_refresh_ms
+            .map_or(defaults.refresh, std::time::Duration::from_millis),
+    };
+    Ok(Store::open_with_cache(
+        &url,
+        config.store.max_connections.unwrap_or(8),
+        keyring,
+        cache,
+    )
+    .await?)
 }
 
 impl Service {
@@ -454,11 +472,31 @@ impl Service {
             )),
             directories,
             notifier,
+            warmed: Arc::default(),
         };
         if service.config.demo {
             service.ensure_demo_user().await?;
         }
         Ok(service)
+    }
+
+    /// Loads the users into the store's cache (servers call it once at start, so that even a
+    /// user's first login is served from memory; later calls do nothing). Returns how many
+    /// were loaded.
+    pub async fn warm_cache(&self) -> Result<usize, StoreError> {
+        if self.warmed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        let n = self.store.warm_cache().await?;
+        if n > 0 {
+            tracing::info!(
+                users = n,
+                millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "users loaded into memory"
+            );
+        }
+        Ok(n)
     }
 
     /// The store.
@@ -540,8 +578,14 @@ impl Service {
         let ip_key = ip_key(req.source_ip, req.source_is_client);
         let lockout = *self.policies.lockout();
 
+        // Everything about the user in one read (from memory on a server).
+        let known = self.store.user_view(req.username).await?;
+
         // 1. Lockout gate.
-        let (user_state, _) = self.store.lockout(&user_key).await?;
+        let user_state = match &known {
+            Some(view) => view.lockout,
+            None => self.store.lockout(&user_key).await?.0,
+        };
         let ip_state = match &ip_key {
             Some(k) => self.store.lockout(k).await?.0,
             None => idforge_policy::LockoutState::default(),
@@ -561,9 +605,8 @@ impl Service {
         }
 
         // 2. First factor.
-        let known = self.store.user(req.username).await?;
         let Some(user) = self
-            .first_factor(req, known, &mut factors, &mut reasons)
+            .first_factor(req, known.as_deref(), &mut factors, &mut reasons)
             .await?
         else {
             self.record_failure(&user_key, ip_key.as_deref(), req.now, req.username)
@@ -588,7 +631,26 @@ impl Service {
                 .await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
-        let groups = self.store.groups_of(user.id).await?;
+        // A directory login may have changed the user's profile and groups: read them again
+        // (from memory unless it did).
+        let view = match known {
+            Some(view)
+                if view.user.id == user.id
+                    && (user.source == "local"
+                        || !matches!(req.first_factor, FirstFactorInput::Password(_))) =>
+            {
+                view
+            }
+            _ => self
+                .store
+                .user_view(&user.name)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "user",
+                    name: user.name.clone(),
+                })?,
+        };
+        let groups = view.groups.clone();
         let source = if user.source == "local" {
             AuthSource::Local
         } else {
@@ -630,8 +692,8 @@ impl Service {
         }
 
         // 4. Adaptive rules.
-        let devices = self.store.devices_of(user.id).await?;
-        let history = self.store.recent_logins(user.id, 50).await?;
+        let devices = &view.devices;
+        let history = &view.history;
         let attempt = LoginAttempt {
             user: &user.name,
             application: req.application,
@@ -640,8 +702,8 @@ impl Service {
             device: req.device,
             country: None,
             location: None,
-            registered_devices: &devices,
-            history: &history,
+            registered_devices: devices,
+            history,
         };
         let assessment = self.rules.assess(&attempt);
         for r in &assessment.reasons {
@@ -881,7 +943,7 @@ impl Service {
     async fn first_factor(
         &self,
         req: &AuthRequest<'_>,
-        known: Option<User>,
+        known: Option<&UserView>,
         factors: &mut Vec<String>,
         reasons: &mut Vec<String>,
     ) -> Result<Option<User>, ServiceError> {
@@ -891,14 +953,14 @@ impl Service {
                 if known.is_none() {
                     reasons.push("unknown user".into());
                 }
-                return Ok(known);
+                return Ok(known.map(|v| v.user.clone()));
             }
             FirstFactorInput::Session { .. } => {
                 factors.push("session".into());
                 if known.is_none() {
                     reasons.push("the session's user no longer exists".into());
                 }
-                return Ok(known);
+                return Ok(known.map(|v| v.user.clone()));
             }
             FirstFactorInput::Password(p) => p,
         };
@@ -908,8 +970,9 @@ impl Service {
             return Ok(None);
         }
         match known {
-            Some(user) if user.source == "local" => {
-                let Some(hash) = self.store.password_hash(user.id).await? else {
+            Some(view) if view.user.source == "local" => {
+                let user = view.user.clone();
+                let Some(hash) = view.password_hash.clone() else {
                     // The same time as a real check, off the async threads.
                     let hasher = self.hasher.clone();
                     let pw = zeroize::Zeroizing::new(password.to_owned());
@@ -943,7 +1006,8 @@ impl Service {
                     }
                 }
             }
-            Some(user) => {
+            Some(view) => {
+                let user = &view.user;
                 let Some(dir) = self.directory(&user.source).cloned() else {
                     factors.push("password:no-directory".into());
                     reasons.push(format!("directory `{}` is not configured", user.source));
@@ -1045,9 +1109,14 @@ impl Service {
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         let mut outcome: Option<String> = None;
         let mut replayed = false;
-        let factors = self.store.factors_of(pending.user_id).await?;
+        let view = self.store.user_view(&pending.username).await?;
+        let factors: Vec<_> = view
+            .iter()
+            .flat_map(|v| v.factors.iter())
+            .filter(|f| f.user_id == pending.user_id)
+            .collect();
         let otp = &self.config.otp;
-        for f in &factors {
+        for &f in &factors {
             let method = match f.kind {
                 FactorKind::Totp => Method::Totp,
                 FactorKind::Hotp => Method::HotpToken,
@@ -1075,6 +1144,8 @@ impl Service {
                     match step {
                         Ok(step) => {
                             if self.store.accept_totp_step(&f.id, step, now_i).await? {
+                                self.store
+                                    .note_factor_used(f.user_id, &f.id, Some(step), None);
                                 outcome = Some(format!("totp:ok:{}", f.id));
                                 break;
                             }
@@ -1102,6 +1173,8 @@ impl Service {
                             .accept_hotp_counter(&f.id, next_counter, now_i)
                             .await?
                         {
+                            self.store
+                                .note_factor_used(f.user_id, &f.id, None, Some(next_counter));
                             outcome = Some(format!("hotp:ok:{}", f.id));
                             break;
                         }
@@ -1125,10 +1198,20 @@ impl Service {
         let ip_key = ip_key(pending.source_ip, pending.source_is_client);
         if let Some(f) = outcome {
             pending.factors.push(f);
-            let user = self.store.require_user(&pending.username).await?;
-            let groups = self.store.groups_of(user.id).await?;
+            let view = self
+                .store
+                .user_view(&pending.username)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "user",
+                    name: pending.username.clone(),
+                })?;
+            let (user, groups) = (view.user.clone(), view.groups.clone());
             self.finish(pending, user, groups, now, true).await
         } else {
+            // What this process holds may be behind (a counter resynchronised, a code used
+            // on another instance): the next attempt reads the database.
+            self.store.forget_user(pending.user_id);
             if factors.is_empty() && !allowed(Method::BackupCode) {
                 pending.factors.push("otp:none-enrolled".into());
                 pending
@@ -1141,7 +1224,7 @@ impl Service {
                 pending.factors.push("otp:wrong".into());
             }
             if pending.challenged {
-                let devices = self.store.devices_of(pending.user_id).await?;
+                let devices = view.as_ref().map(|v| v.devices.clone()).unwrap_or_default();
                 let attempt = Self::attempt(&pending, now, &devices);
                 for alert in self.rules.challenge_failed(&attempt) {
                     self.notifier.notify(&alert);
@@ -1180,16 +1263,14 @@ impl Service {
         now: u64,
         second_factor_passed: bool,
     ) -> Result<Outcome, ServiceError> {
-        let lockout = *self.policies.lockout();
-        let user_key = format!("user:{}", crate::store::name_key(&user.name));
-        self.store
-            .update_lockout(&user_key, |s| lockout.user.record_success(s))
-            .await?;
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         // A device that passed a second factor (or an adaptive challenge) is registered, up
         // to the device limit.
         if pending.challenged || (second_factor_passed && pending.device.is_some()) {
-            let devices = self.store.devices_of(user.id).await?;
+            let devices = match self.store.user_view(&user.name).await? {
+                Some(view) if view.user.id == user.id => view.devices.clone(),
+                _ => self.store.devices_of(user.id).await?,
+            };
             let outcome = self
                 .rules
                 .challenge_passed(&Self::attempt(&pending, now, &devices));

@@ -10,6 +10,7 @@
 #[path = "support/postgres.rs"]
 mod postgres;
 
+use std::future::Future;
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
@@ -86,7 +87,7 @@ async fn enrol(store: &Store, user_id: i64, secret: &Secret) -> String {
 async fn users_groups_and_memberships() {
     for b in backends("users_groups_and_memberships") {
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 3, "{}", b.name);
+        assert_eq!(s.schema_version().await.unwrap(), 4, "{}", b.name);
         let alice = s.create_user(&user("Alice")).await.unwrap();
         assert!(matches!(
             s.create_user(&user("alice")).await,
@@ -133,7 +134,7 @@ async fn users_groups_and_memberships() {
         // Reopening applies no migration twice.
         s.close().await;
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 3);
+        assert_eq!(s.schema_version().await.unwrap(), 4);
     }
 }
 
@@ -669,5 +670,263 @@ async fn web_sessions_expire_end_with_their_user_and_are_purged() {
             b.name
         );
         assert!(!s.delete_web_session(&row.id_hash).await.unwrap());
+    }
+}
+
+/// Polls `check` until it holds, for at most two seconds (twenty times the default refresh
+/// interval of the cache's change feed).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not seen after 2 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A server's store keeps users, lockout states and sessions in memory: its own writes show at
+/// once, and what another writer changes (the CLI, a second instance, plain SQL) reaches it
+/// through the change feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_follows_its_own_writes_and_every_other_writer() {
+    use idforge_examples::store::{UserStatus, WebSession};
+    for b in backends("cache_follows_writers") {
+        let server = b.open().await;
+        let other = b.open().await;
+        let alice = server.create_user(&user("alice")).await.unwrap();
+        server.create_group("admins").await.unwrap();
+        let view = server.user_view("alice").await.unwrap().unwrap();
+        assert!(view.groups.is_empty() && view.factors.is_empty());
+        assert_eq!(server.cached_users(), 1, "{}", b.name);
+
+        // Its own writes: seen at once.
+        server.add_member("alice", "admins").await.unwrap();
+        let view = server.user_view("ALICE").await.unwrap().unwrap();
+        assert_eq!(view.groups, ["admins"], "{}", b.name);
+        let secret = Secret::from_bytes(&[7; 20]).unwrap();
+        enrol(&server, alice.id, &secret).await;
+        assert_eq!(
+            server
+                .user_view("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .factors
+                .len(),
+            1
+        );
+
+        // Another writer's: seen within the refresh interval.
+        other
+            .set_status("alice", UserStatus::Disabled)
+            .await
+            .unwrap();
+        eventually("status", || async {
+            server
+                .user_view("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .user
+                .status
+                == UserStatus::Disabled
+        })
+        .await;
+        other.remove_member("alice", "admins").await.unwrap();
+        eventually("membership", || async {
+            server
+                .user_view("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .groups
+                .is_empty()
+        })
+        .await;
+        other
+            .execute_raw("UPDATE users SET email = 'new@example.com' WHERE name_key = 'alice'")
+            .await
+            .unwrap();
+        eventually("plain SQL", || async {
+            server.user_view("alice").await.unwrap().unwrap().user.email
+                == Some("new@example.com".into())
+        })
+        .await;
+        other.reset_factors(alice.id).await.unwrap();
+        eventually("factor reset", || async {
+            server
+                .user_view("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .factors
+                .is_empty()
+        })
+        .await;
+
+        // Lockout states, per address and per user.
+        assert_eq!(server.lockout("ip:192.0.2.1").await.unwrap().1, 0);
+        other
+            .update_lockout("ip:192.0.2.1", |mut s| {
+                s.consecutive_failures += 1;
+                s
+            })
+            .await
+            .unwrap();
+        eventually("address lockout", || async {
+            server
+                .lockout("ip:192.0.2.1")
+                .await
+                .unwrap()
+                .0
+                .consecutive_failures
+                == 1
+        })
+        .await;
+        other
+            .update_lockout("user:alice", |mut s| {
+                s.disabled = true;
+                s
+            })
+            .await
+            .unwrap();
+        eventually("user lockout", || async {
+            server
+                .user_view("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .lockout
+                .disabled
+        })
+        .await;
+
+        // Sessions.
+        let session = WebSession {
+            id_hash: "c".repeat(64),
+            user_id: Some(alice.id),
+            created_at: 1_000,
+            last_seen: 1_000,
+            expires_at: 9_000,
+            data: "{}".into(),
+        };
+        server.save_web_session(&session).await.unwrap();
+        assert!(
+            server
+                .web_session(&session.id_hash, 2_000)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        other.delete_web_sessions_of(alice.id).await.unwrap();
+        eventually("session ended elsewhere", || async {
+            server
+                .web_session(&session.id_hash, 2_000)
+                .await
+                .unwrap()
+                .is_none()
+        })
+        .await;
+
+        // A deleted user is gone everywhere.
+        other.delete_user("alice").await.unwrap();
+        eventually("deleted user", || async {
+            server.user_view("alice").await.unwrap().is_none()
+        })
+        .await;
+    }
+}
+
+/// A successful login clears the failures counted against the name, also those another
+/// instance counted and this one has not read; a disabled state stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_login_clears_failures_counted_elsewhere() {
+    use idforge_examples::store::{AuditEntry, LoginRecord};
+    for b in backends("accepted_login_clears_failures") {
+        let server = b.open().await;
+        let other = b.open().await;
+        let alice = server.create_user(&user("alice")).await.unwrap();
+        assert_eq!(
+            server.user_view("alice").await.unwrap().unwrap().lockout,
+            idforge_policy::LockoutState::default()
+        );
+        other
+            .update_lockout("user:alice", |mut s| {
+                s.consecutive_failures = 3;
+                s.failures_in_window = 3;
+                s
+            })
+            .await
+            .unwrap();
+        let accept = |at: u64| {
+            (
+                LoginRecord {
+                    at,
+                    ip: "192.0.2.7".parse().unwrap(),
+                    application: "portal".into(),
+                    device: None,
+                },
+                AuditEntry {
+                    id: 0,
+                    at: i64::try_from(at).unwrap(),
+                    username: "alice".into(),
+                    user_id: Some(alice.id),
+                    application: "portal".into(),
+                    source_ip: Some("192.0.2.7".into()),
+                    front_door: "cli".into(),
+                    factors: vec!["password:ok".into()],
+                    result: "accept".into(),
+                    reasons: vec![],
+                },
+            )
+        };
+        let (login, entry) = accept(100);
+        server
+            .record_accepted_login(alice.id, &login, &entry)
+            .await
+            .unwrap();
+        let fresh = b.open().await;
+        assert_eq!(
+            fresh.lockout("user:alice").await.unwrap().0,
+            idforge_policy::LockoutState::default(),
+            "{}",
+            b.name
+        );
+        // The history the adaptive rules read has the login, newest first.
+        let (login, entry) = accept(200);
+        server
+            .record_accepted_login(alice.id, &login, &entry)
+            .await
+            .unwrap();
+        let history = &server.user_view("alice").await.unwrap().unwrap().history;
+        assert_eq!(history.iter().map(|h| h.at).collect::<Vec<_>>(), [200, 100]);
+        // Disabled stays disabled.
+        other
+            .update_lockout("user:alice", |mut s| {
+                s.disabled = true;
+                s
+            })
+            .await
+            .unwrap();
+        let (login, entry) = accept(300);
+        server
+            .record_accepted_login(alice.id, &login, &entry)
+            .await
+            .unwrap();
+        assert!(
+            b.open()
+                .await
+                .lockout("user:alice")
+                .await
+                .unwrap()
+                .0
+                .disabled
+        );
     }
 }

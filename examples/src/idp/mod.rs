@@ -132,6 +132,7 @@ struct Inner {
 impl Idp {
     /// Assembles the IdP: signing keys, applications (configuration and store), pages.
     pub async fn new(service: Arc<Service>) -> Result<Idp, IdpError> {
+        service.warm_cache().await?;
         let config = service.config();
         let keys = keys::load(config)?;
         let apps = apps::load(config, service.store()).await?;

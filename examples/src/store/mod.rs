@@ -14,6 +14,7 @@
 //! SQLite runs in WAL mode with `synchronous = FULL`: a committed write survives power loss.
 //! OTP secrets are sealed with AES-256-GCM ([`crate::crypto`]) bound to their row.
 
+mod cache;
 mod copy;
 mod group_commit;
 mod schema;
@@ -33,6 +34,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
 use crate::crypto::{CryptoError, Keyring, factor_context};
+pub use cache::{CacheSettings, UserView};
 pub use sessions::WebSession;
 
 /// What went wrong in the store.
@@ -467,6 +469,8 @@ pub struct Store {
     keyring: Arc<Keyring>,
     /// SQLite only: the writer that lets concurrent logins' writes share a commit.
     group_commit: Option<group_commit::GroupCommit>,
+    /// What the decision path reads, in memory (none when the capacity is 0).
+    cache: Option<Arc<cache::Cache>>,
 }
 
 impl fmt::Debug for Store {
@@ -488,6 +492,18 @@ impl Store {
         url: &str,
         max_connections: u32,
         keyring: Keyring,
+    ) -> Result<Store, StoreError> {
+        Store::open_with_cache(url, max_connections, keyring, CacheSettings::default()).await
+    }
+
+    /// Like [`Store::open`], with the cache's size and refresh interval chosen. The cache
+    /// follows the database's change feed on the current Tokio runtime; outside of one, or with
+    /// a capacity of 0, there is no cache.
+    pub async fn open_with_cache(
+        url: &str,
+        max_connections: u32,
+        keyring: Keyring,
+        cache: CacheSettings,
     ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
@@ -562,13 +578,25 @@ impl Store {
             Backend::Sqlite => group_commit::GroupCommit::start(pool.clone()),
             Backend::Postgres => None,
         };
-        let store = Store {
+        let mut store = Store {
             pool,
             backend,
             keyring: Arc::new(keyring),
             group_commit,
+            cache: None,
         };
         store.migrate().await?;
+        if cache.capacity > 0
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let shared = cache::Cache::new(cache.capacity);
+            runtime.spawn(cache::follow_changes(
+                store.pool.clone(),
+                Arc::downgrade(&shared),
+                cache.refresh,
+            ));
+            store.cache = Some(shared);
+        }
         Ok(store)
     }
 
@@ -769,6 +797,7 @@ impl Store {
             .bind(name_key(name))
             .execute(&self.pool)
             .await?;
+        self.forget_user_named(name);
         if done.rows_affected() == 0 {
             return Err(missing("user", name));
         }
@@ -793,6 +822,7 @@ impl Store {
         .bind(user_id)
         .execute(&self.pool)
         .await?;
+        self.forget_user(user_id);
         Ok(())
     }
 
@@ -802,6 +832,7 @@ impl Store {
             .bind(name_key(name))
             .execute(&self.pool)
             .await?;
+        self.forget_all();
         if done.rows_affected() == 0 {
             return Err(missing("user", name));
         }
@@ -819,6 +850,7 @@ impl Store {
         .bind(now_secs())
         .execute(&self.pool)
         .await?;
+        self.forget_user(user_id);
         Ok(())
     }
 
@@ -915,6 +947,7 @@ impl Store {
         .bind(g)
         .execute(&self.pool)
         .await?;
+        self.forget_user(u.id);
         Ok(())
     }
 
@@ -930,6 +963,7 @@ impl Store {
             .bind(g)
             .execute(&self.pool)
             .await?;
+        self.forget_user(u.id);
         Ok(done.rows_affected() > 0)
     }
 
@@ -962,6 +996,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.forget_user(user_id);
         Ok(())
     }
 
@@ -1016,6 +1051,7 @@ impl Store {
             }
         }
         tx.commit().await?;
+        self.forget_all();
         progress(users.len());
         Ok(users.len())
     }
@@ -1076,6 +1112,7 @@ impl Store {
         .bind(now_secs())
         .execute(&self.pool)
         .await?;
+        self.forget_user(user_id);
         Ok(id)
     }
 
@@ -1121,6 +1158,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.forget_user(user_id);
         Ok(done.rows_affected())
     }
 
@@ -1134,7 +1172,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.advance_guard(
-            "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND last_step < $1",
+            group_commit::Guard::Step,
             to_i64(step, "step")?,
             now,
             factor_id,
@@ -1151,7 +1189,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.advance_guard(
-            "UPDATE factors SET counter = $1, last_used_at = $2 WHERE id = $3 AND counter < $1",
+            group_commit::Guard::Counter,
             to_i64(next_counter, "counter")?,
             now,
             factor_id,
@@ -1162,20 +1200,20 @@ impl Store {
     /// Runs one conditional `UPDATE` of a replay guard: true if it matched the row.
     async fn advance_guard(
         &self,
-        sql: &'static str,
+        kind: group_commit::Guard,
         value: i64,
         now: i64,
         factor_id: &str,
     ) -> Result<bool, StoreError> {
         let write = group_commit::Write::Guard {
-            sql,
+            kind,
             value,
             now,
             factor_id: factor_id.to_owned(),
         };
         match self.write_grouped(write).await? {
             group_commit::Written::Guard(advanced) => Ok(advanced),
-            group_commit::Written::AcceptedLogin(_) => Err(StoreError::Corrupt(
+            group_commit::Written::AcceptedLogin(..) => Err(StoreError::Corrupt(
                 "a guard's write answered as a login".into(),
             )),
         }
@@ -1226,6 +1264,7 @@ impl Store {
             n += 1;
         }
         tx.commit().await?;
+        self.forget_all();
         Ok(n)
     }
 
@@ -1336,6 +1375,14 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        if let Some(cache) = &self.cache {
+            cache.update_user(user_id, |v| {
+                match v.devices.iter_mut().find(|d| d.id == device.id) {
+                    Some(d) => d.trusted_until = device.trusted_until,
+                    None => v.devices.push(device.clone()),
+                }
+            });
+        }
         Ok(())
     }
 
@@ -1343,6 +1390,20 @@ impl Store {
 
     /// The lockout state of a key (`user:NAME` or `ip:ADDR`) and its version.
     pub async fn lockout(&self, key: &str) -> Result<(LockoutState, i64), StoreError> {
+        let Some(cache) = &self.cache else {
+            return self.lockout_stored(key).await;
+        };
+        if let Some(known) = cache.lock(key) {
+            return Ok(known);
+        }
+        let load = cache.begin();
+        let (state, version) = self.lockout_stored(key).await?;
+        cache.keep_lock(key, state, version, load);
+        Ok((state, version))
+    }
+
+    /// The lockout state of a key as the database has it.
+    async fn lockout_stored(&self, key: &str) -> Result<(LockoutState, i64), StoreError> {
         let row = sqlx::query("SELECT state, version FROM lockouts WHERE lock_key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
@@ -1366,8 +1427,13 @@ impl Store {
         key: &str,
         mut change: impl FnMut(LockoutState) -> LockoutState,
     ) -> Result<LockoutState, StoreError> {
-        for _ in 0..64 {
-            let (state, version) = self.lockout(key).await?;
+        for attempt in 0..64 {
+            // The cached state first; after a lost race, the database's.
+            let (state, version) = if attempt == 0 {
+                self.lockout(key).await?
+            } else {
+                self.lockout_stored(key).await?
+            };
             let next = change(state);
             // Nothing to write (a success on a clean record, the common case): no write, no
             // fsync.
@@ -1376,28 +1442,38 @@ impl Store {
             }
             let text = serde_json::to_string(&next)
                 .map_err(|e| StoreError::Corrupt(format!("lockout state: {e}")))?;
+            // What a successful login clears by itself (see `record_accepted_login`).
+            let resettable = i64::from(next != LockoutState::default() && !next.disabled);
             let done = if version == 0 {
                 sqlx::query(
-                    "INSERT INTO lockouts (lock_key, state, version) VALUES ($1, $2, 1)
+                    "INSERT INTO lockouts (lock_key, state, version, resettable) VALUES ($1, $2, 1, $3)
                      ON CONFLICT (lock_key) DO NOTHING",
                 )
                 .bind(key)
                 .bind(&text)
+                .bind(resettable)
                 .execute(&self.pool)
                 .await?
             } else {
                 sqlx::query(
-                    "UPDATE lockouts SET state = $1, version = version + 1
+                    "UPDATE lockouts SET state = $1, version = version + 1, resettable = $4
                      WHERE lock_key = $2 AND version = $3",
                 )
                 .bind(&text)
                 .bind(key)
                 .bind(version)
+                .bind(resettable)
                 .execute(&self.pool)
                 .await?
             };
             if done.rows_affected() == 1 {
+                if let Some(cache) = &self.cache {
+                    cache.wrote_lock(key, next, version + 1);
+                }
                 return Ok(next);
+            }
+            if let Some(cache) = &self.cache {
+                cache.drop_lock(key);
             }
         }
         Err(StoreError::Corrupt(format!(
@@ -1574,21 +1650,41 @@ impl Store {
     }
 
     /// Records an accepted login and its audit entry in one transaction (one commit, one
-    /// fsync, instead of two; on SQLite shared with concurrent logins' writes). Returns the
-    /// audit entry's id.
+    /// fsync, instead of two; on SQLite shared with concurrent logins' writes), and clears the
+    /// failures counted against the user's name (the lockout policy's reset on success; a
+    /// disabled state stays). Returns the audit entry's id.
     pub async fn record_accepted_login(
         &self,
         user_id: i64,
         login: &LoginRecord,
         entry: &AuditEntry,
     ) -> Result<i64, StoreError> {
+        let lock_key = format!("user:{}", name_key(&entry.username));
         let write = group_commit::Write::AcceptedLogin {
             user_id,
             login: Box::new(login.clone()),
             entry: Box::new(entry.clone()),
+            lock_key: lock_key.clone(),
         };
         match self.write_grouped(write).await? {
-            group_commit::Written::AcceptedLogin(id) => Ok(id),
+            group_commit::Written::AcceptedLogin(id, reset) => {
+                if let Some(cache) = &self.cache {
+                    if reset {
+                        cache.drop_lock(&lock_key);
+                    }
+                    let past = PastLogin {
+                        at: login.at,
+                        ip: login.ip,
+                        country: None,
+                        location: None,
+                    };
+                    cache.update_user(user_id, |v| {
+                        v.history.insert(0, past);
+                        v.history.truncate(cache::HISTORY);
+                    });
+                }
+                Ok(id)
+            }
             group_commit::Written::Guard(_) => Err(StoreError::Corrupt(
                 "a login's write answered as a guard".into(),
             )),
@@ -1643,10 +1739,12 @@ impl Store {
     /// (the append-only audit log) or look at raw rows.
     #[doc(hidden)]
     pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
-        Ok(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .execute(&self.pool)
             .await?
-            .rows_affected())
+            .rows_affected();
+        self.forget_all();
+        Ok(n)
     }
 
     /// The value of a SQLite pragma (`journal_mode`, `synchronous`, …) on a pooled
@@ -1709,8 +1807,15 @@ impl Store {
             .bind(to)
             .execute(&self.pool)
             .await?;
+        self.forget_all();
         Ok(())
     }
+}
+
+/// The stored form of a lockout state without failures.
+fn clean_lockout() -> &'static str {
+    static CLEAN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CLEAN.get_or_init(|| serde_json::to_string(&LockoutState::default()).unwrap_or_default())
 }
 
 /// Unix seconds now.

@@ -173,6 +173,99 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 4,
+        name: "change feed for the servers' in-memory caches",
+        common: &[
+            "CREATE TABLE changes (
+            id {id},
+            at BIGINT NOT NULL,
+            change_key TEXT NOT NULL
+        )",
+            "CREATE INDEX changes_at ON changes (at)",
+            // Whether a successful login clears the state (failures counted, not disabled):
+            // the accepted login's own transaction resets it without reading it first.
+            "ALTER TABLE lockouts ADD COLUMN resettable BIGINT NOT NULL DEFAULT 0",
+            "UPDATE lockouts SET resettable = 1 WHERE state NOT LIKE '%\"disabled\":true%'",
+        ],
+        // One row per changed user, lockout key or session, written by triggers so that every
+        // writer (a server, the CLI, an operator's SQL) is seen. The replay guard's and the
+        // HOTP counter's updates are not changes: the database decides them, not a cache.
+        sqlite_only: &[
+            "CREATE TRIGGER users_changed_ins AFTER INSERT ON users BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.id); END",
+            "CREATE TRIGGER users_changed_upd AFTER UPDATE ON users BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.id); END",
+            "CREATE TRIGGER users_changed_del AFTER DELETE ON users BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || OLD.id); END",
+            "CREATE TRIGGER passwords_changed_ins AFTER INSERT ON passwords BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.user_id); END",
+            "CREATE TRIGGER passwords_changed_upd AFTER UPDATE ON passwords BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.user_id); END",
+            "CREATE TRIGGER passwords_changed_del AFTER DELETE ON passwords BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || OLD.user_id); END",
+            "CREATE TRIGGER memberships_changed_ins AFTER INSERT ON memberships BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.user_id); END",
+            "CREATE TRIGGER memberships_changed_del AFTER DELETE ON memberships BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || OLD.user_id); END",
+            "CREATE TRIGGER groups_changed_upd AFTER UPDATE ON user_groups BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), '*'); END",
+            "CREATE TRIGGER groups_changed_del AFTER DELETE ON user_groups BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), '*'); END",
+            "CREATE TRIGGER factors_changed_ins AFTER INSERT ON factors BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.user_id); END",
+            "CREATE TRIGGER factors_changed_upd AFTER UPDATE OF user_id, kind, label, secret, key_id, algorithm, digits, period ON factors BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.user_id); END",
+            "CREATE TRIGGER factors_changed_del AFTER DELETE ON factors BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || OLD.user_id); END",
+            "CREATE TRIGGER devices_changed_ins AFTER INSERT ON devices BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.user_id); END",
+            "CREATE TRIGGER devices_changed_upd AFTER UPDATE ON devices BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || NEW.user_id); END",
+            "CREATE TRIGGER devices_changed_del AFTER DELETE ON devices BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'user:' || OLD.user_id); END",
+            "CREATE TRIGGER lockouts_changed_ins AFTER INSERT ON lockouts BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'lock:' || NEW.lock_key); END",
+            "CREATE TRIGGER lockouts_changed_upd AFTER UPDATE ON lockouts BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'lock:' || NEW.lock_key); END",
+            "CREATE TRIGGER lockouts_changed_del AFTER DELETE ON lockouts BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'lock:' || OLD.lock_key); END",
+            "CREATE TRIGGER sessions_changed_upd AFTER UPDATE ON web_sessions BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'session:' || NEW.id_hash); END",
+            "CREATE TRIGGER sessions_changed_del AFTER DELETE ON web_sessions BEGIN
+             INSERT INTO changes (at, change_key) VALUES (CAST(strftime('%s', 'now') AS INTEGER), 'session:' || OLD.id_hash); END",
+        ],
+        postgres_only: &[
+            "CREATE FUNCTION idforge_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
+             DECLARE row_json jsonb;
+             BEGIN
+               IF TG_OP = 'DELETE' THEN row_json := to_jsonb(OLD); ELSE row_json := to_jsonb(NEW); END IF;
+               INSERT INTO changes (at, change_key)
+               VALUES (extract(epoch FROM now())::bigint,
+                       TG_ARGV[0] || coalesce(row_json ->> TG_ARGV[1], ''));
+               RETURN NULL;
+             END $$",
+            "CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE ON users
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('user:', 'id')",
+            "CREATE TRIGGER passwords_changed AFTER INSERT OR UPDATE OR DELETE ON passwords
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('user:', 'user_id')",
+            "CREATE TRIGGER memberships_changed AFTER INSERT OR UPDATE OR DELETE ON memberships
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('user:', 'user_id')",
+            "CREATE TRIGGER groups_changed AFTER UPDATE OR DELETE ON user_groups
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('*', '')",
+            "CREATE TRIGGER factors_changed AFTER INSERT OR DELETE ON factors
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('user:', 'user_id')",
+            "CREATE TRIGGER factors_changed_upd
+             AFTER UPDATE OF user_id, kind, label, secret, key_id, algorithm, digits, period ON factors
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('user:', 'user_id')",
+            "CREATE TRIGGER devices_changed AFTER INSERT OR UPDATE OR DELETE ON devices
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('user:', 'user_id')",
+            "CREATE TRIGGER lockouts_changed AFTER INSERT OR UPDATE OR DELETE ON lockouts
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('lock:', 'lock_key')",
+            "CREATE TRIGGER sessions_changed AFTER UPDATE OR DELETE ON web_sessions
+             FOR EACH ROW EXECUTE FUNCTION idforge_note_change('session:', 'id_hash')",
+        ],
+    },
 ];
 
 /// The statement with the backend's types in place of the placeholders.

@@ -42,7 +42,11 @@ impl Store {
     /// Creates or replaces a session.
     pub async fn save_web_session(&self, s: &WebSession) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        upsert(&mut conn, s).await
+        upsert(&mut conn, s).await?;
+        if let Some(cache) = &self.cache {
+            cache.wrote_session(s);
+        }
+        Ok(())
     }
 
     /// Saves `new` and deletes the session `old` in one transaction (a token rotated at login).
@@ -54,11 +58,34 @@ impl Store {
             .await?;
         upsert(&mut tx, new).await?;
         tx.commit().await?;
+        if let Some(cache) = &self.cache {
+            cache.drop_session(old);
+            cache.wrote_session(new);
+        }
         Ok(())
     }
 
     /// The session with this token hash, if it exists and has not expired at `now`.
     pub async fn web_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<WebSession>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return self.web_session_stored(id_hash, now).await;
+        };
+        if let Some(s) = cache.session(id_hash) {
+            return Ok((s.expires_at > now).then_some(s));
+        }
+        let load = cache.begin();
+        let found = self.web_session_stored(id_hash, now).await?;
+        if let Some(s) = &found {
+            cache.keep_session(s, load);
+        }
+        Ok(found)
+    }
+
+    async fn web_session_stored(
         &self,
         id_hash: &str,
         now: i64,
@@ -89,6 +116,9 @@ impl Store {
             .bind(id_hash)
             .execute(&self.pool)
             .await?;
+        if let Some(cache) = &self.cache {
+            cache.drop_session(id_hash);
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -99,6 +129,9 @@ impl Store {
             .bind(user_id)
             .execute(&self.pool)
             .await?;
+        if let Some(cache) = &self.cache {
+            cache.drop_sessions_of(user_id);
+        }
         Ok(done.rows_affected())
     }
 
@@ -108,6 +141,9 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
+        if let Some(cache) = &self.cache {
+            cache.drop_expired_sessions(now);
+        }
         Ok(done.rows_affected())
     }
 
