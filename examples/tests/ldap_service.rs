@@ -232,7 +232,7 @@ async fn the_web_login_checks_directory_passwords() {
     let key = idforge_examples::crypto::Key::generate()
         .unwrap()
         .to_base64();
-    let (cert, signing) = idforge_saml::cert::create_self_signed(
+    let (cert, signing) = idforge_saml::create_self_signed(
         &mut rand::rng(),
         "idp.test",
         chrono::Utc::now() - chrono::TimeDelta::minutes(5),
