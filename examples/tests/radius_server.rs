@@ -1520,7 +1520,7 @@ async fn password_only_against_ldap_through_radclient() {
     if !slapd::slapd_present("radius_ldap") || !have_radclient("radius_ldap") {
         return;
     }
-    let ldap = slapd::Slapd::start();
+    let ldap = slapd::start();
     let dir = tempfile::tempdir().unwrap();
     let key = Key::generate().unwrap().to_base64();
     let text = format!(
