@@ -51,7 +51,7 @@ use idforge_examples::config::{Config, PasswordSettings};
 use idforge_examples::idp::Idp;
 use idforge_examples::service::Service;
 use idforge_examples::store::NewUser;
-use idforge_saml::cert::create_self_signed;
+use idforge_saml::create_self_signed;
 use idforge_saml::{AwsLcRsSigner, Signer as _};
 
 const PASSWORD: &str = "bench-correct-horse-battery";

@@ -13,7 +13,7 @@
 //! `cargo xtask bench radius` runs it in the bench profile. Our server and the echo server run
 //! in this process on their own runtime (one worker per core, as the `radius-server` binary
 //! runs it) on 127.0.0.1. The load generator is a second runtime with one thread: several UDP
-//! sockets, each with its own `idforge_radius::client::Client` and a window of requests in
+//! sockets, each with its own `idforge_radius::Client` and a window of requests in
 //! flight. A socket sends as many requests as its window allows, then reads every answer that
 //! is waiting before it sends again (one wake-up for many datagrams each way). Answers are
 //! verified by the client (Response Authenticator, identifier); only Access-Accepts count, and
@@ -57,8 +57,8 @@ use idforge_examples::radius_server::{RadiusServer, RadiusServerSettings};
 use idforge_examples::service::Service;
 use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
-use idforge_radius::client::{Client, ClientConfig, Credentials};
 use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+use idforge_radius::{Client, ClientConfig, Credentials};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use tokio::net::UdpSocket;

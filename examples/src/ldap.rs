@@ -33,11 +33,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use idforge_ldap_auth::message::{OID_START_TLS, OID_WHO_AM_I};
 use idforge_ldap_auth::{
     AttributeMapping, AuthFailure, AuthenticatedUser, Authenticator, DirectoryConfig, Dn,
     LdapMessage, Password, ProtocolOp, ServiceAccount, Step, UserFacingFailure,
 };
+use idforge_ldap_auth::{OID_START_TLS, OID_WHO_AM_I};
 use rustls_pki_types::ServerName;
 use serde::Serialize;
 use tokio::time::{Instant, timeout_at};
@@ -804,12 +804,12 @@ mod tests {
         assert_eq!(Request::of(&bytes, svc, &mut searches), Request::StartTls);
         let bind = LdapMessage::new(
             2,
-            ProtocolOp::BindRequest(idforge_ldap_auth::message::BindRequest {
+            ProtocolOp::BindRequest(idforge_ldap_auth::BindRequest {
                 version: 3,
                 name: "cn=svc,dc=x".to_owned(),
-                authentication: idforge_ldap_auth::message::BindAuthentication::Simple(
-                    Password::from("service-secret"),
-                ),
+                authentication: idforge_ldap_auth::BindAuthentication::Simple(Password::from(
+                    "service-secret",
+                )),
             }),
         )
         .encode();

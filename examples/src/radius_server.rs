@@ -57,10 +57,8 @@ use idforge_radius::mschap::{
     self, MppeSalts, MsChap1Request, MsChap2Request, MsChap2Success, MsChapErrorCode,
     MsChapMppeKeys,
 };
-use idforge_radius::server::{
-    ClientId, DropReason, Event, NasClient, Request, Server, ServerConfig,
-};
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret};
+use idforge_radius::{ClientId, DropReason, Event, NasClient, Request, Server, ServerConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -441,7 +439,7 @@ async fn receive_loop(
     socket: Arc<UdpSocket>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut buf = vec![0u8; idforge_radius::packet::MAX_PACKET_LEN];
+    let mut buf = vec![0u8; idforge_radius::MAX_PACKET_LEN];
     let mut scratch = Vec::new();
     loop {
         let received = tokio::select! {
@@ -1195,7 +1193,7 @@ pub fn split_code(input: &str, digits: usize) -> Option<(&str, &str)> {
 
 /// The longest prefix of `text`, on a character boundary, that fits one attribute.
 fn fit_attribute(text: &str) -> &str {
-    let max = idforge_radius::packet::MAX_VALUE_LEN;
+    let max = idforge_radius::MAX_VALUE_LEN;
     if text.len() <= max {
         return text;
     }

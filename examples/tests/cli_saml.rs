@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use idforge_saml::binding::{MessageKind, encode_redirect};
+use idforge_saml::{MessageKind, encode_redirect};
 
 const SP_METADATA: &str = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example.com/saml">
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" WantAssertionsSigned="true">
@@ -56,9 +56,7 @@ fn keygen(cn: &str) -> Idp {
     Idp { dir, key, cert }
 }
 
-fn peers_required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some()
-}
+use idforge_test_support::peers_required;
 
 /// `xmlsec1 --verify` with the certificate as the only trusted key; `None` when xmlsec1 is
 /// not installed (outside CI).

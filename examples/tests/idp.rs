@@ -35,7 +35,7 @@ use idforge_examples::notify::MemoryNotifier;
 use idforge_examples::service::Service;
 use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
-use idforge_saml::binding::{MessageKind, encode_redirect};
+use idforge_saml::{MessageKind, encode_redirect};
 use tower::ServiceExt as _;
 
 const PASSWORD: &str = "correct horse battery";
@@ -52,7 +52,7 @@ struct Fixture {
 /// TOTP) and bob (no group, no factor).
 async fn fixture(store_url: Option<&str>, extra: &str) -> (Fixture, Arc<Service>) {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = idforge_saml::cert::create_self_signed(
+    let (cert, key) = idforge_saml::create_self_signed(
         &mut rand::rng(),
         "idp.test",
         Utc::now() - TimeDelta::minutes(5),

@@ -11,14 +11,6 @@ use std::time::Duration;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_idp");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `GET path` over a fresh connection; the whole answer.
 fn get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -54,7 +46,10 @@ fn demo_config(dir: &std::path::Path, http: u16, radius: u16) -> std::path::Path
 #[test]
 fn the_demo_starts_from_nothing_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (http, radius) = (free_port(), free_port());
+    let (http, radius) = (
+        idforge_test_support::free_tcp_port(),
+        idforge_test_support::free_tcp_port(),
+    );
     let config = demo_config(dir.path(), http, radius);
     let check = Command::new(BINARY)
         .args(["--config", config.to_str().unwrap(), "--check-config"])

@@ -12,7 +12,6 @@
 mod postgres;
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -60,21 +59,9 @@ action = "block"
 ranges = ["203.0.113.0/24"]
 "#;
 
-fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some()
-}
-
 /// Skips (or, where peers are required, fails) when a peer is missing.
 fn peer(ok: bool, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    assert!(
-        !required(),
-        "{what} is required (CI or IDFORGE_REQUIRE_PEERS set) but missing"
-    );
-    eprintln!("SKIP: {what} is not available; the browser test did not run");
-    false
+    idforge_test_support::peer_available("the browser test", ok, what)
 }
 
 fn python() -> PathBuf {
@@ -96,14 +83,6 @@ fn screenshot_dir() -> PathBuf {
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/screenshots"),
         PathBuf::from,
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A child process killed when the test ends, whatever happens.
@@ -316,8 +295,8 @@ fn browser_enrols_signs_in_and_lands_on_the_test_sp() {
     if !browser_peers(&python) {
         return;
     }
-    let idp_port = free_port();
-    let sp_port = free_port();
+    let idp_port = idforge_test_support::free_tcp_port();
+    let sp_port = idforge_test_support::free_tcp_port();
     let sp_base = format!("http://127.0.0.1:{sp_port}");
     let idp_url = format!("http://localhost:{idp_port}");
     let s = setup(idp_port, &sp_base, &python);
@@ -505,7 +484,11 @@ fn two_instances_on_postgresql_share_the_session_and_codes_and_survive_a_restart
         return;
     };
     let url = pg.new_database("idforge");
-    let (port_a, port_b, sp_port) = (free_port(), free_port(), free_port());
+    let (port_a, port_b, sp_port) = (
+        idforge_test_support::free_tcp_port(),
+        idforge_test_support::free_tcp_port(),
+        idforge_test_support::free_tcp_port(),
+    );
     let sp_base = format!("http://127.0.0.1:{sp_port}");
     let (idp_a, idp_b) = (
         format!("http://localhost:{port_a}"),

@@ -18,7 +18,7 @@ use idforge_examples::secret::SecretValue;
 use idforge_ldap_auth::{
     Attribute, AuthFailure, Dn, FilterTemplate, GroupLookup, Nesting, ResultCode, UserFilter,
 };
-use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd};
+use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Settings for a clear-text slapd: service account, default attribute names plus the
@@ -143,7 +143,7 @@ async fn right_password_gives_the_mapped_user_and_groups() {
     if !slapd::slapd_present("right_password_gives_the_mapped_user_and_groups") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let directory = LdapDirectory::new(&settings(&server.url())).unwrap();
 
     let alice = accepted(directory.authenticate("alice", "alice-pw").await.unwrap());
@@ -199,7 +199,7 @@ async fn wrong_unknown_empty_and_injected_are_rejected() {
     if !slapd::slapd_present("wrong_unknown_empty_and_injected_are_rejected") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let proxy = Proxy::start(server.port).await;
     let directory = LdapDirectory::new(&settings(&proxy.url())).unwrap();
 
@@ -244,7 +244,7 @@ async fn start_tls_and_ldaps_trust_only_the_configured_ca() {
     ) {
         return;
     }
-    let server = Slapd::start_tls();
+    let server = slapd::start_tls();
     let ca = server.ca_file().unwrap().to_owned();
 
     let mut start_tls = settings(&server.url());
@@ -334,7 +334,7 @@ async fn the_pool_bounds_connections_and_reuses_them() {
     if !slapd::slapd_present("the_pool_bounds_connections_and_reuses_them") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let proxy = Proxy::start(server.port).await;
     let mut s = settings(&proxy.url());
     s.pool_size = 2;
@@ -488,7 +488,7 @@ async fn the_test_reports_attributes_groups_and_timings() {
     if !slapd::slapd_present("the_test_reports_attributes_groups_and_timings") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let mut s = settings(&server.url());
     s.groups = nested_groups();
     let directory = LdapDirectory::new(&s).unwrap();
@@ -575,7 +575,7 @@ async fn idforge_ldap_test_command() {
     if !slapd::slapd_present("idforge_ldap_test_command") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let directories = [settings(&server.url())];
     let run = |args: &[&str]| {
         let cli = Cli::try_parse_from(std::iter::once("ldap").chain(args.iter().copied())).unwrap();

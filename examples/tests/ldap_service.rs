@@ -13,7 +13,7 @@ use std::sync::Arc;
 use idforge_examples::config::Config;
 use idforge_examples::notify::MemoryNotifier;
 use idforge_examples::service::{AuthRequest, FirstFactorInput, FrontDoor, Outcome, Service};
-use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd};
+use slapd::{PEOPLE, SERVICE_DN, SERVICE_PASSWORD};
 
 fn config_text(ldap_url: &str, store: &str) -> String {
     format!(
@@ -79,7 +79,7 @@ async fn directory_users_log_in_with_their_groups_and_failures_are_audited() {
     if !slapd::slapd_present("directory_users_log_in_with_their_groups") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let dir = tempfile::tempdir().unwrap();
     let key = idforge_examples::crypto::Key::generate()
         .unwrap()
@@ -157,7 +157,7 @@ fn idforge_ldap_test_through_the_binary_and_its_config_file() {
     if !slapd::slapd_present("idforge_ldap_test_through_the_binary") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("idforge.toml");
     std::fs::write(
@@ -227,12 +227,12 @@ async fn the_web_login_checks_directory_passwords() {
     if !slapd::slapd_present("the_web_login_checks_directory_passwords") {
         return;
     }
-    let server = Slapd::start();
+    let server = slapd::start();
     let dir = tempfile::tempdir().unwrap();
     let key = idforge_examples::crypto::Key::generate()
         .unwrap()
         .to_base64();
-    let (cert, signing) = idforge_saml::cert::create_self_signed(
+    let (cert, signing) = idforge_saml::create_self_signed(
         &mut rand::rng(),
         "idp.test",
         chrono::Utc::now() - chrono::TimeDelta::minutes(5),

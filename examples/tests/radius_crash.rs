@@ -13,19 +13,11 @@ use idforge_examples::crypto::Key;
 use idforge_examples::service::open_store;
 use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
-use idforge_radius::client::{Client, ClientConfig, Credentials};
 use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+use idforge_radius::{Client, ClientConfig, Credentials};
 
 const SECRET: &str = "crash-test-secret";
 const USERS: u8 = 60;
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(config: &std::path::Path, addr: SocketAddr) -> Child {
     Command::new(env!("CARGO_BIN_EXE_radius-server"))
@@ -162,7 +154,9 @@ secret = "{SECRET}"
     }
     store.close().await;
 
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", idforge_test_support::free_udp_port())
+        .parse()
+        .unwrap();
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut server = start(&config_path, addr);
     wait_until_up(addr, &socket);

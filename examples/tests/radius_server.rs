@@ -28,8 +28,8 @@ use idforge_examples::radius_server::{
 use idforge_examples::service::Service;
 use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
-use idforge_radius::client::{Client, ClientConfig, Credentials};
 use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
+use idforge_radius::{Client, ClientConfig, Credentials};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
@@ -508,7 +508,7 @@ fn ms_chap2_request(
     auth_challenge: &[u8; 16],
 ) -> (Vec<u8>, [u8; 24], [u8; 16]) {
     use idforge_radius::mschap;
-    use idforge_radius::vendor::{MICROSOFT, VendorSpecific, microsoft};
+    use idforge_radius::{MICROSOFT, VendorSpecific, microsoft};
     let peer_challenge = [0x21; 16];
     let hash = *mschap::nt_password_hash(code);
     let nt = mschap::generate_nt_response(auth_challenge, &peer_challenge, user.as_bytes(), &hash);
@@ -1520,7 +1520,7 @@ async fn password_only_against_ldap_through_radclient() {
     if !slapd::slapd_present("radius_ldap") || !have_radclient("radius_ldap") {
         return;
     }
-    let ldap = slapd::Slapd::start();
+    let ldap = slapd::start();
     let dir = tempfile::tempdir().unwrap();
     let key = Key::generate().unwrap().to_base64();
     let text = format!(

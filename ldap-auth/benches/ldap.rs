@@ -6,12 +6,12 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{Criterion, criterion_group, criterion_main};
-use idforge_ldap_auth::message::{
-    BindResponse, DerefAliases, PartialAttribute, Scope, SearchRequest, SearchResultEntry,
-};
 use idforge_ldap_auth::{
     Attribute, Authenticator, DirectoryConfig, Dn, Filter, LdapMessage, LdapResult, Password,
     ProtocolOp, ServiceAccount, Step, UserFilter,
+};
+use idforge_ldap_auth::{
+    BindResponse, DerefAliases, PartialAttribute, Scope, SearchRequest, SearchResultEntry,
 };
 use ldap3_proto::proto::{
     LdapDerefAliases, LdapFilter, LdapMsg, LdapOp, LdapPartialAttribute, LdapSearchRequest,

@@ -16,12 +16,13 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::ad::AdBindError;
+use crate::ber::frame_len;
 use crate::dn::Dn;
 use crate::filter::Filter;
 use crate::message::{
     BindAuthentication, BindRequest, DerefAliases, ExtendedRequest, LdapMessage, LdapResult,
     OID_NOTICE_OF_DISCONNECTION, OID_START_TLS, OID_WHO_AM_I, ProtocolOp, ResultCode, Scope,
-    SearchRequest, SearchResultEntry, frame_len,
+    SearchRequest, SearchResultEntry,
 };
 use crate::password::Password;
 
@@ -76,8 +77,10 @@ enum State {
     Finished,
 }
 
-/// The login state machine. See the [module documentation](self). `Debug` shows where the
-/// flow is, never the password or the buffered messages.
+/// The login state machine: fed the bytes read from the directory connection, it says what
+/// to write, when to upgrade to TLS and how the login ended (StartTLS, service bind, user
+/// search, user bind, optional Who am I? and group searches, unbind). `Debug` shows where
+/// the flow is, never the password or the buffered messages.
 ///
 /// # Example
 ///
@@ -86,7 +89,7 @@ enum State {
 /// [`receive`](Self::receive); here the directory's answers are canned.
 ///
 /// ```
-/// use idforge_ldap_auth::message::{BindResponse, PartialAttribute, SearchResultEntry};
+/// use idforge_ldap_auth::{BindResponse, PartialAttribute, SearchResultEntry};
 /// use idforge_ldap_auth::{
 ///     Authenticator, DirectoryConfig, Dn, LdapMessage, LdapResult, Password, ProtocolOp, Step,
 ///     UserFilter,

@@ -3,7 +3,7 @@
 //! they came. Encoding is infallible; decoding checks every length and tag and never panics.
 
 use crate::ber::{
-    self, BerError, DEFAULT_MAX_MESSAGE_SIZE, Reader, push_boolean, push_constructed, push_integer,
+    BerError, DEFAULT_MAX_MESSAGE_SIZE, Reader, push_boolean, push_constructed, push_integer,
     push_primitive, tag,
 };
 use crate::filter::{Attribute, Filter, MAX_FILTER_DEPTH, Substrings, is_valid_oid};
@@ -839,11 +839,6 @@ pub fn decode_filter_bytes(input: &[u8]) -> Result<Filter, BerError> {
     let (t, body) = r.any()?;
     r.finish()?;
     decode_filter(t, body, 0)
-}
-
-/// If `buf` starts with a complete message, its length (see [`ber::frame_len`]).
-pub fn frame_len(buf: &[u8], max_size: usize) -> Result<Option<usize>, BerError> {
-    ber::frame_len(buf, max_size)
 }
 
 #[cfg(test)]

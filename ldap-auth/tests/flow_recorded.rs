@@ -3,14 +3,14 @@
 //! and hostile or broken servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use idforge_ldap_auth::message::{
-    BindAuthentication, BindResponse, ExtendedResponse, OID_NOTICE_OF_DISCONNECTION, OID_START_TLS,
-    PartialAttribute, SearchResultEntry,
-};
 use idforge_ldap_auth::{
     Attribute, AuthFailure, AuthenticatedUser, Authenticator, DirectoryConfig, Dn, Filter,
     GroupLookup, LdapMessage, LdapResult, Nesting, Password, ProtocolOp, ResultCode,
     ServiceAccount, Step, UserFacingFailure, UserFilter,
+};
+use idforge_ldap_auth::{
+    BindAuthentication, BindResponse, ExtendedResponse, OID_NOTICE_OF_DISCONNECTION, OID_START_TLS,
+    PartialAttribute, SearchResultEntry,
 };
 
 fn dn(s: &str) -> Dn {
@@ -469,7 +469,7 @@ fn servers_that_ignore_limits_are_cut_off() {
     let mut inner = ad_server(ok());
     let (r, _, _) = run(c, "jdoe", "pw", 1 << 16, |m| match &m.op {
         ProtocolOp::SearchRequest(s) if s.base == "DC=corp,DC=example,DC=com" => (0
-            ..=idforge_ldap_auth::auth::MAX_GROUPS)
+            ..=idforge_ldap_auth::MAX_GROUPS)
             .map(|i| entry(&format!("CN=g{i},DC=corp,DC=example,DC=com"), &[]))
             .chain([ProtocolOp::SearchResultDone(ok())])
             .collect(),
@@ -478,7 +478,7 @@ fn servers_that_ignore_limits_are_cut_off() {
     assert_eq!(
         r.unwrap_err(),
         AuthFailure::TooManyGroups {
-            limit: idforge_ldap_auth::auth::MAX_GROUPS
+            limit: idforge_ldap_auth::MAX_GROUPS
         }
     );
 }

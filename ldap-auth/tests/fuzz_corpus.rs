@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use idforge_ldap_auth::message::{decode_filter_bytes, encode_filter};
+use idforge_ldap_auth::fuzzing::{decode_filter_bytes, encode_filter};
 use idforge_ldap_auth::{Dn, Filter, LdapMessage};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {

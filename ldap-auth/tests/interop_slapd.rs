@@ -5,72 +5,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
 
-use idforge_ldap_auth::message::{BindAuthentication, BindRequest};
 use idforge_ldap_auth::{
     Attribute, AttributeMapping, AuthFailure, AuthenticatedUser, Authenticator, DirectoryConfig,
     Dn, Filter, FilterTemplate, GroupLookup, LdapMessage, Nesting, Password, ProtocolOp,
     ResultCode, ServiceAccount, Step, UserFacingFailure, UserFilter,
 };
+use idforge_ldap_auth::{BindAuthentication, BindRequest};
 
-const SLAPD: &str = "/usr/sbin/slapd";
-const LDAPADD: &str = "/usr/bin/ldapadd";
-const SUFFIX: &str = "dc=example,dc=com";
+use idforge_test_support::{SUFFIX, Slapd};
 
-/// Whether the peer is installed; when not, fail under CI, otherwise skip with a message.
+/// Whether slapd and ldapadd are installed; when not, fail under CI, otherwise skip.
 fn peers_present(test: &str) -> bool {
-    if Path::new(SLAPD).exists() && Path::new(LDAPADD).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none() && std::env::var_os("IDFORGE_REQUIRE_PEERS").is_none(),
-        "{test}: {SLAPD} or {LDAPADD} missing (install the Debian packages slapd and ldap-utils)"
-    );
-    eprintln!("SKIP {test}: {SLAPD} or {LDAPADD} not installed (Debian: slapd, ldap-utils)");
-    false
+    Slapd::present(test)
 }
 
-/// A slapd child process and its temporary directory, killed, reaped and removed on drop.
-struct Slapd {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn temp_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "idforge-slapd-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(dir.join("db")).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A clear-text server loaded with [`LDIF`].
+fn start() -> Slapd {
+    Slapd::start(LDIF)
 }
 
 const LDIF: &str = r"dn: dc=example,dc=com
@@ -160,134 +113,6 @@ cn: loop-a
 member: cn=loop-b,ou=groups,dc=example,dc=com
 ";
 
-impl Slapd {
-    fn start() -> Self {
-        Self::start_with(None)
-    }
-
-    /// With `tls` (certificate and key PEM), StartTLS is offered and simple binds need TLS.
-    fn start_with(tls: Option<(&str, &str)>) -> Self {
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            let dir = temp_dir();
-            let port = free_port();
-            let tls_conf = match tls {
-                Some((cert, key)) => {
-                    std::fs::write(dir.join("cert.pem"), cert).unwrap();
-                    std::fs::write(dir.join("key.pem"), key).unwrap();
-                    format!(
-                        "TLSCertificateFile {d}/cert.pem\nTLSCertificateKeyFile {d}/key.pem\nsecurity simple_bind=128\n",
-                        d = dir.display()
-                    )
-                }
-                None => String::new(),
-            };
-            let conf = format!(
-                "include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-include /etc/ldap/schema/nis.schema
-pidfile {d}/slapd.pid
-argsfile {d}/slapd.args
-modulepath /usr/lib/ldap
-moduleload back_mdb
-moduleload memberof
-allow bind_anon_dn
-sizelimit 500
-{tls_conf}
-database mdb
-maxsize 16777216
-suffix \"{SUFFIX}\"
-rootdn \"cn=admin,{SUFFIX}\"
-rootpw admin-pw
-directory {d}/db
-overlay memberof
-memberof-group-oc groupOfNames
-memberof-member-ad member
-memberof-memberof-ad memberOf
-access to attrs=userPassword by self write by anonymous auth by * none
-access to * by * read
-",
-                d = dir.display()
-            );
-            std::fs::write(dir.join("slapd.conf"), conf).unwrap();
-            let log = std::fs::File::create(dir.join("slapd.log")).unwrap();
-            let child = Command::new(SLAPD)
-                .arg("-f")
-                .arg(dir.join("slapd.conf"))
-                .arg("-h")
-                .arg(format!("ldap://127.0.0.1:{port}/"))
-                .arg("-d")
-                .arg("none")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("start slapd");
-            let mut server = Slapd { child, dir, port };
-            if server.wait_ready() {
-                server.load();
-                return server;
-            }
-            last_log = std::fs::read_to_string(server.dir.join("slapd.log")).unwrap_or_default();
-        }
-        panic!("slapd did not start: {last_log}");
-    }
-
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return false;
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    fn load(&self) {
-        let path = self.dir.join("seed.ldif");
-        std::fs::write(&path, LDIF).unwrap();
-        let mut cmd = Command::new(LDAPADD);
-        if self.dir.join("cert.pem").exists() {
-            // StartTLS (-ZZ), trusting the test certificate.
-            cmd.env("LDAPTLS_CACERT", self.dir.join("cert.pem"))
-                .arg("-ZZ");
-        } else {
-            cmd.env("LDAPNOINIT", "1");
-        }
-        let out = cmd
-            .args([
-                "-x",
-                "-D",
-                &format!("cn=admin,{SUFFIX}"),
-                "-w",
-                "admin-pw",
-                "-H",
-            ])
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
-            .arg("-f")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ldapadd: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s
-    }
-}
-
 fn dn(s: &str) -> Dn {
     Dn::parse(s).unwrap()
 }
@@ -376,7 +201,7 @@ fn interop_slapd_correct_wrong_unknown_and_case_variant() {
     if !peers_present("interop_slapd_correct_wrong_unknown_and_case_variant") {
         return;
     }
-    let server = Slapd::start();
+    let server = start();
 
     let (ok, sent) = login(&server, config(), "alice", "alice-pw");
     let user = ok.expect("alice logs in");
@@ -433,7 +258,7 @@ fn interop_slapd_empty_password_is_never_sent() {
     if !peers_present("interop_slapd_empty_password_is_never_sent") {
         return;
     }
-    let server = Slapd::start();
+    let server = start();
     let alice = format!("uid=alice,ou=people,{SUFFIX}");
 
     // The trap is real on this server: a DN with an empty password binds (anonymously).
@@ -466,7 +291,7 @@ fn interop_slapd_injection_attempts_find_nobody() {
     if !peers_present("interop_slapd_injection_attempts_find_nobody") {
         return;
     }
-    let server = Slapd::start();
+    let server = start();
     for hostile in [
         "*",
         "*)(uid=*",
@@ -508,7 +333,7 @@ fn interop_slapd_groups_member_of_and_group_filters() {
     if !peers_present("interop_slapd_groups_member_of_and_group_filters") {
         return;
     }
-    let server = Slapd::start();
+    let server = start();
     let mut c = config();
     c.groups = GroupLookup::MemberOf {
         attribute: Attribute::new("memberOf").unwrap(),
@@ -536,10 +361,10 @@ fn interop_slapd_groups_member_of_and_group_filters() {
     let mut s = server.connect();
     let search = LdapMessage::new(
         1,
-        ProtocolOp::SearchRequest(idforge_ldap_auth::message::SearchRequest {
+        ProtocolOp::SearchRequest(idforge_ldap_auth::SearchRequest {
             base: SUFFIX.into(),
-            scope: idforge_ldap_auth::message::Scope::Subtree,
-            deref: idforge_ldap_auth::message::DerefAliases::Never,
+            scope: idforge_ldap_auth::Scope::Subtree,
+            deref: idforge_ldap_auth::DerefAliases::Never,
             size_limit: 0,
             time_limit: 0,
             types_only: false,
@@ -564,7 +389,7 @@ fn read_until_done(s: &mut TcpStream) -> Vec<LdapMessage> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        while let Some(len) = idforge_ldap_auth::message::frame_len(&pending, 1 << 20).unwrap() {
+        while let Some(len) = idforge_ldap_auth::frame_len(&pending, 1 << 20).unwrap() {
             let m = LdapMessage::decode(&pending[..len]).unwrap();
             pending.drain(..len);
             let done = matches!(m.op, ProtocolOp::SearchResultDone(_));
@@ -584,7 +409,7 @@ fn interop_slapd_nested_groups_by_iterative_expansion() {
     if !peers_present("interop_slapd_nested_groups_by_iterative_expansion") {
         return;
     }
-    let server = Slapd::start();
+    let server = start();
     let search = |nesting| GroupLookup::Search {
         base: dn(&format!("ou=groups,{SUFFIX}")),
         member_attribute: Attribute::new("member").unwrap(),
@@ -636,7 +461,7 @@ fn interop_slapd_who_am_i_confirms_the_entry() {
     if !peers_present("interop_slapd_who_am_i_confirms_the_entry") {
         return;
     }
-    let server = Slapd::start();
+    let server = start();
     let mut c = config();
     c.confirm_identity = true;
     let (ok, _) = login(&server, c, "jdoe", "jane-pw");
@@ -744,10 +569,11 @@ fn interop_slapd_start_tls() {
         return;
     }
     let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let server = Slapd::start_with(Some((
+    let server = Slapd::start_with_certificate(
+        LDIF,
         &certified.cert.pem(),
         &certified.signing_key.serialize_pem(),
-    )));
+    );
     let tls = tls_client(&certified.cert);
     let mut c = config();
     c.start_tls = true;
@@ -823,7 +649,7 @@ fn interop_slapd_tokio_driver() {
     if !peers_present("interop_slapd_tokio_driver") {
         return;
     }
-    let server = Slapd::start();
+    let server = start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()

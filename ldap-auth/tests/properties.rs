@@ -2,7 +2,7 @@
 //! trips, BER filter round trips, and parsers that never panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use idforge_ldap_auth::message::{decode_filter_bytes, encode_filter};
+use idforge_ldap_auth::fuzzing::{decode_filter_bytes, encode_filter};
 use idforge_ldap_auth::{Attribute, Dn, Filter, LdapMessage, Rdn, Substrings, UserFilter};
 use proptest::prelude::*;
 

@@ -12,13 +12,7 @@ fn rows(name: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use idforge_test_support::hex;
 
 fn filter_error_name(e: &FilterError) -> &'static str {
     match e {
@@ -80,7 +74,7 @@ fn rfc4515_builder_values_are_escaped() {
         let f = Filter::equality(uid.clone(), &raw);
         assert_eq!(f.to_string(), format!("(uid={escaped})"), "{name}");
         assert_eq!(
-            idforge_ldap_auth::filter::escape_value(&raw),
+            idforge_ldap_auth::escape_filter_value(&raw),
             *escaped,
             "{name}"
         );

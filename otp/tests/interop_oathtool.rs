@@ -9,10 +9,7 @@ use idforge_otp::{Algorithm, Digits, Hotp, Secret, Totp};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
-/// Whether a missing peer fails the test (in CI) or skips it (on a developer machine).
-fn peers_required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some()
-}
+use idforge_test_support::{peers_required, to_hex as hex};
 
 fn oathtool_present() -> bool {
     let found = Command::new("oathtool")
@@ -27,14 +24,6 @@ fn oathtool_present() -> bool {
         eprintln!("SKIPPED: oathtool not installed (apt-get install oathtool)");
     }
     found
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        write!(s, "{b:02x}").unwrap();
-        s
-    })
 }
 
 fn oathtool(args: &[String]) -> String {

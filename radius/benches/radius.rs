@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use idforge_radius::packet::PacketBuilder;
-use idforge_radius::server::{Event, NasClient, Server, ServerConfig};
+use idforge_radius::PacketBuilder;
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret, crypto};
+use idforge_radius::{Event, NasClient, Server, ServerConfig};
 use md5::{Digest, Md5};
 
 const SECRET: &[u8] = b"a-typical-shared-secret";

@@ -127,12 +127,12 @@ impl<'a> Response<'a> {
 
     /// The MS-CHAP2-Success value (identifier and `S=<40 hex digits>`), if the answer has one.
     pub fn ms_chap2_success(&self) -> Option<&'a [u8]> {
-        vendor::find_in_packet(&self.packet, MICROSOFT, microsoft::MS_CHAP2_SUCCESS)
+        vendor::find_vendor_value(&self.packet, MICROSOFT, microsoft::MS_CHAP2_SUCCESS)
     }
 
     /// The MS-CHAP-Error of an MS-CHAPv2 failure, if the answer has one.
     pub fn ms_chap_error(&self) -> Option<Result<MsChapError<'a>, Error>> {
-        vendor::find_in_packet(&self.packet, MICROSOFT, microsoft::MS_CHAP_ERROR)
+        vendor::find_vendor_value(&self.packet, MICROSOFT, microsoft::MS_CHAP_ERROR)
             .map(MsChapError::parse)
     }
 }
@@ -148,7 +148,7 @@ impl<'a> Response<'a> {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use idforge_radius::client::{Client, ClientConfig, Credentials, Timeout};
+/// use idforge_radius::{Client, ClientConfig, Credentials, Timeout};
 /// use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
 ///
 /// let config = ClientConfig { max_attempts: 2, ..ClientConfig::default() };
@@ -328,7 +328,7 @@ impl Client {
     /// [`Error::MissingVendorAttribute`]; see [`mschap::recover_mppe_key`] for the others.
     pub fn mppe_keys(&self, response: &Response<'_>) -> Result<MppeKeys, Error> {
         let key = |vendor_type| {
-            let value = vendor::find_in_packet(&response.packet, MICROSOFT, vendor_type).ok_or(
+            let value = vendor::find_vendor_value(&response.packet, MICROSOFT, vendor_type).ok_or(
                 Error::MissingVendorAttribute {
                     vendor_id: MICROSOFT,
                     vendor_type,
@@ -345,7 +345,7 @@ impl Client {
     /// with this client's secret.
     pub fn ms_chap_mppe_keys(&self, response: &Response<'_>) -> Result<MsChapMppeKeys, Error> {
         let value =
-            vendor::find_in_packet(&response.packet, MICROSOFT, microsoft::MS_CHAP_MPPE_KEYS)
+            vendor::find_vendor_value(&response.packet, MICROSOFT, microsoft::MS_CHAP_MPPE_KEYS)
                 .ok_or(Error::MissingVendorAttribute {
                     vendor_id: MICROSOFT,
                     vendor_type: microsoft::MS_CHAP_MPPE_KEYS,

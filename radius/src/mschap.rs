@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use idforge_radius::mschap::{self, MppeSalts, MsChap2Accept, MsChapError, MsChapErrorCode};
-//! use idforge_radius::vendor::microsoft::MsChap2Response;
+//! use idforge_radius::microsoft::MsChap2Response;
 //! use idforge_radius::SharedSecret;
 //!
 //! # fn main() -> Result<(), idforge_radius::Error> {
@@ -917,7 +917,7 @@ fn user_name_without_domain<'a>(packet: &Packet<'a>) -> Result<&'a [u8], Error> 
 }
 
 fn microsoft_attribute<'a>(packet: &Packet<'a>, vendor_type: u8) -> Result<&'a [u8], Error> {
-    vendor::find_in_packet(packet, MICROSOFT, vendor_type).ok_or(Error::MissingVendorAttribute {
+    vendor::find_vendor_value(packet, MICROSOFT, vendor_type).ok_or(Error::MissingVendorAttribute {
         vendor_id: MICROSOFT,
         vendor_type,
     })

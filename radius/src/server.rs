@@ -350,8 +350,8 @@ impl DuplicateCache {
 /// ```
 /// use std::net::SocketAddr;
 /// use std::time::Instant;
-/// use idforge_radius::client::{Client, ClientConfig, Credentials};
-/// use idforge_radius::server::{Event, NasClient, Server, ServerConfig};
+/// use idforge_radius::{Client, ClientConfig, Credentials};
+/// use idforge_radius::{Event, NasClient, Server, ServerConfig};
 /// use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
 ///
 /// let nas: SocketAddr = "192.0.2.10:40000".parse()?;

@@ -8,7 +8,7 @@
 //! added later.
 //!
 //! ```
-//! use idforge_radius::values::{AcctStatusType, ServiceType};
+//! use idforge_radius::{AcctStatusType, ServiceType};
 //! use idforge_radius::{Attribute, AttributeType};
 //!
 //! assert_eq!(ServiceType::from(2), ServiceType::FramedUser);

@@ -91,7 +91,7 @@ impl<'a> VendorSpecific<'a> {
 
 /// The value of the first well-framed sub-attribute of `vendor_id` and `vendor_type` in any
 /// Vendor-Specific attribute of `packet`. Malformed Vendor-Specific attributes are skipped.
-pub fn find_in_packet<'a>(
+pub fn find_vendor_value<'a>(
     packet: &Packet<'a>,
     vendor_id: u32,
     vendor_type: u8,

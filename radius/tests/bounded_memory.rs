@@ -7,11 +7,11 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use idforge_radius::client::{Client, ClientConfig, Credentials};
-use idforge_radius::packet::PacketBuilder;
-use idforge_radius::server::{DropReason, Event, NasClient, Server, ServerConfig};
-use idforge_radius::vendor::VendorSpecific;
+use idforge_radius::PacketBuilder;
+use idforge_radius::VendorSpecific;
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret, crypto};
+use idforge_radius::{Client, ClientConfig, Credentials};
+use idforge_radius::{DropReason, Event, NasClient, Server, ServerConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

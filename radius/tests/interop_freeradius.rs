@@ -11,10 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::peer;
-use idforge_radius::client::{Client, ClientConfig, Credentials};
-use idforge_radius::vendor::microsoft::{self, MsChap2Response};
-use idforge_radius::vendor::{MICROSOFT, VendorSpecific};
+use idforge_radius::microsoft::{self, MsChap2Response};
 use idforge_radius::{Attribute, AttributeType, Code, Error, SharedSecret, Value, crypto, mschap};
+use idforge_radius::{Client, ClientConfig, Credentials};
+use idforge_radius::{MICROSOFT, VendorSpecific};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -32,14 +32,6 @@ impl Drop for FreeRadius {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn site(auth: u16, acct: u16) -> String {
@@ -141,7 +133,10 @@ fn start_freeradius() -> Option<FreeRadius> {
     for entry in fs::read_dir(raddb.join("sites-enabled")).unwrap() {
         fs::remove_file(entry.unwrap().path()).unwrap();
     }
-    let (auth, acct) = (free_port(), free_port());
+    let (auth, acct) = (
+        idforge_test_support::free_udp_port(),
+        idforge_test_support::free_udp_port(),
+    );
     fs::write(raddb.join("sites-enabled/idforge"), site(auth, acct)).unwrap();
     fs::write(
         raddb.join("clients.conf"),
@@ -194,7 +189,7 @@ fn exchange(client: &mut Client, socket: &UdpSocket, to: SocketAddr, out: &[u8])
             Err(_) => match client
                 .handle_timeout(Instant::now() + Duration::from_secs(10), &mut retransmit)
             {
-                Some(idforge_radius::client::Timeout::Retransmit { .. }) => {
+                Some(idforge_radius::Timeout::Retransmit { .. }) => {
                     socket.send_to(&retransmit, to).unwrap();
                 }
                 other => panic!("no answer from freeradius: {other:?}"),

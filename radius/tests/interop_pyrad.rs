@@ -11,7 +11,7 @@ use std::process::Command;
 
 use common::{TestServer, peers_required};
 use idforge_radius::SharedSecret;
-use idforge_radius::server::{NasClient, ServerConfig};
+use idforge_radius::{NasClient, ServerConfig};
 
 fn python() -> Option<PathBuf> {
     let python = std::env::var_os("IDFORGE_PYTHON").map_or_else(

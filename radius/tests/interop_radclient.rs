@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use common::{TestServer, peer};
 use idforge_radius::SharedSecret;
-use idforge_radius::server::{NasClient, ServerConfig};
+use idforge_radius::{NasClient, ServerConfig};
 
 const SECRET: &str = "testing123";
 

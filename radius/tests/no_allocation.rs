@@ -5,10 +5,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use idforge_radius::client::{Client, ClientConfig, Credentials};
 use idforge_radius::crypto::MAX_PASSWORD_LEN;
-use idforge_radius::server::{Event, NasClient, Server, ServerConfig};
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret};
+use idforge_radius::{Client, ClientConfig, Credentials};
+use idforge_radius::{Event, NasClient, Server, ServerConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -101,8 +101,8 @@ fn warm_server_does_not_allocate() {
 
 #[test]
 fn ms_chap2_verification_and_accept_attributes_do_not_allocate() {
+    use idforge_radius::microsoft::MsChap2Response;
     use idforge_radius::mschap::{self, MppeSalts, MsChap2Accept};
-    use idforge_radius::vendor::microsoft::MsChap2Response;
 
     let secret = SharedSecret::new("alloc-secret");
     let (challenge, peer_challenge, ra) = ([1u8; 16], [2u8; 16], [3u8; 16]);

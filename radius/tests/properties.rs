@@ -4,11 +4,11 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use idforge_radius::attribute::{Ipv6Prefix, ValueKind};
+use idforge_radius::PacketBuilder;
+use idforge_radius::VendorSpecific;
 use idforge_radius::crypto;
-use idforge_radius::packet::PacketBuilder;
-use idforge_radius::vendor::VendorSpecific;
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret, Value};
+use idforge_radius::{Ipv6Prefix, ValueKind};
 use proptest::prelude::*;
 
 /// Every type of the dictionary, with a value strategy for its kind.
@@ -213,7 +213,7 @@ proptest! {
         ident in any::<u8>(),
     ) {
         use idforge_radius::mschap::{self, MppeSalts};
-        use idforge_radius::vendor::{self, MICROSOFT, microsoft};
+        use idforge_radius::{MICROSOFT, find_vendor_value, microsoft};
         let secret = SharedSecret::new(secret);
         let Ok(salts) = MppeSalts::new(salts.0, salts.1) else {
             // Refused only when the salts are equal once their high bits are set.
@@ -250,7 +250,7 @@ proptest! {
         crypto::sign(bytes, &secret, Some(&ra)).unwrap();
         let packet = Packet::parse_strict(bytes).unwrap();
         crypto::verify_response(&packet, &secret, &ra).unwrap();
-        let find = |t| vendor::find_in_packet(&packet, MICROSOFT, t).unwrap();
+        let find = |t| find_vendor_value(&packet, MICROSOFT, t).unwrap();
         prop_assert_eq!(find(microsoft::MS_CHAP2_SUCCESS), &success.value()[..]);
         let derived = mschap::MppeKeys::ms_chap2(&hash, &nt);
         for (t, key) in [(microsoft::MS_MPPE_SEND_KEY, derived.send_key()), (microsoft::MS_MPPE_RECV_KEY, derived.recv_key())] {

@@ -4,11 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use idforge_radius::client::{Client, ClientConfig, Credentials, Timeout};
+use idforge_radius::PacketBuilder;
 use idforge_radius::crypto;
-use idforge_radius::packet::PacketBuilder;
-use idforge_radius::server::{DropReason, Event, NasClient, Server, ServerConfig};
 use idforge_radius::{Attribute, AttributeType, Code, Error, Packet, SharedSecret};
+use idforge_radius::{Client, ClientConfig, Credentials, Timeout};
+use idforge_radius::{DropReason, Event, NasClient, Server, ServerConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -722,7 +722,7 @@ fn ms_chap_request(
     response: &[u8],
     out: &mut Vec<u8>,
 ) {
-    use idforge_radius::vendor::{MICROSOFT, VendorSpecific, microsoft};
+    use idforge_radius::{MICROSOFT, VendorSpecific, microsoft};
     let (mut challenge_vsa, mut response_vsa) = (Vec::new(), Vec::new());
     VendorSpecific::encode_single(
         MICROSOFT,
@@ -750,8 +750,8 @@ fn ms_chap_request(
 
 #[test]
 fn ms_chap2_success_mppe_keys_and_error_round_trip() {
+    use idforge_radius::microsoft::{self, MsChap2Response};
     use idforge_radius::mschap::{self, MppeSalts, MsChap2Request, MsChapErrorCode};
-    use idforge_radius::vendor::microsoft::{self, MsChap2Response};
 
     let mut server = server(ServerConfig::default(), false);
     let mut client = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));
@@ -844,8 +844,8 @@ fn ms_chap2_success_mppe_keys_and_error_round_trip() {
 
 #[test]
 fn ms_chap1_mppe_keys_round_trip_and_missing_attributes() {
+    use idforge_radius::microsoft;
     use idforge_radius::mschap::{self, MsChapMppeKeys};
-    use idforge_radius::vendor::microsoft;
 
     let mut server = server(ServerConfig::default(), false);
     let mut client = Client::new(ClientConfig::default(), SharedSecret::new(SECRET));

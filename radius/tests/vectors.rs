@@ -5,10 +5,10 @@
 mod common;
 
 use common::vectors;
+use idforge_radius::Packet;
 use idforge_radius::crypto::{self, Authenticator};
+use idforge_radius::microsoft::{MsChap2Response, MsChapResponse};
 use idforge_radius::mschap;
-use idforge_radius::packet::Packet;
-use idforge_radius::vendor::microsoft::{MsChap2Response, MsChapResponse};
 use std::net::Ipv4Addr;
 
 use idforge_radius::{Attribute, AttributeType, Code, SharedSecret, Value};

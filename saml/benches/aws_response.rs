@@ -5,8 +5,8 @@ use std::hint::black_box;
 
 use chrono::DateTime;
 use criterion::{Criterion, criterion_group, criterion_main};
-use idforge_saml::aws::{AwsRole, AwsSignIn};
-use idforge_saml::dsig::SignOptions;
+use idforge_saml::SignOptions;
+use idforge_saml::{AwsRole, AwsSignIn};
 use idforge_saml::{Certificate, ResponseBuilder, RsaSigner, SamlId, SignTarget, Signer};
 
 const KEY: &str = include_str!("../tests/data/idp-key.pem");
@@ -54,7 +54,7 @@ impl Signer for FixedSignature {
         idforge_saml::SignatureAlgorithm::RsaSha256
     }
 
-    fn sign(&self, _message: &[u8]) -> idforge_saml::Result<Vec<u8>> {
+    fn sign(&self, _message: &[u8]) -> Result<Vec<u8>, idforge_saml::SignError> {
         Ok(vec![0x5a; 256])
     }
 }

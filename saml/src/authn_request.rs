@@ -8,8 +8,9 @@ use crate::id::check_id;
 use crate::metadata::{Endpoint, SpMetadata};
 use crate::ns;
 use crate::response::NameIdFormat;
-use crate::sign::VerifyingKey;
+use crate::sign::{VerifiedSignature, VerifyingKey};
 use crate::xml::{self, Document};
+use crate::xsd::{boolean_attr, parse_date_time};
 
 /// An authentication request, as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,17 +41,6 @@ pub struct AuthnRequest {
     pub requested_authn_contexts: Vec<String>,
 }
 
-fn flag(doc: &Document, el: xml::NodeId, name: &str) -> Result<bool> {
-    match doc.element(el).and_then(|e| e.attribute(name)) {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some(_) => Err(Error::InvalidValue {
-            field: format!("{}/@{name}", doc.path(el)),
-            reason: "not an xs:boolean".into(),
-        }),
-    }
-}
-
 /// What the request is checked against besides the SP metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestCheck<'a> {
@@ -60,11 +50,12 @@ pub struct RequestCheck<'a> {
     pub now: DateTime<Utc>,
     /// Largest accepted difference between `IssueInstant` and `now`.
     pub max_skew: TimeDelta,
-    /// Whether the caller verified the request's signature (query signature with
-    /// [`crate::binding::RedirectMessage::verify`], or [`AuthnRequest::parse_signed`])
-    /// with a certificate from the SP's metadata. Required when the metadata says
-    /// `AuthnRequestsSigned="true"`.
-    pub signature_verified: bool,
+    /// The proof that the request's signature verified: from
+    /// [`crate::RedirectMessage::verify`] (query signature) or
+    /// [`AuthnRequest::parse_signed`] (enveloped signature). Required when the
+    /// metadata says `AuthnRequestsSigned="true"`; when given, it must be for this
+    /// request and from a key of the SP's metadata.
+    pub signature: Option<&'a VerifiedSignature>,
 }
 
 impl AuthnRequest {
@@ -97,8 +88,7 @@ impl AuthnRequest {
         }
         let issue_instant = el
             .attribute("IssueInstant")
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-            .map(|t| t.with_timezone(&Utc))
+            .and_then(parse_date_time)
             .ok_or_else(|| Error::InvalidValue {
                 field: "AuthnRequest/@IssueInstant".into(),
                 reason: "missing or not an xs:dateTime".into(),
@@ -132,8 +122,8 @@ impl AuthnRequest {
             protocol_binding: get("ProtocolBinding"),
             name_id_format: None,
             allow_create: false,
-            force_authn: flag(doc, root, "ForceAuthn")?,
-            is_passive: flag(doc, root, "IsPassive")?,
+            force_authn: boolean_attr(doc, root, "ForceAuthn")?,
+            is_passive: boolean_attr(doc, root, "IsPassive")?,
             requested_authn_contexts: Vec::new(),
         };
         if let Some(p) = doc.unique_child(root, ns::SAMLP, "NameIDPolicy")? {
@@ -141,7 +131,7 @@ impl AuthnRequest {
                 .element(p)
                 .and_then(|e| e.attribute("Format"))
                 .map(NameIdFormat::from_uri);
-            req.allow_create = flag(doc, p, "AllowCreate")?;
+            req.allow_create = boolean_attr(doc, p, "AllowCreate")?;
         }
         if let Some(r) = doc.unique_child(root, ns::SAMLP, "RequestedAuthnContext")? {
             for c in doc.children_named(r, ns::SAML, "AuthnContextClassRef") {
@@ -153,11 +143,18 @@ impl AuthnRequest {
     }
 
     /// Parses an AuthnRequest received through the HTTP-POST binding and verifies
-    /// its enveloped signature with the SP's key.
-    pub fn parse_signed(xml_bytes: &[u8], key: &VerifyingKey, opts: VerifyOptions) -> Result<Self> {
+    /// its enveloped signature with the SP's key; the proof goes into
+    /// [`RequestCheck::signature`].
+    pub fn parse_signed(
+        xml_bytes: &[u8],
+        key: &VerifyingKey,
+        opts: VerifyOptions,
+    ) -> Result<(Self, VerifiedSignature)> {
         let doc = xml::parse(xml_bytes)?;
         dsig::verify_enveloped(&doc, doc.root(), key, opts)?;
-        Self::from_document(&doc)
+        let request = Self::from_document(&doc)?;
+        let proof = VerifiedSignature::new(request.id.clone(), key.clone());
+        Ok((request, proof))
     }
 
     /// Checks the request against the registered SP and returns the ACS to answer at:
@@ -169,7 +166,22 @@ impl AuthnRequest {
         sp: &'m SpMetadata,
         check: &RequestCheck<'_>,
     ) -> Result<&'m Endpoint> {
-        if sp.authn_requests_signed && !check.signature_verified {
+        if let Some(proof) = check.signature {
+            if proof.message_id() != self.id {
+                return Err(Error::Unsigned {
+                    element: "AuthnRequest (the verified signature is another message's)".into(),
+                });
+            }
+            if !sp
+                .signing_certificates()
+                .filter_map(|c| c.verifying_key().ok())
+                .any(|k| k == *proof.key())
+            {
+                return Err(Error::Unsigned {
+                    element: "AuthnRequest (signed with a key not in the SP metadata)".into(),
+                });
+            }
+        } else if sp.authn_requests_signed {
             return Err(Error::Unsigned {
                 element: "AuthnRequest (the SP metadata says AuthnRequestsSigned)".into(),
             });
@@ -205,6 +217,24 @@ mod tests {
 
     const REQ: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_req1" Version="2.0" IssueInstant="2024-01-01T00:00:00Z" Destination="https://idp.example.org/sso" AssertionConsumerServiceURL="https://signin.aws.amazon.com/saml" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>urn:amazon:webservices</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" AllowCreate="true"/></samlp:AuthnRequest>"#;
 
+    fn aws_sp() -> SpMetadata {
+        SpMetadata::parse(include_bytes!(
+            "../tests/vectors/metadata/aws-signin-sp.xml"
+        ))
+        .unwrap()
+    }
+
+    fn check_at(now: &str) -> RequestCheck<'static> {
+        RequestCheck {
+            sso_urls: &["https://idp.example.org/sso"],
+            now: DateTime::parse_from_rfc3339(now)
+                .unwrap()
+                .with_timezone(&Utc),
+            max_skew: TimeDelta::minutes(3),
+            signature: None,
+        }
+    }
+
     #[test]
     fn parses_and_validates() {
         let r = AuthnRequest::parse(REQ.as_bytes()).unwrap();
@@ -212,36 +242,11 @@ mod tests {
         assert_eq!(r.issuer.as_deref(), Some("urn:amazon:webservices"));
         assert_eq!(r.name_id_format, Some(NameIdFormat::Persistent));
         assert!(r.allow_create);
-        let sp = SpMetadata::parse(include_bytes!(
-            "../tests/vectors/metadata/aws-signin-sp.xml"
-        ))
-        .unwrap();
-        let now = DateTime::parse_from_rfc3339("2024-01-01T00:01:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let check = RequestCheck {
-            sso_urls: &["https://idp.example.org/sso"],
-            now,
-            max_skew: TimeDelta::minutes(3),
-            signature_verified: false,
-        };
+        let sp = aws_sp();
+        let check = check_at("2024-01-01T00:01:00Z");
         let acs = r.validate(&sp, &check).unwrap();
-        let mut signing_sp = sp.clone();
-        signing_sp.authn_requests_signed = true;
-        assert!(matches!(
-            r.validate(&signing_sp, &check),
-            Err(Error::Unsigned { .. })
-        ));
-        let verified = RequestCheck {
-            signature_verified: true,
-            ..check.clone()
-        };
-        assert!(r.validate(&signing_sp, &verified).is_ok());
         assert_eq!(acs.location, "https://signin.aws.amazon.com/saml");
-        let late = RequestCheck {
-            now: now + TimeDelta::minutes(10),
-            ..check.clone()
-        };
+        let late = check_at("2024-01-01T00:10:00Z");
         assert!(r.validate(&sp, &late).is_err());
         let other_dest = RequestCheck {
             sso_urls: &["https://other/sso"],
@@ -254,6 +259,91 @@ mod tests {
         let wrong_issuer = REQ.replace(">urn:amazon:webservices<", ">urn:other<");
         let r3 = AuthnRequest::parse(wrong_issuer.as_bytes()).unwrap();
         assert!(r3.validate(&sp, &check).is_err());
+    }
+
+    #[test]
+    fn an_issue_instant_without_zone_is_utc() {
+        let zoneless = REQ.replace("2024-01-01T00:00:00Z", "2024-01-01T00:00:00");
+        let r = AuthnRequest::parse(zoneless.as_bytes()).unwrap();
+        assert_eq!(
+            r.issue_instant,
+            AuthnRequest::parse(REQ.as_bytes()).unwrap().issue_instant
+        );
+    }
+
+    /// A signing SP is satisfied only by a proof from the crate's verifiers, for this
+    /// request, made with a key of the SP's metadata.
+    #[test]
+    fn signing_sps_need_a_proof_of_the_right_signature() {
+        use crate::binding::{BindingLimits, MessageKind, RedirectMessage, encode_redirect};
+        use crate::cert::Certificate;
+        use crate::dsig::{SignOptions, sign_enveloped};
+        use crate::metadata::KeyUse;
+        use crate::sign::RsaSigner;
+
+        let signer = RsaSigner::from_pem(include_str!("../tests/data/idp-key.pem")).unwrap();
+        let cert = Certificate::from_pem(include_str!("../tests/data/idp-cert.pem")).unwrap();
+        let other = Certificate::from_pem(include_str!("../tests/data/other-cert.pem")).unwrap();
+        let mut sp = aws_sp();
+        sp.authn_requests_signed = true;
+        sp.certificates = vec![(KeyUse::Signing, cert.clone())];
+        let check = check_at("2024-01-01T00:01:00Z");
+        let r = AuthnRequest::parse(REQ.as_bytes()).unwrap();
+        assert!(matches!(
+            r.validate(&sp, &check),
+            Err(Error::Unsigned { .. })
+        ));
+
+        // Redirect binding: the query signature's proof.
+        let query =
+            encode_redirect(MessageKind::Request, REQ.as_bytes(), None, Some(&signer)).unwrap();
+        let msg = RedirectMessage::decode(&query, &BindingLimits::default()).unwrap();
+        let key = cert.verifying_key().unwrap();
+        let proof = msg.verify(&key, false).unwrap();
+        assert_eq!(proof.message_id(), "_req1");
+        let signed = RequestCheck {
+            signature: Some(&proof),
+            ..check.clone()
+        };
+        r.validate(&sp, &signed).unwrap();
+
+        // POST binding: the enveloped signature's proof.
+        let mut doc = xml::parse(REQ.as_bytes()).unwrap();
+        let root = doc.root();
+        sign_enveloped(
+            &mut doc,
+            root,
+            &signer,
+            Some(&cert),
+            &SignOptions::default(),
+        )
+        .unwrap();
+        let signed_xml = doc.to_xml();
+        let (posted, post_proof) =
+            AuthnRequest::parse_signed(signed_xml.as_bytes(), &key, VerifyOptions::default())
+                .unwrap();
+        posted
+            .validate(
+                &sp,
+                &RequestCheck {
+                    signature: Some(&post_proof),
+                    ..check.clone()
+                },
+            )
+            .unwrap();
+
+        // The proof of another request does not vouch for this one.
+        let other_req = AuthnRequest::parse(REQ.replace("_req1", "_req2").as_bytes()).unwrap();
+        assert!(matches!(
+            other_req.validate(&sp, &signed),
+            Err(Error::Unsigned { .. })
+        ));
+        // Nor does a signature by a key the SP's metadata does not list.
+        sp.certificates = vec![(KeyUse::Signing, other)];
+        assert!(matches!(
+            r.validate(&sp, &signed),
+            Err(Error::Unsigned { .. })
+        ));
     }
 
     #[test]

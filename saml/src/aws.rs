@@ -3,7 +3,9 @@
 //!
 //! Everything STS would refuse is checked here, with a typed [`AwsError`], before a
 //! response is signed: role and provider ARNs, `RoleSessionName`, `SessionDuration`,
-//! session tags, `SourceIdentity`, the audience and the ACS URL.
+//! session tags, `SourceIdentity`, the audience and the ACS URL. [`AwsError`] wraps
+//! the crate's base [`Error`](crate::Error), never the other way round: the base
+//! error knows nothing of this preset.
 
 use thiserror::Error;
 
@@ -86,6 +88,10 @@ pub enum AwsError {
     /// The Identity Center user name is empty.
     #[error("the Identity Center user name must not be empty")]
     UserName,
+    /// Building, signing or reading the SAML message failed (the crate's base error),
+    /// so that code using the presets needs one error type.
+    #[error(transparent)]
+    Saml(#[from] crate::Error),
 }
 
 /// A role the user may assume, with the IAM SAML provider that trusts this IdP.
@@ -627,6 +633,26 @@ mod tests {
             b.build(),
             Err(crate::Error::DuplicateAttribute { name: session })
         );
+    }
+
+    #[test]
+    fn the_preset_error_wraps_the_base_error() {
+        // Code using the preset needs one error type: `?` on a base error works.
+        fn build(b: ResponseBuilder) -> Result<crate::Response, AwsError> {
+            Ok(sign_in().apply(b)?.build()?)
+        }
+        let b = builder().attribute(SamlAttribute::uri("x", ["1"]));
+        let b = b.attribute(SamlAttribute::uri("x", ["2"]));
+        let err = build(b).unwrap_err();
+        assert_eq!(
+            err,
+            AwsError::Saml(crate::Error::DuplicateAttribute { name: "x".into() })
+        );
+        assert!(err.to_string().starts_with("duplicate attribute name"));
+        // The base error has no variant for the preset (it would make the crate's
+        // error depend on a vendor preset).
+        let base = include_str!("error.rs");
+        assert!(!base.contains("aws::") && !base.contains("AwsError"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 
 use crate::cert::decode_base64;
 use crate::error::{Error, Result};
-use crate::sign::{SignatureAlgorithm, Signer, VerifyingKey};
+use crate::sign::{SignatureAlgorithm, Signer, VerifiedSignature, VerifyingKey};
 
 /// Which protocol message a binding carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -217,9 +217,11 @@ impl RedirectMessage {
         })
     }
 
-    /// Verifies the query signature with the sender's key. SHA-1 is refused unless
-    /// `allow_sha1`. An unsigned message gives [`Error::Unsigned`].
-    pub fn verify(&self, key: &VerifyingKey, allow_sha1: bool) -> Result<()> {
+    /// Verifies the query signature with the sender's key and returns the proof
+    /// (for [`crate::RequestCheck::signature`]). SHA-1 is refused unless
+    /// `allow_sha1`. An unsigned message gives [`Error::Unsigned`]; a message without
+    /// a root `ID` cannot be named by the proof and is refused too.
+    pub fn verify(&self, key: &VerifyingKey, allow_sha1: bool) -> Result<VerifiedSignature> {
         let sig = self.signature.as_ref().ok_or_else(|| Error::Unsigned {
             element: self.kind.parameter().into(),
         })?;
@@ -229,7 +231,14 @@ impl RedirectMessage {
                 uri: sig.algorithm.uri().into(),
             });
         }
-        key.verify(sig.algorithm, &sig.signed_octets, &sig.signature)
+        key.verify(sig.algorithm, &sig.signed_octets, &sig.signature)?;
+        let doc = crate::xml::parse(&self.xml)?;
+        let id =
+            crate::xsd::attr(&doc, doc.root(), "ID").ok_or_else(|| Error::MissingAttribute {
+                element: doc.path(doc.root()),
+                attribute: "ID".into(),
+            })?;
+        Ok(VerifiedSignature::new(id, key.clone()))
     }
 }
 
@@ -407,15 +416,15 @@ mod tests {
             .unwrap();
         let q = encode_redirect(
             MessageKind::Request,
-            b"<samlp:AuthnRequest/>",
+            br#"<m ID="_m1"/>"#,
             Some("state with spaces & = +"),
             Some(&signer),
         )
         .unwrap();
         let m = RedirectMessage::decode(&q, &BindingLimits::default()).unwrap();
-        assert_eq!(m.xml, b"<samlp:AuthnRequest/>");
+        assert_eq!(m.xml, br#"<m ID="_m1"/>"#);
         assert_eq!(m.relay_state.as_deref(), Some("state with spaces & = +"));
-        m.verify(&key, false).unwrap();
+        assert_eq!(m.verify(&key, false).unwrap().message_id(), "_m1");
         // Reordering parameters does not change what is verified.
         let mut parts: Vec<&str> = q.split('&').collect();
         parts.reverse();
@@ -427,13 +436,21 @@ mod tests {
         assert_eq!(m3.verify(&key, false), Err(Error::SignatureInvalid));
         // SHA-1 only when allowed.
         let sha1 = RsaSigner::from_pem(KEY).unwrap().into_sha1_legacy();
-        let q1 = encode_redirect(MessageKind::Request, b"<a/>", None, Some(&sha1)).unwrap();
+        let q1 =
+            encode_redirect(MessageKind::Request, br#"<a ID="_a"/>"#, None, Some(&sha1)).unwrap();
         let m4 = RedirectMessage::decode(&q1, &BindingLimits::default()).unwrap();
         assert!(matches!(
             m4.verify(&key, false),
             Err(Error::AlgorithmNotAllowed { .. })
         ));
         m4.verify(&key, true).unwrap();
+        // The proof names the message: one without an ID gets none.
+        let no_id = encode_redirect(MessageKind::Request, b"<a/>", None, Some(&signer)).unwrap();
+        let m5 = RedirectMessage::decode(&no_id, &BindingLimits::default()).unwrap();
+        assert!(matches!(
+            m5.verify(&key, false),
+            Err(Error::MissingAttribute { .. })
+        ));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder as _, CertificateBuilder};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, KeyError, Result};
 use crate::sign::{Signer, VerifyingKey};
 
 /// An X.509 certificate, kept as its DER encoding after a successful parse.
@@ -38,35 +38,81 @@ pub(crate) fn decode_base64(text: &str, field: &'static str) -> Result<Vec<u8>> 
         .map_err(|_| Error::Base64 { field })
 }
 
+/// Decodes a PEM document (RFC 7468, with the `der` crate's decoder) whose label is one
+/// of `labels`; explanatory text before it is allowed.
+pub(crate) fn pem_decode(
+    text: &str,
+    labels: &[&'static str],
+) -> Result<(&'static str, Zeroizing<Vec<u8>>), KeyError> {
+    use x509_cert::der::pem;
+    let expected = labels.first().copied().unwrap_or("PRIVATE KEY");
+    let (found, der) = pem::decode_vec(text.as_bytes()).map_err(|e| match e {
+        pem::Error::PreEncapsulationBoundary | pem::Error::Preamble => {
+            KeyError::NoPemBlock { label: expected }
+        }
+        e => KeyError::Pem {
+            label: expected,
+            source: Cause::new(e),
+        },
+    })?;
+    let der = Zeroizing::new(der);
+    let label = labels
+        .iter()
+        .find(|l| **l == found)
+        .ok_or(KeyError::NoPemBlock { label: expected })?;
+    Ok((label, der))
+}
+
 impl Certificate {
     /// Parses a DER-encoded certificate.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let cert = x509_cert::Certificate::from_der(der)
-            .map_err(|e| Error::Key(format!("certificate: {e}")))?;
+        let invalid = |e| KeyError::Certificate {
+            source: Cause::new(e),
+        };
+        let cert = x509_cert::Certificate::from_der(der).map_err(invalid)?;
         let spki = cert
             .tbs_certificate()
             .subject_public_key_info()
             .to_der()
-            .map_err(|e| Error::Key(format!("certificate public key: {e}")))?;
+            .map_err(invalid)?;
         Ok(Self {
             der: der.to_vec(),
             spki,
         })
     }
 
-    /// Parses the first `CERTIFICATE` block of a PEM text.
+    /// Parses the first `CERTIFICATE` block of a PEM text (other blocks and text
+    /// around them are skipped).
     pub fn from_pem(pem: &str) -> Result<Self> {
-        let begin = "-----BEGIN CERTIFICATE-----";
-        let end = "-----END CERTIFICATE-----";
-        let start = pem
-            .find(begin)
-            .ok_or_else(|| Error::Key("no PEM CERTIFICATE block".into()))?
-            + begin.len();
-        let stop = pem[start..]
-            .find(end)
-            .ok_or_else(|| Error::Key("unterminated PEM CERTIFICATE block".into()))?
-            + start;
-        Self::from_der(&decode_base64(&pem[start..stop], "PEM certificate")?)
+        use x509_cert::der::pem;
+        let no_block = KeyError::NoPemBlock {
+            label: "CERTIFICATE",
+        };
+        match pem::decode_label(pem.as_bytes()) {
+            Ok("CERTIFICATE") => {}
+            Ok(_) | Err(pem::Error::PreEncapsulationBoundary | pem::Error::Preamble) => {
+                return Err(no_block.into());
+            }
+            Err(e) => {
+                return Err(KeyError::Pem {
+                    label: "CERTIFICATE",
+                    source: Cause::new(e),
+                }
+                .into());
+            }
+        }
+        let first = x509_cert::Certificate::load_pem_chain(pem.as_bytes())
+            .map_err(|e| KeyError::Pem {
+                label: "CERTIFICATE",
+                source: Cause::new(e),
+            })?
+            .into_iter()
+            .next()
+            .ok_or(no_block)?;
+        let der = first.to_der().map_err(|e| KeyError::Certificate {
+            source: Cause::new(e),
+        })?;
+        Self::from_der(&der)
     }
 
     /// Parses the base64 content of a `ds:X509Certificate` element.
@@ -86,14 +132,9 @@ impl Certificate {
 
     /// The certificate as PEM text.
     pub fn to_pem(&self) -> String {
-        let b64 = self.to_base64();
-        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(chunk));
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-        out
+        use x509_cert::der::pem;
+        // The encoder fails only when the encoded length overflows `usize`.
+        pem::encode_string("CERTIFICATE", pem::LineEnding::LF, &self.der).unwrap_or_default()
     }
 
     /// The subject as an RFC 4514 string, e.g. `CN=idp.example.org` (empty when it
@@ -135,8 +176,10 @@ impl Certificate {
 
     /// The certificate's RSA public key, for verifying signatures.
     pub fn verifying_key(&self) -> Result<VerifyingKey> {
-        let key = rsa::PublicKey::from_public_key_der(&self.spki)
-            .map_err(|e| Error::Key(format!("certificate key is not RSA: {e}")))?;
+        let key =
+            rsa::PublicKey::from_public_key_der(&self.spki).map_err(|e| KeyError::NotRsa {
+                source: Cause::new(e),
+            })?;
         Ok(VerifyingKey::from_rsa(key))
     }
 }
@@ -145,7 +188,7 @@ impl Certificate {
 pub struct PrivateKeyPem(Zeroizing<String>);
 
 impl PrivateKeyPem {
-    /// The PEM text (`-----BEGIN PRIVATE KEY-----`), to store or to load into a
+    /// The PKCS#8 PEM text (label `PRIVATE KEY`), to store or to load into a
     /// signer backend.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -208,12 +251,20 @@ impl BuilderProfile for SelfSigned {
     }
 }
 
-fn x509_time(t: DateTime<Utc>) -> Result<x509_cert::time::Time> {
-    let secs = u64::try_from(t.timestamp())
-        .map_err(|_| Error::Key("certificate time before 1970".into()))?;
+fn x509_time(t: DateTime<Utc>) -> Result<x509_cert::time::Time, KeyError> {
+    let secs = u64::try_from(t.timestamp()).map_err(|_| KeyError::Validity { source: None })?;
     let dt = x509_cert::der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs))
-        .map_err(|e| Error::Key(format!("certificate time: {e}")))?;
+        .map_err(|e| KeyError::Validity {
+            source: Some(Cause::new(e)),
+        })?;
     Ok(x509_cert::time::Time::from(dt))
+}
+
+fn generate(step: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> KeyError {
+    KeyError::Generate {
+        step,
+        source: Cause::new(e),
+    }
 }
 
 /// Creates a new RSA-2048 key and a self-signed certificate for it (SHA-256 with RSA),
@@ -245,33 +296,32 @@ pub fn create_self_signed<R: CryptoRng + ?Sized>(
     }
     let subject: x509_cert::name::Name = format!("CN={common_name}")
         .parse()
-        .map_err(|e| Error::Key(format!("certificate subject: {e}")))?;
-    let key = rsa::PrivateKey::new(rng, 2048)
-        .map_err(|e| Error::Key(format!("RSA key generation: {e}")))?;
+        .map_err(|e| generate("certificate subject", e))?;
+    let key = rsa::PrivateKey::new(rng, 2048).map_err(|e| generate("RSA key generation", e))?;
     let pem = key
         .to_pkcs8_pem(x509_cert::der::pem::LineEnding::LF)
-        .map_err(|e| Error::Key(format!("PKCS#8 encoding: {e}")))?;
+        .map_err(|e| generate("PKCS#8 encoding", e))?;
     let signing_key = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
     let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_key(
         &rsa::signature::Keypair::verifying_key(&signing_key),
     )
-    .map_err(|e| Error::Key(format!("public key: {e}")))?;
+    .map_err(|e| generate("public key encoding", e))?;
     let mut serial = [0u8; 8];
     rng.fill_bytes(&mut serial);
     serial[0] &= 0x7f;
     serial[0] |= 0x01;
     let serial = x509_cert::serial_number::SerialNumber::new(&serial)
-        .map_err(|e| Error::Key(format!("serial number: {e}")))?;
+        .map_err(|e| generate("serial number", e))?;
     let validity =
         x509_cert::time::Validity::new(x509_time(not_before)?, x509_time(not_before + valid_for)?);
     let builder = CertificateBuilder::new(SelfSigned(subject), serial, validity, spki)
-        .map_err(|e| Error::Key(format!("certificate: {e}")))?;
+        .map_err(|e| generate("certificate building", e))?;
     let cert = builder
         .build::<_, rsa::pkcs1v15::Signature>(&signing_key)
-        .map_err(|e| Error::Key(format!("certificate signing: {e}")))?;
+        .map_err(|e| generate("certificate signing", e))?;
     let der = cert
         .to_der()
-        .map_err(|e| Error::Key(format!("certificate encoding: {e}")))?;
+        .map_err(|e| generate("certificate encoding", e))?;
     Ok((
         Certificate::from_der(&der)?,
         PrivateKeyPem(Zeroizing::new(pem.to_string())),
@@ -292,7 +342,37 @@ mod tests {
         assert_eq!(Certificate::from_base64(&c.to_base64()).unwrap(), c);
         c.verifying_key().unwrap();
         assert!(Certificate::from_der(&c.der()[1..]).is_err());
-        assert!(Certificate::from_pem("nothing").is_err());
+        assert!(matches!(
+            Certificate::from_pem("nothing"),
+            Err(Error::Key(KeyError::NoPemBlock {
+                label: "CERTIFICATE"
+            }))
+        ));
+    }
+
+    #[test]
+    fn pem_goes_through_the_library_decoder() {
+        let c = Certificate::from_pem(PEM).unwrap();
+        // The first certificate of a chain, with explanatory text before it.
+        let other = include_str!("../tests/data/other-cert.pem");
+        let chain = format!("subject=CN=idp\n{PEM}{other}");
+        assert_eq!(Certificate::from_pem(&chain).unwrap(), c);
+        // Lines wrapped at 64 columns, LF, as openssl writes them.
+        assert_eq!(c.to_pem(), PEM.replace("\r\n", "\n"));
+        // A broken body is a typed error with the decoder's error as its source.
+        let broken = PEM.replacen("MII", "M!I", 1);
+        let err = Certificate::from_pem(&broken).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Key(KeyError::Pem {
+                    label: "CERTIFICATE",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert!(std::error::Error::source(&err).is_some(), "{err:?}");
     }
 
     #[test]

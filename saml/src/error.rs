@@ -1,6 +1,10 @@
-//! The crate's error type.
+//! The crate's error types.
+
+use std::sync::Arc;
 
 use thiserror::Error;
+
+use crate::verify::ProfileError;
 
 /// Everything that can go wrong while parsing, building, signing or verifying.
 ///
@@ -110,9 +114,9 @@ pub enum Error {
         /// The algorithm URI.
         uri: String,
     },
-    /// A key or certificate could not be loaded.
-    #[error("key or certificate error: {0}")]
-    Key(String),
+    /// A key or certificate could not be loaded or made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// The signing key and the certificate that was to name it do not belong together:
     /// signatures made with the key would not verify with the certificate.
     #[error(
@@ -128,8 +132,8 @@ pub enum Error {
         signing_key: String,
     },
     /// The signer failed to produce a signature.
-    #[error("signing failed: {0}")]
-    Signing(String),
+    #[error(transparent)]
+    Signing(#[from] SignError),
     /// A reference digest did not match the referenced content.
     #[error("signature reference digest mismatch")]
     DigestMismatch,
@@ -183,9 +187,129 @@ pub enum Error {
         /// The repeated `entityID`.
         entity_id: String,
     },
-    /// A value broke a rule of the AWS (IAM or Identity Center) preset.
-    #[error("AWS preset: {0}")]
-    Aws(#[from] crate::aws::AwsError),
+    /// An assertion does not meet what the Web Browser SSO profile asks of it
+    /// (see [`crate::VerifiedAssertion::check`]).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
+/// The error underneath a [`KeyError`] or [`SignError`], from the library that did the
+/// work (the `rsa`, `der` or `x509-cert` crates, or a signer backend). It is kept
+/// opaque so that those libraries' versions are not part of this crate's API; its
+/// `Display` and `source()` are the original error's. Two causes are equal when
+/// they print the same.
+#[derive(Debug, Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// Wraps an error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+/// A key or certificate that could not be read or made. The library's own error is
+/// the [`source`](std::error::Error::source).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The text holds no PEM block with this label.
+    #[error("no PEM {label} block")]
+    NoPemBlock {
+        /// The label looked for, e.g. `CERTIFICATE` or `PRIVATE KEY`.
+        label: &'static str,
+    },
+    /// A PEM block is malformed (boundaries, base64).
+    #[error("malformed PEM {label} block")]
+    Pem {
+        /// The block's label.
+        label: &'static str,
+        /// What the PEM decoder said.
+        #[source]
+        source: Cause,
+    },
+    /// A private key is not a valid RSA key in this format.
+    #[error("cannot read the {format} RSA private key")]
+    PrivateKey {
+        /// `PKCS#8` or `PKCS#1`.
+        format: &'static str,
+        /// What the decoder said.
+        #[source]
+        source: Cause,
+    },
+    /// A certificate is not valid DER X.509.
+    #[error("cannot read the X.509 certificate")]
+    Certificate {
+        /// What the decoder said.
+        #[source]
+        source: Cause,
+    },
+    /// A certificate's public key is not an RSA key (or not a valid one).
+    #[error("the certificate's public key is not an RSA key")]
+    NotRsa {
+        /// What the decoder said.
+        #[source]
+        source: Cause,
+    },
+    /// A certificate's validity period cannot be written (before 1970 or too far).
+    #[error("the certificate's validity time cannot be encoded")]
+    Validity {
+        /// What the encoder said, when it said something.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Generating a key pair or a certificate failed at this step.
+    #[error("{step} failed")]
+    Generate {
+        /// The step, e.g. `RSA key generation`.
+        step: &'static str,
+        /// What the library said.
+        #[source]
+        source: Cause,
+    },
+}
+
+/// A [`Signer`](crate::Signer) that could not sign. The backend's own error, when
+/// there is one, is the [`source`](std::error::Error::source).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The pure-Rust RSA backend refused to sign.
+    #[error("RSA signing failed")]
+    Rsa(#[source] Cause),
+    /// aws-lc-rs refused to sign (it says no more than that).
+    #[error("aws-lc-rs RSA signing failed")]
+    AwsLc,
+    /// A backend outside this crate (an HSM, a cloud KMS) failed.
+    #[error("the signing backend failed")]
+    Backend(#[source] Cause),
+}
+
+impl SignError {
+    /// A failure of a [`Signer`](crate::Signer) implemented outside this crate.
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Cause::new(error))
+    }
 }
 
 /// Result type of this crate.

@@ -11,9 +11,10 @@ use crate::dsig::{self, VerifyOptions};
 use crate::error::{Error, Result};
 use crate::id::{SamlId, check_id};
 use crate::ns;
-use crate::response::{NameId, NameIdFormat, Status, StatusCode, instant};
+use crate::response::{NameId, NameIdFormat, Status, StatusCode};
 use crate::sign::VerifyingKey;
 use crate::xml::{self, Document, Name, NodeId};
+use crate::xsd::{attr, date_time, date_time_attr};
 
 fn samlp(local: &str) -> Name {
     Name::qualified("samlp", local, ns::SAMLP)
@@ -21,12 +22,6 @@ fn samlp(local: &str) -> Name {
 
 fn saml(local: &str) -> Name {
     Name::qualified("saml", local, ns::SAML)
-}
-
-fn attr(doc: &Document, el: NodeId, name: &str) -> Option<String> {
-    doc.element(el)
-        .and_then(|e| e.attribute(name))
-        .map(str::to_owned)
 }
 
 fn root_named(doc: &Document, local: &str) -> Result<NodeId> {
@@ -49,19 +44,6 @@ fn root_named(doc: &Document, local: &str) -> Result<NodeId> {
         });
     }
     Ok(root)
-}
-
-fn time(doc: &Document, el: NodeId, name: &str) -> Result<Option<DateTime<Utc>>> {
-    attr(doc, el, name)
-        .map(|v| {
-            DateTime::parse_from_rfc3339(&v)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| Error::InvalidValue {
-                    field: format!("{}/@{name}", doc.path(el)),
-                    reason: "not an xs:dateTime".into(),
-                })
-        })
-        .transpose()
 }
 
 fn issuer(doc: &Document, el: NodeId) -> Result<Option<String>> {
@@ -136,7 +118,7 @@ impl LogoutRequest {
         }
         Ok(Self {
             id: attr(doc, root, "ID").unwrap_or_default(),
-            issue_instant: time(doc, root, "IssueInstant")?.ok_or_else(|| {
+            issue_instant: date_time_attr(doc, root, "IssueInstant")?.ok_or_else(|| {
                 Error::MissingAttribute {
                     element: "LogoutRequest".into(),
                     attribute: "IssueInstant".into(),
@@ -146,7 +128,7 @@ impl LogoutRequest {
             issuer: issuer(doc, root)?,
             name_id,
             session_indexes,
-            not_on_or_after: time(doc, root, "NotOnOrAfter")?,
+            not_on_or_after: date_time_attr(doc, root, "NotOnOrAfter")?,
             reason: attr(doc, root, "Reason"),
         })
     }
@@ -166,7 +148,7 @@ impl LogoutRequest {
         doc.declare_namespace(root, Some("saml"), ns::SAML)?;
         doc.set_attribute(root, "ID", id.as_str())?;
         doc.set_attribute(root, "Version", "2.0")?;
-        doc.set_attribute(root, "IssueInstant", &instant(now))?;
+        doc.set_attribute(root, "IssueInstant", &date_time(now))?;
         doc.set_attribute(root, "Destination", destination)?;
         doc.append_text_element(root, saml("Issuer"), issuer)?;
         let n = doc.append_text_element(root, saml("NameID"), &name_id.value)?;
@@ -241,7 +223,7 @@ impl LogoutResponse {
         doc.declare_namespace(root, Some("saml"), ns::SAML)?;
         doc.set_attribute(root, "ID", id.as_str())?;
         doc.set_attribute(root, "Version", "2.0")?;
-        doc.set_attribute(root, "IssueInstant", &instant(now))?;
+        doc.set_attribute(root, "IssueInstant", &date_time(now))?;
         doc.set_attribute(root, "Destination", destination)?;
         doc.set_attribute(root, "InResponseTo", in_response_to)?;
         doc.append_text_element(root, saml("Issuer"), issuer)?;

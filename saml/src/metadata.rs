@@ -1,7 +1,7 @@
 //! SAML 2.0 metadata: reading a service provider's `EntityDescriptor` and writing
 //! the IdP's own.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::cert::Certificate;
 use crate::dsig::{self, SignOptions, VerifyOptions};
@@ -11,6 +11,7 @@ use crate::ns;
 use crate::response::NameIdFormat;
 use crate::sign::{Signer, VerifyingKey};
 use crate::xml::{self, Document, Limits, Name, NodeId};
+use crate::xsd::{boolean_attr, date_time_attr};
 
 /// Binding URI of HTTP-Redirect.
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -138,7 +139,7 @@ impl MetadataOptions {
         match valid_until {
             Some(t) if !self.allow_expired && self.now >= t => Err(Error::MetadataExpired {
                 entity_id: who.to_owned(),
-                valid_until: crate::response::instant(t),
+                valid_until: crate::xsd::date_time(t),
             }),
             _ => Ok(()),
         }
@@ -155,40 +156,11 @@ impl MetadataOptions {
     }
 }
 
-/// Reads an `xs:dateTime` `validUntil` (UTC when it names no zone).
-fn valid_until_attr(doc: &Document, el: NodeId) -> Result<Option<DateTime<Utc>>> {
-    let Some(text) = doc.element(el).and_then(|e| e.attribute("validUntil")) else {
-        return Ok(None);
-    };
-    let text = text.trim();
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
-        })
-        .map(Some)
-        .map_err(|_| Error::InvalidValue {
-            field: format!("{}/@validUntil", doc.path(el)),
-            reason: "not an xs:dateTime".into(),
-        })
-}
-
 /// The earlier of two optional instants.
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    }
-}
-
-fn bool_attr(doc: &Document, el: NodeId, name: &str) -> Result<bool> {
-    match doc.element(el).and_then(|e| e.attribute(name)) {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some(_) => Err(Error::InvalidValue {
-            field: format!("{}/@{name}", doc.path(el)),
-            reason: "not an xs:boolean".into(),
-        }),
     }
 }
 
@@ -220,7 +192,7 @@ fn endpoint(doc: &Document, el: NodeId, indexed: bool) -> Result<Endpoint> {
         binding: req("Binding")?,
         location: req("Location")?,
         index,
-        is_default: bool_attr(doc, el, "isDefault")?,
+        is_default: boolean_attr(doc, el, "isDefault")?,
         response_location: e.attribute("ResponseLocation").map(str::to_owned),
     })
 }
@@ -298,9 +270,12 @@ impl SpMetadata {
             single_logout_services: Vec::new(),
             certificates: Vec::new(),
             name_id_formats: Vec::new(),
-            want_assertions_signed: bool_attr(doc, sp, "WantAssertionsSigned")?,
-            authn_requests_signed: bool_attr(doc, sp, "AuthnRequestsSigned")?,
-            valid_until: earliest(valid_until_attr(doc, root)?, valid_until_attr(doc, sp)?),
+            want_assertions_signed: boolean_attr(doc, sp, "WantAssertionsSigned")?,
+            authn_requests_signed: boolean_attr(doc, sp, "AuthnRequestsSigned")?,
+            valid_until: earliest(
+                date_time_attr(doc, root, "validUntil")?,
+                date_time_attr(doc, sp, "validUntil")?,
+            ),
         };
         for (c, e) in doc.child_elements(sp) {
             if e.is(ns::MD, "AssertionConsumerService") {
@@ -435,7 +410,7 @@ impl MetadataAggregate {
                     valid_until: inherited,
                 });
             } else if e.is(ns::MD, "EntitiesDescriptor") {
-                let valid_until = earliest(inherited, valid_until_attr(&doc, node)?);
+                let valid_until = earliest(inherited, date_time_attr(&doc, node, "validUntil")?);
                 if node == root {
                     let name = e.attribute("Name").unwrap_or("EntitiesDescriptor");
                     opts.check_expiry(name, valid_until)?;

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::cert::Certificate;
 use crate::dsig::{self, SignOptions};
@@ -11,11 +11,7 @@ use crate::id::SamlId;
 use crate::ns;
 use crate::sign::Signer;
 use crate::xml::{Document, Name, NodeId};
-
-/// Formats an instant as SAML wants it: UTC, seconds, `Z`.
-pub(crate) fn instant(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+use crate::xsd::date_time;
 
 /// NameID formats.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -306,7 +302,7 @@ pub enum SignTarget {
 ///
 /// ```
 /// use chrono::DateTime;
-/// use idforge_saml::dsig::SignOptions;
+/// use idforge_saml::SignOptions;
 /// use idforge_saml::{
 ///     Certificate, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
 ///     SignTarget,
@@ -551,7 +547,7 @@ impl ResponseBuilder {
                 reason: "validity must be positive and clock skew not negative".into(),
             });
         }
-        let now = instant(self.now);
+        let now = date_time(self.now);
         let mut doc = Document::new(samlp("Response"));
         let root = doc.root();
         doc.declare_namespace(root, Some("samlp"), ns::SAMLP)?;
@@ -599,8 +595,8 @@ impl ResponseBuilder {
                     .into(),
                 attribute: "Recipient".into(),
             })?;
-        let not_before = instant(self.now - self.clock_skew);
-        let not_on_or_after = instant(self.now + self.validity);
+        let not_before = date_time(self.now - self.clock_skew);
+        let not_on_or_after = date_time(self.now + self.validity);
 
         let a = doc.append_element(root, saml("Assertion"))?;
         doc.declare_namespace(a, Some("saml"), ns::SAML)?;
@@ -642,14 +638,14 @@ impl ResponseBuilder {
         doc.set_attribute(
             authn,
             "AuthnInstant",
-            &instant(self.authn_instant.unwrap_or(self.now)),
+            &date_time(self.authn_instant.unwrap_or(self.now)),
         )?;
         if let Some(si) = &self.session_index {
             non_empty("SessionIndex", si)?;
             doc.set_attribute(authn, "SessionIndex", si)?;
         }
         if let Some(t) = self.session_not_on_or_after {
-            doc.set_attribute(authn, "SessionNotOnOrAfter", &instant(t))?;
+            doc.set_attribute(authn, "SessionNotOnOrAfter", &date_time(t))?;
         }
         let ctx = doc.append_element(authn, saml("AuthnContext"))?;
         doc.append_text_element(ctx, saml("AuthnContextClassRef"), self.authn_context.uri())?;

@@ -15,7 +15,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::cert::Certificate;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, KeyError, Result, SignError};
 
 /// Digest algorithm URI of SHA-256.
 pub const DIGEST_SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
@@ -109,8 +109,9 @@ pub trait Signer {
     /// The algorithm of the signatures this signer makes.
     fn algorithm(&self) -> SignatureAlgorithm;
 
-    /// Signs `message` (the signer hashes it).
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+    /// Signs `message` (the signer hashes it). A backend outside this crate reports
+    /// its failures with [`SignError::backend`].
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
 
     /// The public half of the signing key, when the backend knows it. Signing with a
     /// certificate checks it against this ([`Certificate::check_signer`]); a backend
@@ -127,7 +128,7 @@ impl<S: Signer + ?Sized> Signer for &S {
         (**self).algorithm()
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         (**self).sign(message)
     }
 
@@ -136,27 +137,11 @@ impl<S: Signer + ?Sized> Signer for &S {
     }
 }
 
-/// Extracts the DER body of the first PEM block labelled `label`.
-fn pem_body(pem: &str, label: &str) -> Option<Zeroizing<String>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem.find(&begin)? + begin.len();
-    let stop = pem[start..].find(&end)? + start;
-    Some(Zeroizing::new(pem[start..stop].to_owned()))
-}
-
-fn private_key_der(pem: &str) -> Result<(Zeroizing<Vec<u8>>, bool)> {
-    if let Some(body) = pem_body(pem, "PRIVATE KEY") {
-        let der = crate::cert::decode_base64(&body, "PEM private key")?;
-        return Ok((Zeroizing::new(der), true));
-    }
-    if let Some(body) = pem_body(pem, "RSA PRIVATE KEY") {
-        let der = crate::cert::decode_base64(&body, "PEM private key")?;
-        return Ok((Zeroizing::new(der), false));
-    }
-    Err(Error::Key(
-        "no PEM PRIVATE KEY or RSA PRIVATE KEY block".into(),
-    ))
+/// The DER of the first `PRIVATE KEY` (PKCS#8, `true`) or `RSA PRIVATE KEY`
+/// (PKCS#1, `false`) block of a PEM text.
+fn private_key_der(pem: &str) -> Result<(Zeroizing<Vec<u8>>, bool), KeyError> {
+    let (label, der) = crate::cert::pem_decode(pem, &["PRIVATE KEY", "RSA PRIVATE KEY"])?;
+    Ok((der, label == "PRIVATE KEY"))
 }
 
 enum RsaKey {
@@ -189,8 +174,10 @@ impl RsaSigner {
             Self::from_pkcs8_der(&der)
         } else {
             use rsa::pkcs1::DecodeRsaPrivateKey as _;
-            let key = rsa::PrivateKey::from_pkcs1_der(&der)
-                .map_err(|e| Error::Key(format!("PKCS#1 RSA key: {e}")))?;
+            let key = rsa::PrivateKey::from_pkcs1_der(&der).map_err(|e| KeyError::PrivateKey {
+                format: "PKCS#1",
+                source: Cause::new(e),
+            })?;
             Ok(Self::from_key(key))
         }
     }
@@ -206,8 +193,10 @@ impl RsaSigner {
     /// Loads a PKCS#8 DER key for RSA-SHA256.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         use rsa::pkcs8::DecodePrivateKey as _;
-        let key = rsa::PrivateKey::from_pkcs8_der(der)
-            .map_err(|e| Error::Key(format!("PKCS#8 RSA key: {e}")))?;
+        let key = rsa::PrivateKey::from_pkcs8_der(der).map_err(|e| KeyError::PrivateKey {
+            format: "PKCS#8",
+            source: Cause::new(e),
+        })?;
         Ok(Self::from_key(key))
     }
 
@@ -241,12 +230,12 @@ impl Signer for RsaSigner {
         }
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         let sig = match &self.key {
             RsaKey::Sha256(k) => k.try_sign(message),
             RsaKey::Sha1(k) => k.try_sign(message),
         }
-        .map_err(|e| Error::Signing(e.to_string()))?;
+        .map_err(|e| SignError::Rsa(Cause::new(e)))?;
         Ok(sig.to_vec())
     }
 
@@ -286,7 +275,10 @@ impl AwsLcRsSigner {
         } else {
             aws_lc_rs::signature::RsaKeyPair::from_der(&der)
         }
-        .map_err(|e| Error::Key(format!("RSA key: {e}")))?;
+        .map_err(|e| KeyError::PrivateKey {
+            format: if pkcs8 { "PKCS#8" } else { "PKCS#1" },
+            source: Cause::new(e),
+        })?;
         Ok(Self {
             key,
             rng: aws_lc_rs::rand::SystemRandom::new(), // tidy:allow: never read
@@ -303,8 +295,12 @@ impl AwsLcRsSigner {
 
     /// Loads a PKCS#8 DER key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der)
-            .map_err(|e| Error::Key(format!("RSA key: {e}")))?;
+        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der).map_err(|e| {
+            KeyError::PrivateKey {
+                format: "PKCS#8",
+                source: Cause::new(e),
+            }
+        })?;
         Ok(Self {
             key,
             rng: aws_lc_rs::rand::SystemRandom::new(), // tidy:allow: never read
@@ -318,7 +314,7 @@ impl Signer for AwsLcRsSigner {
         SignatureAlgorithm::RsaSha256
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         let mut sig = vec![0; self.key.public_modulus_len()];
         self.key
             .sign(
@@ -327,7 +323,7 @@ impl Signer for AwsLcRsSigner {
                 message,
                 &mut sig,
             )
-            .map_err(|_| Error::Signing("aws-lc-rs RSA signing failed".into()))?;
+            .map_err(|_| SignError::AwsLc)?;
         Ok(sig)
     }
 
@@ -338,6 +334,38 @@ impl Signer for AwsLcRsSigner {
         rsa::PublicKey::from_pkcs1_der(self.key.public_key().as_ref())
             .ok()
             .map(VerifyingKey::from_rsa)
+    }
+}
+
+/// Proof that a protocol message's signature was verified: made only by this crate's
+/// verifying functions ([`RedirectMessage::verify`] for the Redirect binding's query
+/// signature, [`AuthnRequest::parse_signed`] for an enveloped signature), never by
+/// the caller. It names the message (its `ID`) and the key that verified it, so
+/// [`AuthnRequest::validate`] can check that it is this request's signature and the
+/// service provider's key.
+///
+/// [`RedirectMessage::verify`]: crate::RedirectMessage::verify
+/// [`AuthnRequest::parse_signed`]: crate::AuthnRequest::parse_signed
+/// [`AuthnRequest::validate`]: crate::AuthnRequest::validate
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSignature {
+    message_id: String,
+    key: VerifyingKey,
+}
+
+impl VerifiedSignature {
+    pub(crate) fn new(message_id: String, key: VerifyingKey) -> Self {
+        Self { message_id, key }
+    }
+
+    /// The `ID` of the signed message.
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    /// The key the signature verified with.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
     }
 }
 
@@ -442,6 +470,62 @@ mod tests {
         let sig1 = s1.sign(b"hello").unwrap();
         vk.verify(SignatureAlgorithm::RsaSha1Legacy, b"hello", &sig1)
             .unwrap();
+    }
+
+    #[test]
+    fn key_errors_are_typed_with_sources() {
+        use std::error::Error as _;
+        assert_eq!(
+            RsaSigner::from_pem("no key here").unwrap_err(),
+            Error::Key(KeyError::NoPemBlock {
+                label: "PRIVATE KEY"
+            })
+        );
+        // A certificate is not a key.
+        assert!(matches!(
+            RsaSigner::from_pem(CERT),
+            Err(Error::Key(KeyError::NoPemBlock { .. }))
+        ));
+        let err = RsaSigner::from_pkcs8_der(&[0x30, 0x03, 0x02, 0x01, 0x00]).unwrap_err();
+        let Error::Key(KeyError::PrivateKey { format, source }) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*format, "PKCS#8");
+        assert!(!source.to_string().is_empty());
+        assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn signers_have_their_own_error() {
+        #[derive(Debug)]
+        struct Offline;
+        impl std::fmt::Display for Offline {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the HSM is offline")
+            }
+        }
+        impl std::error::Error for Offline {}
+        struct Hsm;
+        impl Signer for Hsm {
+            fn algorithm(&self) -> SignatureAlgorithm {
+                SignatureAlgorithm::RsaSha256
+            }
+            fn sign(&self, _: &[u8]) -> Result<Vec<u8>, SignError> {
+                Err(SignError::backend(Offline))
+            }
+        }
+        let err = crate::binding::encode_redirect(
+            crate::binding::MessageKind::Request,
+            b"<a/>",
+            None,
+            Some(&Hsm),
+        )
+        .unwrap_err();
+        let Error::Signing(SignError::Backend(cause)) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(cause.to_string(), "the HSM is offline");
+        assert_eq!(err.to_string(), "the signing backend failed");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::ns;
 use crate::response::{AttributeNameFormat, NameId, NameIdFormat, SamlAttribute};
 use crate::sign::VerifyingKey;
 use crate::xml::{self, Document, NodeId};
+use crate::xsd::{attr, date_time_attr};
 
 /// A `SubjectConfirmation` as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,62 +87,116 @@ pub struct Expectations<'a> {
     pub in_response_to: Option<&'a str>,
 }
 
+/// Why an assertion fails the Web Browser SSO profile's checks
+/// ([`VerifiedAssertion::check`]).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// The assertion was issued by another identity provider.
+    #[error("the assertion's issuer is `{found}`, not the expected `{expected}`")]
+    WrongIssuer {
+        /// The IdP we expected.
+        expected: String,
+        /// The `Issuer` of the assertion.
+        found: String,
+    },
+    /// `Conditions/@NotBefore` is still ahead (beyond the allowed skew).
+    #[error("the assertion is not valid before {not_before}")]
+    NotYetValid {
+        /// The assertion's `NotBefore`.
+        not_before: DateTime<Utc>,
+    },
+    /// `Conditions/@NotOnOrAfter` has passed (beyond the allowed skew).
+    #[error("the assertion expired at {not_on_or_after}")]
+    Expired {
+        /// The assertion's `NotOnOrAfter`.
+        not_on_or_after: DateTime<Utc>,
+    },
+    /// We are not among the audiences of the assertion's `AudienceRestriction`s.
+    #[error("`{audience}` is not an audience of the assertion")]
+    NotAudience {
+        /// Our entity ID.
+        audience: String,
+    },
+    /// No `SubjectConfirmation` uses the bearer method.
+    #[error("the assertion has no bearer subject confirmation")]
+    NoBearerConfirmation,
+    /// No bearer confirmation names our ACS URL as its `Recipient`.
+    #[error("no bearer confirmation is for the ACS URL `{expected}`")]
+    WrongRecipient {
+        /// Our ACS URL.
+        expected: String,
+    },
+    /// The bearer confirmation for our ACS URL has expired or has no `NotOnOrAfter`.
+    #[error("the bearer confirmation has expired or has no NotOnOrAfter")]
+    ConfirmationExpired {
+        /// Its `NotOnOrAfter`, when it has one.
+        not_on_or_after: Option<DateTime<Utc>>,
+    },
+    /// The bearer confirmation answers another request (or answers one when we sent
+    /// none, or none when we sent one).
+    #[error("the bearer confirmation answers another request")]
+    WrongInResponseTo {
+        /// The request ID we sent, if any.
+        expected: Option<String>,
+        /// The confirmation's `InResponseTo`, if any.
+        found: Option<String>,
+    },
+}
+
 impl VerifiedAssertion {
     /// Checks the assertion as the Web Browser SSO profile asks: issuer, time window,
     /// audience, and at least one bearer confirmation for our ACS URL that is still
-    /// valid and answers our request.
-    pub fn check(&self, e: &Expectations<'_>) -> Result<()> {
-        let bad = |field: &str, reason: &str| Error::InvalidValue {
-            field: field.to_owned(),
-            reason: reason.to_owned(),
-        };
+    /// valid and answers our request. The error says which check failed.
+    pub fn check(&self, e: &Expectations<'_>) -> Result<(), ProfileError> {
         if self.issuer != e.issuer {
-            return Err(bad("Assertion/Issuer", "not the expected IdP"));
+            return Err(ProfileError::WrongIssuer {
+                expected: e.issuer.to_owned(),
+                found: self.issuer.clone(),
+            });
         }
-        if self.not_before.is_some_and(|t| e.now + e.skew < t) {
-            return Err(bad("Assertion/Conditions/@NotBefore", "not yet valid"));
+        if let Some(not_before) = self.not_before
+            && e.now + e.skew < not_before
+        {
+            return Err(ProfileError::NotYetValid { not_before });
         }
-        if self.not_on_or_after.is_some_and(|t| e.now - e.skew >= t) {
-            return Err(bad("Assertion/Conditions/@NotOnOrAfter", "expired"));
+        if let Some(not_on_or_after) = self.not_on_or_after
+            && e.now - e.skew >= not_on_or_after
+        {
+            return Err(ProfileError::Expired { not_on_or_after });
         }
         if !self.audiences.iter().any(|a| a == e.audience) {
-            return Err(bad(
-                "Assertion/Conditions/AudienceRestriction",
-                "we are not an audience",
-            ));
+            return Err(ProfileError::NotAudience {
+                audience: e.audience.to_owned(),
+            });
         }
-        let confirmed = self.subject_confirmations.iter().any(|c| {
-            c.method == ns::CM_BEARER
-                && c.recipient.as_deref() == Some(e.recipient)
-                && c.not_on_or_after.is_some_and(|t| e.now - e.skew < t)
-                && c.in_response_to.as_deref() == e.in_response_to
-        });
-        if !confirmed {
-            return Err(bad(
-                "Assertion/Subject/SubjectConfirmation",
-                "no valid bearer confirmation for this ACS and request",
-            ));
+        let mut failure = ProfileError::NoBearerConfirmation;
+        for c in self
+            .subject_confirmations
+            .iter()
+            .filter(|c| c.method == ns::CM_BEARER)
+        {
+            if c.recipient.as_deref() != Some(e.recipient) {
+                if failure == ProfileError::NoBearerConfirmation {
+                    failure = ProfileError::WrongRecipient {
+                        expected: e.recipient.to_owned(),
+                    };
+                }
+            } else if c.not_on_or_after.is_none_or(|t| e.now - e.skew >= t) {
+                failure = ProfileError::ConfirmationExpired {
+                    not_on_or_after: c.not_on_or_after,
+                };
+            } else if c.in_response_to.as_deref() != e.in_response_to {
+                failure = ProfileError::WrongInResponseTo {
+                    expected: e.in_response_to.map(str::to_owned),
+                    found: c.in_response_to.clone(),
+                };
+            } else {
+                return Ok(());
+            }
         }
-        Ok(())
+        Err(failure)
     }
-}
-
-fn time_attr(doc: &Document, el: NodeId, name: &str) -> Result<Option<DateTime<Utc>>> {
-    let Some(v) = doc.element(el).and_then(|e| e.attribute(name)) else {
-        return Ok(None);
-    };
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|_| Error::InvalidValue {
-            field: format!("{}/@{name}", doc.path(el)),
-            reason: "not an xs:dateTime".into(),
-        })
-}
-
-fn attr(doc: &Document, el: NodeId, name: &str) -> Option<String> {
-    doc.element(el)
-        .and_then(|e| e.attribute(name))
-        .map(str::to_owned)
 }
 
 fn read_assertion(doc: &Document, a: NodeId) -> Result<VerifiedAssertion> {
@@ -178,7 +233,7 @@ fn read_assertion(doc: &Document, a: NodeId) -> Result<VerifiedAssertion> {
                 method: attr(doc, sc, "Method").unwrap_or_default(),
                 recipient: data.and_then(|d| attr(doc, d, "Recipient")),
                 not_on_or_after: match data {
-                    Some(d) => time_attr(doc, d, "NotOnOrAfter")?,
+                    Some(d) => date_time_attr(doc, d, "NotOnOrAfter")?,
                     None => None,
                 },
                 in_response_to: data.and_then(|d| attr(doc, d, "InResponseTo")),
@@ -186,8 +241,8 @@ fn read_assertion(doc: &Document, a: NodeId) -> Result<VerifiedAssertion> {
         }
     }
     if let Some(c) = doc.unique_child(a, ns::SAML, "Conditions")? {
-        out.not_before = time_attr(doc, c, "NotBefore")?;
-        out.not_on_or_after = time_attr(doc, c, "NotOnOrAfter")?;
+        out.not_before = date_time_attr(doc, c, "NotBefore")?;
+        out.not_on_or_after = date_time_attr(doc, c, "NotOnOrAfter")?;
         for ar in doc.children_named(c, ns::SAML, "AudienceRestriction") {
             for aud in doc.children_named(ar, ns::SAML, "Audience") {
                 out.audiences.push(doc.text(aud)?);

@@ -1,10 +1,10 @@
 //! The AWS preset end to end: build, sign, parse, verify, read back.
 
 use chrono::DateTime;
-use idforge_saml::aws::{AwsRole, AwsSignIn};
-use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
 use idforge_saml::xml;
+use idforge_saml::{AwsRole, AwsSignIn};
 use idforge_saml::{Certificate, ResponseBuilder, RsaSigner, SamlId, SignTarget, ns};
+use idforge_saml::{SignOptions, VerifyOptions};
 
 const KEY: &str = include_str!("data/idp-key.pem");
 const CERT: &str = include_str!("data/idp-cert.pem");
@@ -53,7 +53,7 @@ fn aws_response_has_what_sts_needs() {
         .unique_child(doc.root(), ns::SAML, "Assertion")
         .unwrap()
         .unwrap();
-    dsig::verify_enveloped(
+    idforge_saml::verify_enveloped(
         &doc,
         a,
         &cert.verifying_key().unwrap(),

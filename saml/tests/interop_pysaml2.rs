@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use idforge_saml::authn_request::{AuthnRequest, RequestCheck};
-use idforge_saml::binding::{BindingLimits, MessageKind, RedirectMessage};
-use idforge_saml::dsig::SignOptions;
-use idforge_saml::metadata::{IdpMetadata, SpMetadata};
+use idforge_saml::SignOptions;
+use idforge_saml::{AuthnRequest, RequestCheck};
+use idforge_saml::{BindingLimits, MessageKind, RedirectMessage};
 use idforge_saml::{
     Certificate, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
     SignTarget,
 };
+use idforge_saml::{IdpMetadata, SpMetadata};
 
 const KEY: &str = include_str!("data/idp-key.pem");
 const CERT: &str = include_str!("data/idp-cert.pem");
@@ -32,7 +32,7 @@ impl idforge_saml::Signer for Forger {
         idforge_saml::Signer::algorithm(&self.0)
     }
 
-    fn sign(&self, message: &[u8]) -> idforge_saml::Result<Vec<u8>> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, idforge_saml::SignError> {
         idforge_saml::Signer::sign(&self.0, message)
     }
 }
@@ -53,8 +53,7 @@ fn python() -> Option<PathBuf> {
     if ok {
         return Some(python);
     }
-    let required =
-        std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some();
+    let required = idforge_test_support::peers_required();
     assert!(
         !required,
         "pysaml2 is required (CI or IDFORGE_REQUIRE_PEERS set) but `{} -c 'import saml2'` failed",
@@ -178,7 +177,7 @@ fn pysaml2_sp_accepts_our_responses_and_refuses_bad_ones() {
                 sso_urls: &["https://idp.example.org/sso"],
                 now,
                 max_skew: TimeDelta::minutes(3),
-                signature_verified: false,
+                signature: None,
             },
         )
         .unwrap();
@@ -193,7 +192,7 @@ fn pysaml2_sp_accepts_our_responses_and_refuses_bad_ones() {
     };
     let sp_initiated = response(&good, 1);
     let mut tampered_xml = String::from_utf8(
-        idforge_saml::binding::decode_post(&sp_initiated, &BindingLimits::default()).unwrap(),
+        idforge_saml::decode_post(&sp_initiated, &BindingLimits::default()).unwrap(),
     )
     .unwrap();
     tampered_xml = tampered_xml.replace(">admins<", ">root<");
@@ -405,7 +404,7 @@ fn pysaml2_signed_authn_requests_verify() {
         serde_json::from_str(&run(&python, "authn-request", &base)).unwrap();
     let query = ar["query"].as_str().unwrap();
     let msg = RedirectMessage::decode(query, &limits).unwrap();
-    msg.verify(&sp_key, false).unwrap();
+    let proof = msg.verify(&sp_key, false).unwrap();
     assert!(msg.verify(&idp_key, false).is_err());
     assert_eq!(msg.relay_state.as_deref(), Some("rs 1+2"));
     let request = AuthnRequest::parse(&msg.xml).unwrap();
@@ -415,13 +414,13 @@ fn pysaml2_signed_authn_requests_verify() {
         sso_urls: &["https://idp.example.org/sso"],
         now: std::time::SystemTime::now().into(),
         max_skew: TimeDelta::minutes(3),
-        signature_verified: false,
+        signature: None,
     };
     assert!(matches!(
         request.validate(&sp_md, &check),
         Err(idforge_saml::Error::Unsigned { .. })
     ));
-    check.signature_verified = true;
+    check.signature = Some(&proof);
     assert_eq!(request.validate(&sp_md, &check).unwrap().location, ACS);
     // Any change to the signed parameters breaks it.
     let tampered = query.replace("RelayState=rs", "RelayState=rt");
@@ -449,19 +448,19 @@ fn pysaml2_signed_authn_requests_verify() {
     base["binding"] = "post".into();
     let ar: serde_json::Value =
         serde_json::from_str(&run(&python, "authn-request", &base)).unwrap();
-    let xml =
-        idforge_saml::binding::decode_post(ar["saml_request"].as_str().unwrap(), &limits).unwrap();
-    let opts = idforge_saml::dsig::VerifyOptions::default();
-    let request = AuthnRequest::parse_signed(&xml, &sp_key, opts).unwrap();
+    let xml = idforge_saml::decode_post(ar["saml_request"].as_str().unwrap(), &limits).unwrap();
+    let opts = idforge_saml::VerifyOptions::default();
+    let (request, proof) = AuthnRequest::parse_signed(&xml, &sp_key, opts).unwrap();
     assert_eq!(request.id, ar["id"].as_str().unwrap());
+    assert_eq!(proof.message_id(), request.id);
     assert!(AuthnRequest::parse_signed(&xml, &idp_key, opts).is_err());
 }
 
 #[test]
 fn pysaml2_single_logout_both_ways() {
     use idforge_saml::Status;
-    use idforge_saml::dsig::sign_enveloped;
-    use idforge_saml::logout::{LogoutRequest, LogoutResponse};
+    use idforge_saml::sign_enveloped;
+    use idforge_saml::{LogoutRequest, LogoutResponse};
 
     let Some(python) = python() else {
         return;

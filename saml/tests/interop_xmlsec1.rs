@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::DateTime;
-use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
 use idforge_saml::xml::{self, Document, NodeId};
 use idforge_saml::{
     Certificate, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
     SignTarget, ns,
 };
+use idforge_saml::{SignOptions, VerifyOptions};
 
 const KEY: &str = include_str!("data/idp-key.pem");
 const CERT: &str = include_str!("data/idp-cert.pem");
@@ -25,8 +25,7 @@ fn have_xmlsec1() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        let required =
-            std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some();
+        let required = idforge_test_support::peers_required();
         assert!(
             !required,
             "xmlsec1 is required (CI or IDFORGE_REQUIRE_PEERS set) but not found"
@@ -218,9 +217,9 @@ fn we_verify_what_xmlsec1_signs() {
         let signed = xmlsec1_sign(dir.path(), &template("_assert42", prefix_list));
         let doc = xml::parse(signed.as_bytes()).unwrap();
         let a = assertion_of(&doc);
-        dsig::verify_enveloped(&doc, a, &key, VerifyOptions::default())
+        idforge_saml::verify_enveloped(&doc, a, &key, VerifyOptions::default())
             .unwrap_or_else(|e| panic!("{prefix_list:?}: {e}"));
-        assert!(dsig::verify_enveloped(&doc, a, &other, VerifyOptions::default()).is_err());
+        assert!(idforge_saml::verify_enveloped(&doc, a, &other, VerifyOptions::default()).is_err());
         // The NameID reads whole, comment or not, and is what was signed.
         let subject = doc.unique_child(a, ns::SAML, "Subject").unwrap().unwrap();
         let name_id = doc
@@ -233,7 +232,7 @@ fn we_verify_what_xmlsec1_signs() {
         let doc = xml::parse(tampered.as_bytes()).unwrap();
         let a = assertion_of(&doc);
         assert_eq!(
-            dsig::verify_enveloped(&doc, a, &key, VerifyOptions::default()),
+            idforge_saml::verify_enveloped(&doc, a, &key, VerifyOptions::default()),
             Err(idforge_saml::Error::DigestMismatch)
         );
     }
@@ -245,7 +244,7 @@ fn xmlsec1_accepts_a_generated_identity() {
         return;
     }
     let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let (cert, key) = idforge_saml::cert::create_self_signed(
+    let (cert, key) = idforge_saml::create_self_signed(
         &mut rand::rng(),
         "idforge generated IdP",
         now,
@@ -294,7 +293,7 @@ fn xmlsec1_verifies_signed_idp_metadata() {
     }
     let cert = Certificate::from_pem(CERT).unwrap();
     let signer = RsaSigner::from_pem(KEY).unwrap();
-    let md = idforge_saml::metadata::IdpMetadata::with_base_url(
+    let md = idforge_saml::IdpMetadata::with_base_url(
         "https://idp.example.org/saml",
         "https://idp.example.org",
         cert,
@@ -355,7 +354,7 @@ fn legacy_sha1_only_by_opt_in() {
             .is_err()
     );
     let sha1 = SignOptions {
-        digest: idforge_saml::sign::DigestAlgorithm::Sha1Legacy,
+        digest: idforge_saml::DigestAlgorithm::Sha1Legacy,
         ..SignOptions::default()
     };
     let mut r = build();
@@ -365,10 +364,10 @@ fn legacy_sha1_only_by_opt_in() {
     assert!(xml.contains("xmldsig#rsa-sha1"));
     let key = cert.verifying_key().unwrap();
     assert!(matches!(
-        idforge_saml::verify::verify_response(xml.as_bytes(), &key, VerifyOptions::default()),
+        idforge_saml::verify_response(xml.as_bytes(), &key, VerifyOptions::default()),
         Err(idforge_saml::Error::AlgorithmNotAllowed { .. })
     ));
-    idforge_saml::verify::verify_response(xml.as_bytes(), &key, VerifyOptions { allow_sha1: true })
+    idforge_saml::verify_response(xml.as_bytes(), &key, VerifyOptions { allow_sha1: true })
         .unwrap();
     if have_xmlsec1() {
         let dir = tempfile::tempdir().unwrap();
@@ -379,8 +378,7 @@ fn legacy_sha1_only_by_opt_in() {
 /// `openssl` output for `args`, or `None` (skipped outside CI) when openssl is missing.
 fn openssl(args: &[&str]) -> Option<String> {
     let Ok(out) = Command::new("openssl").args(args).output() else {
-        let required =
-            std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some();
+        let required = idforge_test_support::peers_required();
         assert!(!required, "openssl is required but not found");
         eprintln!("SKIP: openssl not installed; certificate not checked");
         return None;
@@ -406,7 +404,7 @@ fn after<'a>(text: &'a str, heading: &str) -> &'a str {
 fn generated_certificate_is_v3_as_openssl_makes_it_and_xmlsec1_verifies_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let (cert, key) = idforge_saml::cert::create_self_signed(
+    let (cert, key) = idforge_saml::create_self_signed(
         &mut rand::rng(),
         "idp.example.org",
         now,

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Utc};
-use idforge_saml::dsig::{SignOptions, sign_enveloped};
-use idforge_saml::metadata::{MetadataAggregate, MetadataOptions, SpMetadata};
 use idforge_saml::{Certificate, Error, RsaSigner, xml};
+use idforge_saml::{MetadataAggregate, MetadataOptions, SpMetadata};
+use idforge_saml::{SignOptions, sign_enveloped};
 
 const FEED: &str = include_str!("vectors/metadata/aggregate.xml");
 const AWS: &[u8] = include_bytes!("vectors/metadata/aws-signin-sp.xml");

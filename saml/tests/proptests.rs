@@ -3,14 +3,14 @@
 //! binding decoder never panic; canonicalization is idempotent.
 
 use chrono::DateTime;
-use idforge_saml::binding::{BindingLimits, MessageKind, RedirectMessage, encode_redirect};
-use idforge_saml::dsig::{SignOptions, VerifyOptions};
-use idforge_saml::verify::verify_response;
+use idforge_saml::verify_response;
 use idforge_saml::xml::{self, c14n};
+use idforge_saml::{BindingLimits, MessageKind, RedirectMessage, encode_redirect};
 use idforge_saml::{
     Certificate, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
     SignTarget,
 };
+use idforge_saml::{SignOptions, VerifyOptions};
 use proptest::prelude::*;
 
 const KEY: &str = include_str!("data/idp-key.pem");

@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::DateTime;
-use idforge_saml::dsig::{SignOptions, VerifyOptions};
-use idforge_saml::verify::{VerifiedResponse, verify_response};
 use idforge_saml::{
     Certificate, Error, NameId, NameIdFormat, ResponseBuilder, RsaSigner, SamlAttribute, SamlId,
     SignTarget,
 };
+use idforge_saml::{SignOptions, VerifyOptions};
+use idforge_saml::{VerifiedResponse, verify_response};
 
 const KEY: &str = include_str!("data/idp-key.pem");
 const CERT: &str = include_str!("data/idp-cert.pem");
@@ -115,7 +115,7 @@ fn genuine_responses_verify() {
 #[test]
 fn sp_side_checks() {
     use chrono::TimeDelta;
-    use idforge_saml::verify::Expectations;
+    use idforge_saml::{Expectations, ProfileError};
     let v = verify(&signed(SignTarget::Assertion, "alice@example.org")).unwrap();
     let a = v.assertion.unwrap();
     let issued = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
@@ -135,34 +135,78 @@ fn sp_side_checks() {
         ..ok.clone()
     })
     .unwrap();
-    for bad in [
-        Expectations {
+    let refused = |e: Expectations<'_>| a.check(&e).unwrap_err();
+    assert!(matches!(
+        refused(Expectations {
             now: issued + TimeDelta::minutes(10),
             ..ok.clone()
-        },
-        Expectations {
+        }),
+        ProfileError::Expired { .. }
+    ));
+    assert!(matches!(
+        refused(Expectations {
             now: issued - TimeDelta::minutes(5),
             ..ok.clone()
-        },
-        Expectations {
+        }),
+        ProfileError::NotYetValid { .. }
+    ));
+    assert_eq!(
+        refused(Expectations {
             audience: "https://other",
             ..ok.clone()
-        },
-        Expectations {
+        }),
+        ProfileError::NotAudience {
+            audience: "https://other".into()
+        }
+    );
+    assert_eq!(
+        refused(Expectations {
             recipient: "https://other/acs",
             ..ok.clone()
-        },
-        Expectations {
+        }),
+        ProfileError::WrongRecipient {
+            expected: "https://other/acs".into()
+        }
+    );
+    assert_eq!(
+        refused(Expectations {
             issuer: "https://evil-idp",
             ..ok.clone()
-        },
-        Expectations {
+        }),
+        ProfileError::WrongIssuer {
+            expected: "https://evil-idp".into(),
+            found: "https://idp.example.org".into()
+        }
+    );
+    assert_eq!(
+        refused(Expectations {
             in_response_to: Some("_req1"),
             ..ok.clone()
-        },
-    ] {
-        assert!(a.check(&bad).is_err(), "{bad:?}");
-    }
+        }),
+        ProfileError::WrongInResponseTo {
+            expected: Some("_req1".into()),
+            found: None
+        }
+    );
+    // The confirmation alone expired (the conditions are still valid).
+    let mut late = a.clone();
+    late.subject_confirmations[0].not_on_or_after = Some(issued - TimeDelta::minutes(1));
+    assert!(matches!(
+        late.check(&ok),
+        Err(ProfileError::ConfirmationExpired { .. })
+    ));
+    let mut holder_of_key = a.clone();
+    holder_of_key.subject_confirmations[0].method =
+        "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key".into();
+    assert_eq!(
+        holder_of_key.check(&ok),
+        Err(ProfileError::NoBearerConfirmation)
+    );
+    // The typed error converts into the crate's error for `?`.
+    assert!(matches!(
+        Error::from(ProfileError::NoBearerConfirmation),
+        Error::Profile(ProfileError::NoBearerConfirmation)
+    ));
 }
 
 #[test]
@@ -308,7 +352,7 @@ fn verify_all_reports_each_signature() {
         .unwrap();
     let xml = signed(SignTarget::Both, "alice@example.org");
     let doc = idforge_saml::xml::parse(xml.as_bytes()).unwrap();
-    let reports = idforge_saml::dsig::verify_all(&doc, &key, VerifyOptions::default());
+    let reports = idforge_saml::verify_all(&doc, &key, VerifyOptions::default());
     let summary: Vec<(&str, bool)> = reports
         .iter()
         .map(|r| (r.path.as_str(), r.result.is_ok()))
@@ -317,7 +361,7 @@ fn verify_all_reports_each_signature() {
     // Tampering with the assertion breaks both (the response digest covers it).
     let tampered = xml.replace("alice@example.org", "admin@example.org");
     let doc = idforge_saml::xml::parse(tampered.as_bytes()).unwrap();
-    let reports = idforge_saml::dsig::verify_all(&doc, &key, VerifyOptions::default());
+    let reports = idforge_saml::verify_all(&doc, &key, VerifyOptions::default());
     assert!(reports.iter().all(|r| r.result.is_err()));
     assert_eq!(reports.len(), 2);
 }

@@ -8,11 +8,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod public_api;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci                       fmt --check, clippy -D warnings, tests (+ doc tests), docs, fuzz build
+  ci                       fmt --check, public API snapshots, clippy -D warnings, tests
+                           (+ doc tests), docs, fuzz build
+  public-api [--bless]     compare each protocol crate's public API with its committed
+                           <crate>/public-api.txt (--bless: rewrite the snapshots)
   interop                  install missing peers, then run the tests against real peers
   fuzz <target> [seconds]  run one cargo-fuzz target (default 600 s); `fuzz list` lists them
   bench [args...]          run the criterion benchmarks (args go to `cargo bench`)
@@ -27,6 +32,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("public-api") => public_api(&args[1..]),
         Some("interop") => interop(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
@@ -82,6 +88,9 @@ fn ci() -> Result<(), String> {
     fmt.args(["fmt", "--all", "--check"]);
     run("cargo fmt --check", fmt)?;
 
+    eprintln!("xtask: public API snapshots");
+    public_api(&[])?;
+
     let mut clippy = cargo();
     clippy.args([
         "clippy",
@@ -108,6 +117,31 @@ fn ci() -> Result<(), String> {
     run("cargo doc", doc)?;
 
     tests(&["--workspace", "--all-features"])
+}
+
+/// Checks (or with `--bless` rewrites) every protocol crate's API snapshot; all crates
+/// are checked before failing, so one run shows every change.
+fn public_api(args: &[String]) -> Result<(), String> {
+    let bless = match args {
+        [] => false,
+        [flag] if flag == "--bless" => true,
+        _ => return Err("usage: cargo xtask public-api [--bless]".into()),
+    };
+    let mut failures = Vec::new();
+    for krate in public_api::CRATES {
+        let dir = root().join(krate);
+        if let Err(e) = public_api::check(&dir, bless) {
+            failures.push(e);
+        }
+    }
+    if failures.is_empty() {
+        if bless {
+            eprintln!("xtask: wrote {} snapshots", public_api::CRATES.len());
+        }
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
 }
 
 /// Runs the test suite: nextest when installed (then the doc tests, which nextest skips),

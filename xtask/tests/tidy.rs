@@ -189,3 +189,142 @@ fn the_dependency_scanner_reads_manifests() {
     let manifest = "[package]\nname = \"x\"\n[dependencies]\ntokio = \"1\"\nfoo.workspace = true\n[dependencies.bar]\nversion = \"1\"\n[dev-dependencies]\nbaz = \"1\"\n";
     assert_eq!(normal_dependencies(manifest), ["tokio", "foo", "bar"]);
 }
+
+/// The modules a protocol crate may make public: namespaces of free functions or constants
+/// that would be unclear at the root, and the hidden fuzzing entry points. Everything else
+/// is a private module whose items are re-exported at the root.
+const PUBLIC_MODULES: &[(&str, &[&str])] = &[
+    ("otp", &["migration"]),
+    ("radius", &["crypto", "mschap"]),
+    ("saml", &["ns", "xml"]),
+    ("ldap-auth", &["fuzzing"]),
+    ("policy", &["lockout"]),
+    ("adaptive", &["cidr"]),
+];
+
+#[test]
+fn protocol_crates_export_from_the_root() {
+    let mut problems = Vec::new();
+    for (krate, allowed) in PUBLIC_MODULES {
+        let lib = fs::read_to_string(root().join(krate).join("src/lib.rs")).unwrap();
+        for line in lib.lines() {
+            let Some(rest) = line.trim_start().strip_prefix("pub mod ") else {
+                continue;
+            };
+            let name = rest.trim_end_matches([';', '{', ' ']);
+            if !allowed.contains(&name) {
+                problems.push(format!(
+                    "{krate}: `pub mod {name}` (re-export its items instead)"
+                ));
+            }
+        }
+        if lib.contains("pub mod fuzzing") && !lib.contains("#[doc(hidden)]\npub mod fuzzing") {
+            problems.push(format!("{krate}: `fuzzing` is not #[doc(hidden)]"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Library code of a crate (unit-test modules cut off), file by file.
+fn library_code(krate: &str) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(&root().join(krate).join("src"), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let text = fs::read_to_string(&f).unwrap();
+            let library = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            (f, library)
+        })
+        .collect()
+}
+
+#[test]
+fn shared_chores_have_one_implementation() {
+    let mut problems = Vec::new();
+    // PEM goes through the encoders of x509-cert/der and rsa, not through string search.
+    for krate in ["saml", "radius"] {
+        for (file, code) in library_code(krate) {
+            if code.contains("-----BEGIN") || code.contains("-----END ") {
+                problems.push(format!("{}: hand-written PEM", file.display()));
+            }
+        }
+    }
+    // saml reads attributes, xs:dateTime and xs:boolean through its `xsd` module.
+    for (file, code) in library_code("saml") {
+        if file.ends_with("xsd.rs") {
+            continue;
+        }
+        for needle in [
+            "parse_from_rfc3339",
+            "to_rfc3339",
+            "fn attr(",
+            "fn time_attr(",
+            "fn bool_attr(",
+            "fn flag(",
+            "\"not an xs:dateTime\"",
+            "\"not an xs:boolean\"",
+        ] {
+            if code.contains(needle) {
+                problems.push(format!("{}: {needle} (use crate::xsd)", file.display()));
+            }
+        }
+    }
+    // One BER frame length in ldap-auth.
+    let frame_lens: Vec<_> = library_code("ldap-auth")
+        .into_iter()
+        .filter(|(_, code)| code.contains("fn frame_len("))
+        .map(|(f, _)| f.display().to_string())
+        .collect();
+    if frame_lens.len() != 1 {
+        problems.push(format!("ldap-auth: frame_len defined in {frame_lens:?}"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn test_helpers_live_in_the_test_support_crate() {
+    let support = root().join("examples/test-support");
+    let mut files = Vec::new();
+    for dir in [
+        "otp",
+        "radius",
+        "saml",
+        "ldap-auth",
+        "policy",
+        "adaptive",
+        "examples",
+    ] {
+        for sub in ["tests", "benches"] {
+            let path = root().join(dir).join(sub);
+            if path.is_dir() {
+                rust_files(&path, &mut files);
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|f| !f.starts_with(&support)) {
+        let text = fs::read_to_string(file).unwrap();
+        for copy in [
+            "fn free_port(",
+            "fn hex(s: &str)",
+            "struct Slapd",
+            "fn peers_required(",
+            "moduleload memberof",
+            "var_os(\"IDFORGE_REQUIRE_PEERS\")",
+        ] {
+            if text.contains(copy) {
+                problems.push(format!(
+                    "{}: `{copy}` (use idforge-test-support)",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

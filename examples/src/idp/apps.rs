@@ -1,10 +1,10 @@
 //! The applications the web IdP signs users in to, and the SAML responses it sends them.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use idforge_saml::aws::{AwsRole, AwsSignIn, IdentityCenterSignIn};
-use idforge_saml::dsig::SignOptions;
-use idforge_saml::metadata::{Endpoint, MetadataOptions, SpMetadata};
-use idforge_saml::response::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
+use idforge_saml::SignOptions;
+use idforge_saml::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
+use idforge_saml::{AwsRole, AwsSignIn, IdentityCenterSignIn};
+use idforge_saml::{Endpoint, MetadataOptions, SpMetadata};
 use idforge_saml::{ResponseBuilder, SamlId};
 
 use super::IdpError;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{TimeDelta, Utc};
-use idforge_saml::cert::create_self_signed;
+use idforge_saml::create_self_signed;
 use idforge_saml::{AwsLcRsSigner, Certificate};
 
 use super::IdpError;

@@ -146,7 +146,7 @@ impl Idp {
             .iter()
             .filter_map(|p| crate::config::parse_prefix(p))
             .collect();
-        let mut md = idforge_saml::metadata::IdpMetadata::with_base_url(
+        let mut md = idforge_saml::IdpMetadata::with_base_url(
             &entity_id,
             &format!("{base}/saml"),
             keys.certificate.clone(),

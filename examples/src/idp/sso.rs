@@ -6,11 +6,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, TimeDelta, Utc};
-use idforge_saml::authn_request::{AuthnRequest, RequestCheck};
-use idforge_saml::binding::{BindingLimits, MessageKind, RedirectMessage, decode_post};
-use idforge_saml::dsig::VerifyOptions;
-use idforge_saml::logout::{LogoutRequest, LogoutResponse};
-use idforge_saml::{SamlId, Status};
+use idforge_saml::VerifyOptions;
+use idforge_saml::{AuthnRequest, RequestCheck};
+use idforge_saml::{BindingLimits, MessageKind, RedirectMessage, decode_post};
+use idforge_saml::{LogoutRequest, LogoutResponse};
+use idforge_saml::{SamlId, Status, VerifiedSignature};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -92,18 +92,21 @@ pub(super) async fn sso_redirect(
         );
     };
     // A signature, when there is one, must verify; whether one was needed is the
-    // metadata's AuthnRequestsSigned, checked by `validate`.
-    let verified = msg.signature.is_some();
-    if verified
-        && !app
+    // metadata's AuthnRequestsSigned, checked by `validate` with the proof.
+    let proof = if msg.signature.is_some() {
+        let proof = app
             .sp
             .signing_certificates()
             .filter_map(|c| c.verifying_key().ok())
-            .any(|k| msg.verify(&k, false).is_ok())
-    {
-        return saml_error(&idp, "AuthnRequest", "the signature does not verify");
-    }
-    let cont = match check(&idp, app, &request, verified, msg.relay_state, now) {
+            .find_map(|k| msg.verify(&k, false).ok());
+        if proof.is_none() {
+            return saml_error(&idp, "AuthnRequest", "the signature does not verify");
+        }
+        proof
+    } else {
+        None
+    };
+    let cont = match check(&idp, app, &request, proof.as_ref(), msg.relay_state, now) {
         Ok(c) => c,
         Err(reason) => return saml_error(&idp, "AuthnRequest", &reason),
     };
@@ -114,7 +117,7 @@ fn check(
     idp: &Idp,
     app: &apps::WebApp,
     request: &AuthnRequest,
-    signature_verified: bool,
+    signature: Option<&VerifiedSignature>,
     relay_state: Option<String>,
     now: i64,
 ) -> Result<Continuation, String> {
@@ -123,7 +126,7 @@ fn check(
         sso_urls: &[sso.as_str()],
         now: utc(now),
         max_skew: MAX_SKEW,
-        signature_verified,
+        signature,
     };
     let acs = request
         .validate(&app.sp, &check)
@@ -172,12 +175,16 @@ pub(super) async fn sso_post(
             "the issuer is no configured application",
         );
     };
-    let verified = app
+    let proof = app
         .sp
         .signing_certificates()
         .filter_map(|c| c.verifying_key().ok())
-        .any(|k| AuthnRequest::parse_signed(&xml, &k, VerifyOptions::default()).is_ok());
-    let cont = match check(&idp, app, &request, verified, form.relay_state, now) {
+        .find_map(|k| {
+            AuthnRequest::parse_signed(&xml, &k, VerifyOptions::default())
+                .ok()
+                .map(|(_, proof)| proof)
+        });
+    let cont = match check(&idp, app, &request, proof.as_ref(), form.relay_state, now) {
         Ok(c) => c,
         Err(reason) => return saml_error(&idp, "AuthnRequest", &reason),
     };
@@ -562,7 +569,7 @@ pub(super) async fn slo_redirect(
         &Status::success(),
     )
     .map_err(|e| IdpError::Saml(format!("LogoutResponse: {e}")))?;
-    let query = idforge_saml::binding::encode_redirect(
+    let query = idforge_saml::encode_redirect(
         MessageKind::Response,
         doc.to_xml().as_bytes(),
         msg.relay_state.as_deref(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idforge_ldap_auth::message::frame_len;
+use idforge_ldap_auth::frame_len;
 use idforge_ldap_auth::{AuthFailure, LdapMessage, ProtocolOp};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};

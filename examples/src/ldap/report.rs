@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::time::Instant;
 
-use idforge_ldap_auth::auth::MAX_GROUPS;
-use idforge_ldap_auth::message::{
-    BindAuthentication, BindRequest, DerefAliases, ExtendedRequest, OID_START_TLS, Scope,
-    SearchRequest, SearchResultEntry,
-};
+use idforge_ldap_auth::MAX_GROUPS;
 use idforge_ldap_auth::{
     Attribute, AuthFailure, AuthenticatedUser, Dn, Filter, GroupLookup, Nesting, ProtocolOp,
     ResultCode,
+};
+use idforge_ldap_auth::{
+    BindAuthentication, BindRequest, DerefAliases, ExtendedRequest, OID_START_TLS, Scope,
+    SearchRequest, SearchResultEntry,
 };
 use serde::Serialize;
 

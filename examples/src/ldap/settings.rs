@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 
-use idforge_ldap_auth::ber::DEFAULT_MAX_MESSAGE_SIZE;
+use idforge_ldap_auth::DEFAULT_MAX_MESSAGE_SIZE;
 use idforge_ldap_auth::{Attribute, Dn, GroupLookup, UserFilter};
 use serde::{Deserialize, Serialize};
 
@@ -173,7 +173,7 @@ fn default_idle_timeout() -> u64 {
     60
 }
 fn default_search_time_limit() -> i32 {
-    idforge_ldap_auth::auth::DEFAULT_SEARCH_TIME_LIMIT
+    idforge_ldap_auth::DEFAULT_SEARCH_TIME_LIMIT
 }
 fn default_max_message_size() -> usize {
     DEFAULT_MAX_MESSAGE_SIZE

@@ -32,14 +32,6 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Postgres {
     /// Starts a server, or returns `None` (after saying why) when PostgreSQL is not installed
     /// outside CI. In CI (`CI` set) a missing PostgreSQL fails the test.
@@ -89,7 +81,7 @@ impl Postgres {
             &bin.join("initdb"),
             &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync"],
         );
-        let port = free_port();
+        let port = idforge_test_support::free_tcp_port();
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200",
             dir.path().display()

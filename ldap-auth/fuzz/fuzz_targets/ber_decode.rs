@@ -5,7 +5,7 @@ use idforge_ldap_auth::LdapMessage;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = idforge_ldap_auth::message::frame_len(data, 1 << 16);
+    let _ = idforge_ldap_auth::frame_len(data, 1 << 16);
     let Ok(msg) = LdapMessage::decode_with_limit(data, 1 << 16) else {
         return;
     };

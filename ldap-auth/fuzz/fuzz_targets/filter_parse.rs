@@ -3,7 +3,7 @@
 #![no_main]
 
 use idforge_ldap_auth::Filter;
-use idforge_ldap_auth::message::{decode_filter_bytes, encode_filter};
+use idforge_ldap_auth::fuzzing::{decode_filter_bytes, encode_filter};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! with the dictionary and require byte-exact re-encoding.
 #![no_main]
 
-use idforge_radius::packet::PacketBuilder;
+use idforge_radius::PacketBuilder;
 use idforge_radius::{Attribute, Packet};
 use libfuzzer_sys::fuzz_target;
 

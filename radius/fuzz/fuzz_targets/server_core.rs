@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use idforge_radius::server::{Event, NasClient, Server, ServerConfig};
+use idforge_radius::{Event, NasClient, Server, ServerConfig};
 use idforge_radius::{Attribute, Code, SharedSecret, crypto};
 use libfuzzer_sys::fuzz_target;
 

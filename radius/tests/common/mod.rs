@@ -22,14 +22,7 @@ pub fn vectors(name: &str) -> HashMap<String, Vec<u8>> {
         .collect()
 }
 
-/// Decodes hex.
-pub fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex {s}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+pub use idforge_test_support::hex;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -41,13 +34,10 @@ use std::time::{Duration, Instant};
 use idforge_radius::mschap::{
     self, MppeSalts, MsChap1Request, MsChap2Request, MsChapErrorCode, MsChapMppeKeys,
 };
-use idforge_radius::server::{Event, NasClient, Request, Server, ServerConfig};
 use idforge_radius::{Attribute, AttributeType, Code};
+use idforge_radius::{Event, NasClient, Request, Server, ServerConfig};
 
-/// Whether a missing peer must fail the test instead of skipping it.
-pub fn peers_required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("IDFORGE_REQUIRE_PEERS").is_some()
-}
+pub use idforge_test_support::peers_required;
 
 /// Finds a peer binary, or returns `None` after printing a skip message (panics when peers are
 /// required).

@@ -2,7 +2,7 @@
 //! entity of an aggregate and resolve its ACS; nothing may panic.
 #![no_main]
 
-use idforge_saml::metadata::{MetadataAggregate, MetadataOptions, SpMetadata};
+use idforge_saml::{MetadataAggregate, MetadataOptions, SpMetadata};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

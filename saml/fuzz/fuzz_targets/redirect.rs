@@ -1,8 +1,8 @@
 //! The HTTP-Redirect binding decoder and the tracer's `decode_any` on arbitrary input.
 #![no_main]
 
-use idforge_saml::authn_request::AuthnRequest;
-use idforge_saml::binding::{BindingLimits, RedirectMessage, decode_any};
+use idforge_saml::AuthnRequest;
+use idforge_saml::{BindingLimits, RedirectMessage, decode_any};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,8 @@
 
 use std::sync::LazyLock;
 
-use idforge_saml::dsig::VerifyOptions;
-use idforge_saml::verify::verify_response;
+use idforge_saml::VerifyOptions;
+use idforge_saml::verify_response;
 use idforge_saml::{Certificate, VerifyingKey};
 use libfuzzer_sys::fuzz_target;
 

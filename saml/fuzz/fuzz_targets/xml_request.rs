@@ -2,8 +2,8 @@
 //! parses must serialize and parse back to the same tree, and canonicalize twice alike.
 #![no_main]
 
-use idforge_saml::authn_request::AuthnRequest;
-use idforge_saml::logout::LogoutRequest;
+use idforge_saml::AuthnRequest;
+use idforge_saml::LogoutRequest;
 use idforge_saml::xml::{self, c14n};
 use libfuzzer_sys::fuzz_target;
 

@@ -673,11 +673,11 @@ pub(crate) async fn app(ctx: &Context, command: &AppCommand) -> Result<bool> {
                 Some(p) => {
                     let text = std::fs::read_to_string(p)
                         .with_context(|| format!("reading {}", p.display()))?;
-                    let mut opts = idforge_saml::metadata::MetadataOptions::at(chrono::Utc::now());
+                    let mut opts = idforge_saml::MetadataOptions::at(chrono::Utc::now());
                     if a.allow_expired_metadata {
                         opts = opts.allow_expired_for_testing();
                     }
-                    let sp = idforge_saml::metadata::SpMetadata::parse_with(text.as_bytes(), &opts)
+                    let sp = idforge_saml::SpMetadata::parse_with(text.as_bytes(), &opts)
                         .with_context(|| format!("{} is not usable SP metadata", p.display()))?;
                     tracing::debug!(entity = %sp.entity_id, "SP metadata read");
                     Some(std::fs::canonicalize(p)?)

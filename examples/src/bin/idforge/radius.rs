@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use idforge_examples::secret::SecretValue;
-use idforge_radius::client::{Client, ClientConfig, Credentials, Timeout};
 use idforge_radius::mschap;
-use idforge_radius::vendor::{MICROSOFT, VendorSpecific, microsoft};
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret};
+use idforge_radius::{Client, ClientConfig, Credentials, Timeout};
+use idforge_radius::{MICROSOFT, VendorSpecific, microsoft};
 use rand::RngExt as _;
 use serde_json::json;
 

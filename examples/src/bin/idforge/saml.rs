@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use idforge_saml::aws::{AwsRole, AwsSignIn};
-use idforge_saml::binding::{BindingLimits, DecodedMessage, RedirectMessage, decode_any};
-use idforge_saml::cert::create_self_signed;
-use idforge_saml::dsig::{self, SignOptions, VerifyOptions};
-use idforge_saml::metadata::{IdpMetadata, MetadataAggregate, MetadataOptions, SpMetadata};
-use idforge_saml::response::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
+use idforge_saml::create_self_signed;
+use idforge_saml::{AuthnContextClass, NameId, NameIdFormat, SamlAttribute, SignTarget};
 use idforge_saml::{AwsLcRsSigner, Certificate, ResponseBuilder, SamlId, xml};
+use idforge_saml::{AwsRole, AwsSignIn};
+use idforge_saml::{BindingLimits, DecodedMessage, RedirectMessage, decode_any};
+use idforge_saml::{IdpMetadata, MetadataAggregate, MetadataOptions, SpMetadata};
+use idforge_saml::{SignOptions, VerifyOptions};
 use zeroize::Zeroizing;
 
 #[derive(Subcommand)]
@@ -441,7 +441,7 @@ fn decode(args: &DecodeArgs) -> Result<bool> {
         let mut checked = 0;
         if let Some(message) = decoded.redirect.as_ref().filter(|m| m.signature.is_some()) {
             checked += 1;
-            let verdict = message.verify(&key, args.allow_sha1);
+            let verdict = message.verify(&key, args.allow_sha1).map(|_proof| ());
             all_valid &= verdict.is_ok();
             let _ = writeln!(
                 report,
@@ -449,7 +449,7 @@ fn decode(args: &DecodeArgs) -> Result<bool> {
                 verdict_text(&verdict)
             );
         }
-        for signature in dsig::verify_all(&doc, &key, opts) {
+        for signature in idforge_saml::verify_all(&doc, &key, opts) {
             checked += 1;
             all_valid &= signature.result.is_ok();
             let _ = writeln!(
