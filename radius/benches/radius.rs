@@ -2,6 +2,11 @@
 //! Message-Authenticator, against the `radius` crate doing the same work and against the
 //! cryptographic floor (the MD5 and HMAC-MD5 work the RFCs require, HMAC key state
 //! precomputed).
+//!
+//! The `rfc2865_7_1_*` groups run the exchange of RFC 2865 §7.1: an Access-Request for
+//! "nemo" (User-Password, NAS-IP-Address, NAS-Port) whose User-Name, NAS-IP-Address and
+//! NAS-Port are decoded and whose password is checked, answered by an Access-Accept with
+//! Service-Type, Login-Service and Login-IP-Host.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
@@ -13,6 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use idforge_radius::PacketBuilder;
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret, crypto};
 use idforge_radius::{Event, NasClient, Server, ServerConfig};
+use idforge_radius::{LoginService, ServiceType, Value};
 use md5::{Digest, Md5};
 
 const SECRET: &[u8] = b"a-typical-shared-secret";
@@ -110,7 +116,14 @@ fn radius_crate(req: &[u8], with_ma: bool, key: &Hmac<Md5>) -> usize {
 }
 
 /// The floor: only the MD5 / HMAC-MD5 computations the RFCs require for this exchange.
-fn floor(req: &[u8], resp_template: &[u8], with_ma: bool, key: &Hmac<Md5>, md5_secret: &Md5) -> u8 {
+fn floor(
+    secret: &[u8],
+    req: &[u8],
+    resp_template: &[u8],
+    with_ma: bool,
+    key: &Hmac<Md5>,
+    md5_secret: &Md5,
+) -> u8 {
     let mut acc = 0u8;
     if with_ma {
         let mut mac = key.clone();
@@ -127,7 +140,231 @@ fn floor(req: &[u8], resp_template: &[u8], with_ma: bool, key: &Hmac<Md5>, md5_s
     }
     let mut md5 = Md5::new();
     md5.update(resp_template);
-    md5.update(SECRET);
+    md5.update(secret);
+    acc ^ md5.finalize()[0]
+}
+
+// RFC 2865 §7.1: the NAS at 192.168.1.16 asks for "nemo" on port 3; the secret is the RFC's.
+const RFC_SECRET: &[u8] = b"xyzzy5461";
+const RFC_PASSWORD: &[u8] = b"arctangent";
+const RFC_AUTHENTICATOR: [u8; 16] = [
+    0x0f, 0x40, 0x3f, 0x94, 0x73, 0x97, 0x80, 0x57, 0xbd, 0x83, 0xd5, 0xcb, 0x98, 0xf4, 0x22, 0x7a,
+];
+/// The RFC's Access-Request, byte for byte.
+const RFC_REQUEST: &str = "010000380f403f9473978057bd83d5cb98f4227a01066e656d6f02120dbe708d93d413ce3196e43f782a0aee0406c0a80110050600000003";
+const NAS_ADDR: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 16);
+const LOGIN_HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 3);
+
+fn rfc_request(with_ma: bool, authenticator: [u8; 16]) -> Vec<u8> {
+    let secret = SharedSecret::new(RFC_SECRET);
+    let mut buf = Vec::new();
+    let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, 0, &authenticator);
+    if with_ma {
+        b.push_message_authenticator().unwrap();
+    }
+    b.push(AttributeType::USER_NAME, b"nemo").unwrap();
+    let mut hidden = Vec::new();
+    crypto::hide_user_password(&secret, &authenticator, RFC_PASSWORD, &mut hidden).unwrap();
+    b.push(AttributeType::USER_PASSWORD, &hidden).unwrap();
+    b.push(AttributeType::NAS_IP_ADDRESS, &NAS_ADDR.octets())
+        .unwrap();
+    b.push(AttributeType::NAS_PORT, &3u32.to_be_bytes())
+        .unwrap();
+    let bytes = b.finish();
+    crypto::sign(bytes, &secret, None).unwrap();
+    buf
+}
+
+/// The three attributes of the RFC's Access-Accept.
+fn rfc_accept_attributes() -> [Attribute<'static>; 3] {
+    [
+        Attribute::integer(AttributeType::SERVICE_TYPE, ServiceType::LoginUser.into()),
+        Attribute::integer(AttributeType::LOGIN_SERVICE, LoginService::Telnet.into()),
+        Attribute::ipv4(AttributeType::LOGIN_IP_HOST, LOGIN_HOST),
+    ]
+}
+
+/// What the application reads from the request: User-Name, NAS-IP-Address and NAS-Port,
+/// decoded by the dictionary.
+fn decode_nas_fields<'a>(p: &Packet<'a>) -> (&'a str, Ipv4Addr, u32) {
+    let Value::Text(user) = Attribute::decode(p.find(AttributeType::USER_NAME).unwrap())
+        .unwrap()
+        .value
+    else {
+        panic!("User-Name")
+    };
+    let Value::Ipv4(nas) = Attribute::decode(p.find(AttributeType::NAS_IP_ADDRESS).unwrap())
+        .unwrap()
+        .value
+    else {
+        panic!("NAS-IP-Address")
+    };
+    let Value::Integer(port) = Attribute::decode(p.find(AttributeType::NAS_PORT).unwrap())
+        .unwrap()
+        .value
+    else {
+        panic!("NAS-Port")
+    };
+    (user, nas, port)
+}
+
+/// The §7.1 exchange with the codec and crypto functions: parse, verify, decode the NAS's
+/// fields, check the password in constant time, build and sign the three-attribute answer.
+fn exchange_codec(secret: &SharedSecret, req: &[u8], with_ma: bool, out: &mut Vec<u8>) -> usize {
+    let p = Packet::parse(req).unwrap();
+    crypto::verify_request(&p, secret).unwrap();
+    assert_eq!(p.has_message_authenticator(), with_ma);
+    black_box(decode_nas_fields(&p));
+    let hidden = p.find(AttributeType::USER_PASSWORD).unwrap().value;
+    let code = match crypto::verify_user_password(secret, p.authenticator(), hidden, RFC_PASSWORD) {
+        Ok(()) => Code::AccessAccept,
+        Err(_) => Code::AccessReject,
+    };
+    let mut b = PacketBuilder::new(out, code, p.identifier(), p.authenticator());
+    if with_ma {
+        b.push_message_authenticator().unwrap();
+    }
+    for attr in &rfc_accept_attributes() {
+        attr.encode(&mut b).unwrap();
+    }
+    let bytes = b.finish();
+    crypto::sign(bytes, secret, Some(p.authenticator())).unwrap();
+    out.len()
+}
+
+/// The §7.1 exchange through a warm `Server`.
+fn exchange_server(
+    server: &mut Server,
+    now: Instant,
+    from: SocketAddr,
+    req: &[u8],
+    out: &mut Vec<u8>,
+) -> usize {
+    let Event::Request(r) = server.handle(now, from, req, out) else {
+        panic!("dropped")
+    };
+    black_box(decode_nas_fields(r.packet()));
+    let code = match server.verify_pap(&r, RFC_PASSWORD) {
+        Ok(()) => Code::AccessAccept,
+        Err(_) => Code::AccessReject,
+    };
+    server
+        .answer(&r, code, &rfc_accept_attributes(), out)
+        .unwrap();
+    out.len()
+}
+
+fn rfc_server(with_ma: bool) -> Server {
+    let mut nas = NasClient::host("nas", IpAddr::V4(NAS_ADDR), SharedSecret::new(RFC_SECRET));
+    if !with_ma {
+        nas = nas.allow_missing_message_authenticator();
+    }
+    Server::new(
+        ServerConfig {
+            duplicate_window: Duration::from_secs(3600),
+            ..ServerConfig::default()
+        },
+        vec![nas],
+    )
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn bench_rfc2865_7_1(c: &mut Criterion) {
+    let secret = SharedSecret::new(RFC_SECRET);
+    let key = <Hmac<Md5> as KeyInit>::new_from_slice(RFC_SECRET).unwrap();
+    let mut md5_secret = Md5::new();
+    md5_secret.update(RFC_SECRET);
+    assert_eq!(rfc_request(false, RFC_AUTHENTICATOR), hex(RFC_REQUEST));
+    for with_ma in [false, true] {
+        let name = if with_ma {
+            "rfc2865_7_1_with_message_authenticator"
+        } else {
+            "rfc2865_7_1_plain"
+        };
+        let mut group = c.benchmark_group(name);
+        let req = rfc_request(with_ma, RFC_AUTHENTICATOR);
+        let mut out = Vec::with_capacity(4096);
+        exchange_codec(&secret, &req, with_ma, &mut out);
+        assert_eq!(out[0], Code::AccessAccept.value());
+        let resp_template = out.clone();
+        if !with_ma {
+            // The RFC's Access-Accept, byte for byte.
+            assert_eq!(
+                out,
+                hex("0200002686fe220e7624ba2a1005f6bf9b55e0b20606000000010f06000000000e06c0a80103")
+            );
+        }
+
+        group.bench_function("idforge_codec", |b| {
+            b.iter(|| exchange_codec(&secret, black_box(&req), with_ma, &mut out));
+        });
+
+        // Distinct Request Authenticators cycling through the 4096-entry duplicate cache, as
+        // in the PAP groups. The server's answer always carries Message-Authenticator.
+        let requests: Vec<Vec<u8>> = (0..8192u32)
+            .map(|i| {
+                let mut auth = RFC_AUTHENTICATOR;
+                auth[..4].copy_from_slice(&i.to_be_bytes());
+                rfc_request(with_ma, auth)
+            })
+            .collect();
+        let mut server = rfc_server(with_ma);
+        let from = SocketAddr::from((NAS_ADDR, 1645));
+        let now = Instant::now();
+        let mut i = 0usize;
+        group.bench_function("idforge_server", |b| {
+            b.iter(|| {
+                let req = &requests[i % requests.len()];
+                i += 1;
+                exchange_server(&mut server, now, from, black_box(req), &mut out)
+            });
+        });
+        assert_eq!(out[0], Code::AccessAccept.value());
+        let server_template = out.clone();
+
+        group.bench_function("md5_hmac_floor", |b| {
+            b.iter(|| {
+                floor(
+                    RFC_SECRET,
+                    black_box(&req),
+                    &resp_template,
+                    with_ma,
+                    &key,
+                    &md5_secret,
+                )
+            });
+        });
+        if !with_ma {
+            // The floor of the server's plain exchange, whose answer carries
+            // Message-Authenticator: the same as above plus one HMAC-MD5 over the answer.
+            group.bench_function("md5_hmac_floor_signed_answer", |b| {
+                b.iter(|| {
+                    floor_signed_answer(black_box(&req), &server_template, &key, &md5_secret)
+                });
+            });
+        }
+        group.finish();
+    }
+}
+
+/// The floor of an exchange whose request has no Message-Authenticator but whose answer has
+/// one: the password keystream, HMAC-MD5 over the answer, and the Response Authenticator.
+fn floor_signed_answer(req: &[u8], resp_template: &[u8], key: &Hmac<Md5>, md5_secret: &Md5) -> u8 {
+    let mut md5 = md5_secret.clone();
+    md5.update(&req[4..20]);
+    let mut acc = md5.finalize()[0];
+    let mut mac = key.clone();
+    mac.update(resp_template);
+    acc ^= mac.finalize().into_bytes()[0];
+    let mut md5 = Md5::new();
+    md5.update(resp_template);
+    md5.update(RFC_SECRET);
     acc ^ md5.finalize()[0]
 }
 
@@ -206,11 +443,20 @@ fn bench(c: &mut Criterion) {
             b.iter(|| radius_crate(black_box(&req), with_ma, &key));
         });
         group.bench_function("md5_hmac_floor", |b| {
-            b.iter(|| floor(black_box(&req), &resp_template, with_ma, &key, &md5_secret));
+            b.iter(|| {
+                floor(
+                    SECRET,
+                    black_box(&req),
+                    &resp_template,
+                    with_ma,
+                    &key,
+                    &md5_secret,
+                )
+            });
         });
         group.finish();
     }
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_rfc2865_7_1);
 criterion_main!(benches);
