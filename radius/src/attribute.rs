@@ -388,12 +388,7 @@ pub struct Attribute<'a> {
 }
 
 fn fixed<const N: usize>(raw: &RawAttribute<'_>, expected: &'static str) -> Result<[u8; N], Error> {
-    raw.value.try_into().map_err(|_| Error::InvalidValueLength {
-        offset: raw.offset,
-        attr_type: raw.attr_type.0,
-        length: raw.value.len(),
-        expected,
-    })
+    raw.fixed(expected)
 }
 
 fn utf8<'a>(raw: &RawAttribute<'a>, bytes: &'a [u8]) -> Result<&'a str, Error> {
@@ -424,7 +419,7 @@ impl<'a> Attribute<'a> {
             reason,
         };
         Ok(match kind {
-            ValueKind::Text => Value::Text(utf8(raw, raw.value)?),
+            ValueKind::Text => Value::Text(raw.text()?),
             ValueKind::Octets | ValueKind::HiddenPassword => Value::Octets(raw.value),
             ValueKind::Fixed(n) => {
                 if raw.value.len() != n {
@@ -437,11 +432,9 @@ impl<'a> Attribute<'a> {
                 }
                 Value::Octets(raw.value)
             }
-            ValueKind::Integer | ValueKind::Enum => {
-                Value::Integer(u32::from_be_bytes(fixed(raw, "4")?))
-            }
-            ValueKind::Time => Value::Time(u32::from_be_bytes(fixed(raw, "4")?)),
-            ValueKind::Ipv4Addr => Value::Ipv4(Ipv4Addr::from(fixed::<4>(raw, "4")?)),
+            ValueKind::Integer | ValueKind::Enum => Value::Integer(raw.integer()?),
+            ValueKind::Time => Value::Time(raw.integer()?),
+            ValueKind::Ipv4Addr => Value::Ipv4(raw.ipv4()?),
             ValueKind::Ipv6Addr => Value::Ipv6(Ipv6Addr::from(fixed::<16>(raw, "16")?)),
             ValueKind::InterfaceId => Value::InterfaceId(fixed(raw, "8")?),
             ValueKind::Ipv6Prefix => {
@@ -550,10 +543,16 @@ impl<'a> Attribute<'a> {
     /// Appends the attribute to a packet being built.
     #[inline]
     pub fn encode(&self, builder: &mut PacketBuilder<'_>) -> Result<(), Error> {
-        // Byte-string values are written in one copy; the others through `encode_value`.
+        // Byte strings and fixed-size values are written in one copy; the others through
+        // `encode_value`.
         match self.value {
             Value::Text(t) => builder.push(self.attr_type, t.as_bytes())?,
             Value::Octets(b) | Value::Raw(b) => builder.push(self.attr_type, b)?,
+            Value::Integer(v) | Value::Time(v) => {
+                builder.push_fixed(self.attr_type, v.to_be_bytes())?
+            }
+            Value::Ipv4(a) => builder.push_fixed(self.attr_type, a.octets())?,
+            Value::Ipv6(a) => builder.push_fixed(self.attr_type, a.octets())?,
             _ => builder.push_with(self.attr_type, |out| self.encode_value(out))?,
         };
         Ok(())

@@ -5,7 +5,7 @@
 
 use hmac::Mac;
 use md5::{Digest, Md5};
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
 
 use crate::code::{AuthenticatorKind, Code};
@@ -36,10 +36,21 @@ pub fn message_authenticator(
         return Err(Error::MissingMessageAuthenticator);
     }
     let mut mac = key.start();
-    Mac::update(&mut mac, &packet[..4]);
-    Mac::update(&mut mac, authenticator);
-    Mac::update(&mut mac, &packet[HEADER_LEN..value_start]);
-    Mac::update(&mut mac, &ZERO);
+    // Message-Authenticator is usually first (where the Blast-RADIUS hardening puts it): the
+    // header and that attribute are then assembled on the stack with the authenticator and
+    // the zeroed value in place, and the MAC takes the packet in two pieces instead of five.
+    if ma_offset == HEADER_LEN {
+        let mut head = [0u8; HEADER_LEN + 2 + AUTHENTICATOR_LEN];
+        head[..4].copy_from_slice(&packet[..4]);
+        head[4..HEADER_LEN].copy_from_slice(authenticator);
+        head[HEADER_LEN..value_start].copy_from_slice(&packet[HEADER_LEN..value_start]);
+        Mac::update(&mut mac, &head);
+    } else {
+        Mac::update(&mut mac, &packet[..4]);
+        Mac::update(&mut mac, authenticator);
+        Mac::update(&mut mac, &packet[HEADER_LEN..value_start]);
+        Mac::update(&mut mac, &ZERO);
+    }
     Mac::update(&mut mac, &packet[value_end..]);
     Ok(mac.finalize().into_bytes().into())
 }
@@ -56,8 +67,20 @@ pub fn packet_digest(packet: &[u8], authenticator: &Authenticator, secret: &[u8]
     md5.finalize().into()
 }
 
+/// Constant-time equality of two byte strings (of public lengths), compared eight bytes at a
+/// time with `subtle` (one optimisation barrier per word rather than per byte).
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let mut equal = Choice::from(1);
+    for (x, y) in a_words.iter().zip(b_words) {
+        equal &= u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y));
+    }
+    equal &= a_rest.ct_eq(b_rest);
+    equal.into()
 }
 
 /// Signs a finished packet in place: fills in the Message-Authenticator (if the packet has
@@ -85,7 +108,7 @@ pub fn sign(
     let kind = code
         .authenticator_kind()
         .ok_or(Error::UnexpectedCode { code: code.value() })?;
-    let ma = check_attributes(&packet[HEADER_LEN..], HEADER_LEN)?;
+    let ma = check_attributes(&packet[HEADER_LEN..], HEADER_LEN)?.message_authenticator;
     if kind == AuthenticatorKind::Response && request_authenticator.is_none() {
         return Err(Error::UnexpectedCode { code: code.value() });
     }
@@ -278,6 +301,16 @@ pub fn recover_user_password(
     Ok(Zeroizing::new(password.to_vec()))
 }
 
+/// A hidden User-Password is 16 to 128 bytes, in blocks of 16.
+fn check_hidden_len(hidden: &[u8]) -> Result<(), Error> {
+    if hidden.is_empty() || !hidden.len().is_multiple_of(16) || hidden.len() > MAX_PASSWORD_LEN {
+        return Err(Error::InvalidHiddenLength {
+            length: hidden.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Recovers a User-Password into a caller buffer, without allocating; returns the password
 /// (padding removed) as a slice of `buf`. The caller should zeroize `buf` after use.
 #[inline]
@@ -287,11 +320,7 @@ pub fn recover_user_password_into<'b>(
     hidden: &[u8],
     buf: &'b mut [u8; MAX_PASSWORD_LEN],
 ) -> Result<&'b [u8], Error> {
-    if hidden.is_empty() || !hidden.len().is_multiple_of(16) || hidden.len() > MAX_PASSWORD_LEN {
-        return Err(Error::InvalidHiddenLength {
-            length: hidden.len(),
-        });
-    }
+    check_hidden_len(hidden)?;
     let out = &mut buf[..hidden.len()];
     out.copy_from_slice(hidden);
     recover_blocks(secret, &[request_authenticator], out);
@@ -300,28 +329,74 @@ pub fn recover_user_password_into<'b>(
 }
 
 /// Checks a hidden User-Password (RFC 2865 §5.2) against the expected `password` in constant
-/// time: both are compared as 128 zero-padded bytes, so the comparison takes as long
-/// whichever byte differs and however long the password the client sent. Trailing zero bytes
-/// do not count, as the hiding cannot carry them. A mismatch is the opaque
-/// [`Error::InvalidPassword`]. Nothing is allocated.
+/// time: both are compared as 128 zero-padded bytes, without a branch on their contents, so
+/// the comparison takes as long whichever byte differs (the time depends only on the length of
+/// the hidden value and of `password`). Trailing zero bytes do not count, as the hiding cannot
+/// carry them. A mismatch is the opaque [`Error::InvalidPassword`]. Nothing is allocated.
+///
+/// The recovered password is never written to memory: each hidden block is XORed with its
+/// keystream and the expected block in registers, and the differences are accumulated.
 pub fn verify_user_password(
     secret: &SharedSecret,
     request_authenticator: &Authenticator,
     hidden: &[u8],
     password: &[u8],
 ) -> Result<(), Error> {
-    let mut recovered = Zeroizing::new([0u8; MAX_PASSWORD_LEN]);
-    recover_user_password_into(secret, request_authenticator, hidden, &mut recovered)?;
-    let mut expected = Zeroizing::new([0u8; MAX_PASSWORD_LEN]);
-    let n = password.len().min(MAX_PASSWORD_LEN);
-    expected[..n].copy_from_slice(&password[..n]);
+    check_hidden_len(hidden)?;
+    let (hidden_blocks, _) = hidden.as_chunks::<16>();
     // A longer password cannot be hidden in a User-Password, so it never matches.
-    let fits = password.len() <= MAX_PASSWORD_LEN;
-    if fits & ct_eq(&recovered[..], &expected[..]) {
+    let fits = Choice::from(u8::from(password.len() <= MAX_PASSWORD_LEN));
+    // The differences are ORed together eight bytes at a time, with no branch on their
+    // values; `subtle` then tells whether that is zero.
+    let mut diff = 0u64;
+    let mut chain: &[u8; 16] = request_authenticator;
+    for (i, block) in hidden_blocks.iter().enumerate() {
+        let key = keystream(secret, &[chain]);
+        chain = block;
+        let ([h0, h1], [k0, k1]) = (block_words(block), block_words(&key));
+        let [e0, e1] = padded_block(password, 16 * i);
+        diff |= (h0 ^ k0 ^ e0) | (h1 ^ k1 ^ e1);
+    }
+    // Past what the client sent, the recovered password is zero padding: the rest of the
+    // expected password must be zero too.
+    let beyond = password.get(hidden.len()..).unwrap_or(&[]);
+    let (words, tail) = beyond.as_chunks::<8>();
+    for word in words {
+        diff |= u64::from_ne_bytes(*word);
+    }
+    for &b in tail {
+        diff |= u64::from(b);
+    }
+    if bool::from(fits & diff.ct_eq(&0)) {
         Ok(())
     } else {
         Err(Error::InvalidPassword)
     }
+}
+
+/// A 16-byte block as two words (any fixed byte order does, as words are only compared).
+#[inline]
+fn block_words(block: &[u8; 16]) -> [u64; 2] {
+    let (lo, hi) = block.split_at(8);
+    [
+        u64::from_le_bytes(lo.try_into().unwrap_or_default()),
+        u64::from_le_bytes(hi.try_into().unwrap_or_default()),
+    ]
+}
+
+/// Bytes `start..start + 16` of `password`, zero-padded, as words like [`block_words`]. The
+/// bytes go straight into the words: no copy of the password is left in memory.
+#[inline]
+fn padded_block(password: &[u8], start: usize) -> [u64; 2] {
+    let rest = password.get(start..).unwrap_or(&[]);
+    if let Some(full) = rest.first_chunk::<16>() {
+        return block_words(full);
+    }
+    let mut words = [0u64; 2];
+    for (i, &b) in rest.iter().enumerate() {
+        words[i / 8] |= u64::from(b) << (8 * (i % 8));
+    }
+    words
 }
 
 /// Longest password the salted scheme of RFC 2868 §3.5 can carry in one attribute
@@ -508,6 +583,100 @@ mod tests {
             verify_user_password(&secret, &ra, &hidden[..15], b"correct horse"),
             Err(Error::InvalidHiddenLength { length: 15 })
         );
+    }
+
+    /// `verify_user_password` compares without recovering the password into memory; it must
+    /// decide exactly as recovering and comparing the zero-padded values does.
+    #[test]
+    fn user_password_verification_matches_recover_and_compare() {
+        let secret = SharedSecret::new("s3cr3t");
+        let ra = [0x17; 16];
+        let lengths = [0usize, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 127, 128];
+        let mut passwords: Vec<Vec<u8>> = lengths
+            .iter()
+            .map(|&n| (0..n).map(|i| b'a' + (i % 26) as u8).collect())
+            .collect();
+        // Trailing zeros, which the hiding cannot carry, and values that only differ there.
+        passwords.push(b"abc\0\0".to_vec());
+        passwords.push([&b"abc"[..], &[0; 40]].concat());
+        passwords.push([&b"abc"[..], &[0; 126]].concat());
+        passwords.push([&[0u8; 20][..], b"z"].concat());
+        for sent in &passwords {
+            let mut hidden = Vec::new();
+            if hide_user_password(&secret, &ra, sent, &mut hidden).is_err() {
+                continue;
+            }
+            let recovered = recover_user_password(&secret, &ra, &hidden).unwrap();
+            for expected in &passwords {
+                let mut a = [0u8; 256];
+                let mut b = [0u8; 256];
+                a[..recovered.len()].copy_from_slice(&recovered);
+                b[..expected.len()].copy_from_slice(expected);
+                let reference = expected.len() <= MAX_PASSWORD_LEN && a == b;
+                assert_eq!(
+                    verify_user_password(&secret, &ra, &hidden, expected).is_ok(),
+                    reference,
+                    "sent {sent:?}, expected {expected:?}"
+                );
+            }
+            // Every single-bit flip of the hidden value is refused.
+            for bit in 0..hidden.len() * 8 {
+                let mut flipped = hidden.clone();
+                flipped[bit / 8] ^= 1 << (bit % 8);
+                assert_eq!(
+                    verify_user_password(&secret, &ra, &flipped, sent),
+                    Err(Error::InvalidPassword)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ct_eq_compares_every_byte() {
+        for len in [0usize, 1, 7, 8, 9, 16, 17, 24] {
+            let a: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            assert!(ct_eq(&a, &a));
+            for i in 0..len {
+                let mut b = a.clone();
+                b[i] ^= 0x80;
+                assert!(!ct_eq(&a, &b));
+            }
+            assert!(!ct_eq(&a, &[a.clone(), vec![0]].concat()));
+        }
+    }
+
+    #[test]
+    fn message_authenticator_is_the_same_wherever_it_is() {
+        // The first-attribute shortcut and the general path give the HMAC-MD5 of the packet
+        // with the value zeroed and the given authenticator in place.
+        let secret = SharedSecret::new("s3cr3t");
+        let key = secret.message_authenticator_key();
+        let auth = [9u8; 16];
+        for first in [true, false] {
+            let mut buf = Vec::new();
+            let mut b =
+                crate::packet::PacketBuilder::new(&mut buf, Code::AccessRequest, 3, &[1; 16]);
+            if first {
+                b.push_message_authenticator().unwrap();
+            }
+            b.push(crate::AttributeType::USER_NAME, b"nemo").unwrap();
+            if !first {
+                b.push_message_authenticator().unwrap();
+            }
+            b.finish();
+            let offset = if first { HEADER_LEN } else { HEADER_LEN + 6 };
+            buf[offset + 2..offset + 18].fill(0xaa);
+            let mut plain = buf.clone();
+            plain[4..HEADER_LEN].copy_from_slice(&auth);
+            plain[offset + 2..offset + 18].fill(0);
+            let mut mac = key.start();
+            Mac::update(&mut mac, &plain);
+            let expected: Authenticator = mac.finalize().into_bytes().into();
+            assert_eq!(
+                message_authenticator(key, &buf, offset, &auth),
+                Ok(expected)
+            );
+        }
     }
 
     #[test]

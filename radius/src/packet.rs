@@ -1,6 +1,8 @@
 //! Packet framing: a parser that borrows from the datagram and a builder that writes into a
 //! caller-owned `Vec`.
 
+use std::net::Ipv4Addr;
+
 use crate::attribute::AttributeType;
 use crate::code::Code;
 use crate::error::Error;
@@ -27,6 +29,46 @@ pub struct RawAttribute<'a> {
     pub value: &'a [u8],
 }
 
+impl<'a> RawAttribute<'a> {
+    /// The value as text (UTF-8), checked as [`Attribute::decode`](crate::Attribute::decode)
+    /// checks a value of kind [`ValueKind::Text`](crate::ValueKind::Text).
+    #[inline]
+    pub fn text(&self) -> Result<&'a str, Error> {
+        core::str::from_utf8(self.value).map_err(|_| Error::InvalidValue {
+            offset: self.offset,
+            attr_type: self.attr_type.0,
+            reason: "text is not valid UTF-8",
+        })
+    }
+
+    /// The value as a 32-bit integer in network byte order (RFC 8044 `integer`, `enum` and
+    /// `time`); any other length is [`Error::InvalidValueLength`].
+    #[inline]
+    pub fn integer(&self) -> Result<u32, Error> {
+        self.fixed::<4>("4").map(u32::from_be_bytes)
+    }
+
+    /// The value as an IPv4 address; any other length than 4 is
+    /// [`Error::InvalidValueLength`].
+    #[inline]
+    pub fn ipv4(&self) -> Result<Ipv4Addr, Error> {
+        self.fixed::<4>("4").map(Ipv4Addr::from)
+    }
+
+    /// The value as exactly `N` bytes.
+    #[inline]
+    pub(crate) fn fixed<const N: usize>(&self, expected: &'static str) -> Result<[u8; N], Error> {
+        self.value
+            .try_into()
+            .map_err(|_| Error::InvalidValueLength {
+                offset: self.offset,
+                attr_type: self.attr_type.0,
+                length: self.value.len(),
+                expected,
+            })
+    }
+}
+
 /// A parsed packet. All attributes were checked for framing when it was parsed, so iterating
 /// them cannot fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,18 +80,54 @@ pub struct Packet<'a> {
     bytes: &'a [u8],
     trailing: usize,
     message_authenticator: Option<usize>,
+    /// The attribute types present, noted while the framing was checked.
+    present: TypeSet,
+}
+
+/// A set of attribute types, one bit each.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TypeSet([u64; 4]);
+
+impl TypeSet {
+    #[inline]
+    fn insert(&mut self, attr_type: u8) {
+        self.0[usize::from(attr_type >> 6)] |= 1 << (attr_type & 63);
+    }
+
+    #[inline]
+    fn contains(&self, attr_type: u8) -> bool {
+        self.0[usize::from(attr_type >> 6)] & (1 << (attr_type & 63)) != 0
+    }
+}
+
+impl core::fmt::Debug for TypeSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_set()
+            .entries((1..=u8::MAX).filter(|&t| self.contains(t)))
+            .finish()
+    }
+}
+
+/// What checking the framing of an attribute list found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Framing {
+    /// Offset of the (single) Message-Authenticator, if there is one.
+    pub(crate) message_authenticator: Option<usize>,
+    /// The attribute types present.
+    pub(crate) present: TypeSet,
 }
 
 /// Checks the framing of an attribute list that starts at `base` in its packet; returns the
-/// offset of the (single) Message-Authenticator if there is one.
+/// offset of the (single) Message-Authenticator if there is one, and the types present.
 ///
 /// This loop runs on every datagram, so it works on slices directly: one bounds check per
 /// attribute instead of a parser combinator per header byte.
 #[inline]
-pub(crate) fn check_attributes(input: &[u8], base: usize) -> Result<Option<usize>, Error> {
+pub(crate) fn check_attributes(input: &[u8], base: usize) -> Result<Framing, Error> {
     let end = base + input.len();
     let mut rest = input;
     let mut message_authenticator = None;
+    let mut present = TypeSet::default();
     while let Some(&[attr_type, length]) = rest.first_chunk::<2>() {
         // The offset is only needed for errors and Message-Authenticator, so it is derived
         // from what is left rather than counted along.
@@ -87,6 +165,7 @@ pub(crate) fn check_attributes(input: &[u8], base: usize) -> Result<Option<usize
             }
             message_authenticator = Some(offset);
         }
+        present.insert(attr_type);
         rest = next;
     }
     if !rest.is_empty() {
@@ -94,7 +173,10 @@ pub(crate) fn check_attributes(input: &[u8], base: usize) -> Result<Option<usize
             offset: end - rest.len(),
         });
     }
-    Ok(message_authenticator)
+    Ok(Framing {
+        message_authenticator,
+        present,
+    })
 }
 
 impl<'a> Packet<'a> {
@@ -124,14 +206,15 @@ impl<'a> Packet<'a> {
                 received: datagram.len(),
             });
         };
-        let message_authenticator = check_attributes(&bytes[HEADER_LEN..], HEADER_LEN)?;
+        let framing = check_attributes(&bytes[HEADER_LEN..], HEADER_LEN)?;
         Ok(Self {
             code: Code::from(code),
             identifier,
             authenticator,
             bytes,
             trailing: datagram.len() - length,
-            message_authenticator,
+            message_authenticator: framing.message_authenticator,
+            present: framing.present,
         })
     }
 
@@ -148,21 +231,25 @@ impl<'a> Packet<'a> {
     }
 
     /// The Code field.
+    #[inline]
     pub fn code(&self) -> Code {
         self.code
     }
 
     /// The Identifier field.
+    #[inline]
     pub fn identifier(&self) -> u8 {
         self.identifier
     }
 
     /// The Authenticator field.
+    #[inline]
     pub fn authenticator(&self) -> &'a [u8; AUTHENTICATOR_LEN] {
         self.authenticator
     }
 
     /// The packet bytes as delimited by the Length field.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
     }
@@ -173,16 +260,19 @@ impl<'a> Packet<'a> {
     }
 
     /// The attribute bytes (everything after the header).
+    #[inline]
     pub fn attribute_bytes(&self) -> &'a [u8] {
         &self.bytes[HEADER_LEN..]
     }
 
     /// Offset of the Message-Authenticator attribute, if the packet has one.
+    #[inline]
     pub fn message_authenticator_offset(&self) -> Option<usize> {
         self.message_authenticator
     }
 
     /// Whether a Message-Authenticator attribute is present.
+    #[inline]
     pub fn has_message_authenticator(&self) -> bool {
         self.message_authenticator.is_some()
     }
@@ -194,6 +284,7 @@ impl<'a> Packet<'a> {
     }
 
     /// Iterates over the attributes in wire order.
+    #[inline]
     pub fn attributes(&self) -> Attributes<'a> {
         Attributes {
             rest: &self.bytes[HEADER_LEN..],
@@ -201,15 +292,78 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// Whether the packet has an attribute of a type. This does not look at the attributes:
+    /// the types present were noted when the packet was parsed.
+    #[inline]
+    pub fn contains(&self, attr_type: AttributeType) -> bool {
+        self.present.contains(attr_type.0)
+    }
+
     /// The first attribute of a type.
     #[inline]
     pub fn find(&self, attr_type: AttributeType) -> Option<RawAttribute<'a>> {
+        if !self.contains(attr_type) {
+            return None;
+        }
         self.attributes().find(|a| a.attr_type == attr_type)
+    }
+
+    /// The first attribute of each of several types, found in one pass over the packet; the
+    /// result is in the order of `types`.
+    ///
+    /// ```
+    /// # use idforge_radius::{AttributeType, Code, Packet, PacketBuilder};
+    /// # let mut buf = Vec::new();
+    /// # let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, 0, &[0; 16]);
+    /// # b.push(AttributeType::USER_NAME, b"nemo")?;
+    /// # b.push(AttributeType::NAS_PORT, &3u32.to_be_bytes())?;
+    /// # b.finish();
+    /// let packet = Packet::parse(&buf)?;
+    /// let [user, nas_ip, port] = packet.find_each([
+    ///     AttributeType::USER_NAME,
+    ///     AttributeType::NAS_IP_ADDRESS,
+    ///     AttributeType::NAS_PORT,
+    /// ]);
+    /// assert_eq!(user.map(|a| a.value), Some(&b"nemo"[..]));
+    /// assert!(nas_ip.is_none());
+    /// assert_eq!(port.map(|a| a.integer()).transpose()?, Some(3));
+    /// # Ok::<(), idforge_radius::Error>(())
+    /// ```
+    #[inline]
+    pub fn find_each<const N: usize>(
+        &self,
+        types: [AttributeType; N],
+    ) -> [Option<RawAttribute<'a>>; N] {
+        let mut found = [None; N];
+        let mut missing = types.iter().filter(|t| self.contains(**t)).count();
+        if missing == 0 {
+            return found;
+        }
+        for attr in self.attributes() {
+            for (slot, t) in found.iter_mut().zip(&types) {
+                if slot.is_none() && attr.attr_type == *t {
+                    *slot = Some(attr);
+                    missing -= 1;
+                }
+            }
+            if missing == 0 {
+                break;
+            }
+        }
+        found
     }
 
     /// All attributes of a type, in order.
     pub fn find_all(&self, attr_type: AttributeType) -> impl Iterator<Item = RawAttribute<'a>> {
-        self.attributes().filter(move |a| a.attr_type == attr_type)
+        let rest = if self.contains(attr_type) {
+            self.attributes()
+        } else {
+            Attributes {
+                rest: &[],
+                offset: self.bytes.len(),
+            }
+        };
+        rest.filter(move |a| a.attr_type == attr_type)
     }
 
     /// Appends the values of every attribute of a type, in order, to `out` (the joining rule
@@ -317,6 +471,21 @@ impl<'b> PacketBuilder<'b> {
         self.buf
             .extend_from_slice(&[attr_type.0, (value.len() + 2) as u8]);
         self.buf.extend_from_slice(value);
+        Ok(self)
+    }
+
+    /// Appends one attribute with a value of a fixed size (at most 253 bytes): the sizes are
+    /// known at compile time, so both copies are a few stores.
+    #[inline]
+    pub(crate) fn push_fixed<const N: usize>(
+        &mut self,
+        attr_type: AttributeType,
+        value: [u8; N],
+    ) -> Result<&mut Self, Error> {
+        const { assert!(N <= MAX_VALUE_LEN) };
+        self.reserve(N + 2)?;
+        self.buf.extend_from_slice(&[attr_type.0, (N + 2) as u8]);
+        self.buf.extend_from_slice(&value);
         Ok(self)
     }
 
@@ -566,5 +735,102 @@ mod tests {
             Err(Error::PacketTooLong { .. })
         ));
         assert!(b.push(AttributeType::CLASS, &[0; 10]).is_ok());
+    }
+
+    #[test]
+    fn find_each_and_contains_agree_with_find() {
+        let bytes = hex(RFC2865_7_1);
+        let p = Packet::parse(&bytes).unwrap();
+        let types = [
+            AttributeType::NAS_PORT,
+            AttributeType::USER_NAME,
+            AttributeType::PROXY_STATE,
+            AttributeType::NAS_PORT,
+            AttributeType(250),
+        ];
+        assert_eq!(p.find_each(types), types.map(|t| p.find(t)));
+        assert_eq!(p.find_each([AttributeType::STATE]), [None]);
+        assert_eq!(p.find_each::<0>([]), []);
+        for t in 0..=u8::MAX {
+            let t = AttributeType(t);
+            assert_eq!(p.contains(t), p.find(t).is_some(), "{t:?}");
+            assert_eq!(p.find_all(t).count(), usize::from(p.contains(t)));
+        }
+        // The first of several attributes of a type, also when the later ones come after
+        // everything else asked for.
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, 1, &[0; 16]);
+        b.push(AttributeType::CLASS, b"one").unwrap();
+        b.push(AttributeType(200), b"x").unwrap();
+        b.push(AttributeType::CLASS, b"two").unwrap();
+        b.push(AttributeType::STATE, b"s").unwrap();
+        b.finish();
+        let p = Packet::parse(&buf).unwrap();
+        let [class, state] = p.find_each([AttributeType::CLASS, AttributeType::STATE]);
+        assert_eq!(class.unwrap().value, b"one");
+        assert_eq!(state.unwrap().offset, 33);
+        assert!(p.contains(AttributeType(200)) && !p.contains(AttributeType(201)));
+    }
+
+    #[test]
+    fn typed_accessors_check_like_decode() {
+        let bytes = hex(RFC2865_7_1);
+        let p = Packet::parse(&bytes).unwrap();
+        let [user, password, nas, port] = p.find_each([
+            AttributeType::USER_NAME,
+            AttributeType::USER_PASSWORD,
+            AttributeType::NAS_IP_ADDRESS,
+            AttributeType::NAS_PORT,
+        ]);
+        let (user, password, nas, port) = (
+            user.unwrap(),
+            password.unwrap(),
+            nas.unwrap(),
+            port.unwrap(),
+        );
+        assert_eq!(user.text(), Ok("nemo"));
+        assert_eq!(nas.ipv4(), Ok(Ipv4Addr::new(192, 168, 1, 16)));
+        assert_eq!(port.integer(), Ok(3));
+        assert_eq!(
+            password.integer(),
+            Err(Error::InvalidValueLength {
+                offset: 26,
+                attr_type: 2,
+                length: 16,
+                expected: "4"
+            })
+        );
+        assert!(matches!(
+            password.ipv4(),
+            Err(Error::InvalidValueLength { .. })
+        ));
+        let bad = RawAttribute {
+            offset: 20,
+            attr_type: AttributeType::USER_NAME,
+            value: &[0xff, 0xfe],
+        };
+        assert_eq!(
+            bad.text(),
+            Err(Error::InvalidValue {
+                offset: 20,
+                attr_type: 1,
+                reason: "text is not valid UTF-8"
+            })
+        );
+        for raw in p.attributes() {
+            let decoded = crate::Attribute::decode(raw).map(|a| a.value);
+            match raw.attr_type {
+                AttributeType::USER_NAME => {
+                    assert_eq!(decoded, raw.text().map(crate::Value::Text));
+                }
+                AttributeType::NAS_IP_ADDRESS => {
+                    assert_eq!(decoded, raw.ipv4().map(crate::Value::Ipv4));
+                }
+                AttributeType::NAS_PORT => {
+                    assert_eq!(decoded, raw.integer().map(crate::Value::Integer));
+                }
+                _ => {}
+            }
+        }
     }
 }
