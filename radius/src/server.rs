@@ -16,8 +16,8 @@
 //! }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::collections::hash_map::{Entry, HashMap, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -197,10 +197,13 @@ pub struct Request<'a> {
     packet: Packet<'a>,
     client: ClientId,
     from: SocketAddr,
+    /// Sequence number of its entry in the duplicate cache, if it has one.
+    slot: Option<u64>,
 }
 
 impl<'a> Request<'a> {
     /// The verified packet.
+    #[inline]
     pub fn packet(&self) -> &Packet<'a> {
         &self.packet
     }
@@ -213,6 +216,14 @@ impl<'a> Request<'a> {
     /// The source address.
     pub fn from(&self) -> SocketAddr {
         self.from
+    }
+
+    fn duplicate_key(&self) -> DuplicateKey {
+        DuplicateKey {
+            from: self.from,
+            identifier: self.packet.identifier(),
+            authenticator: *self.packet.authenticator(),
+        }
     }
 
     /// The User-Name, if present and valid UTF-8.
@@ -231,110 +242,274 @@ struct DuplicateKey {
 }
 
 impl Hash for DuplicateKey {
-    /// The key is hashed as one 35-byte write instead of field by field: the derived hash
-    /// feeds the hasher eight small pieces, which costs more than the rest of the lookup.
-    /// Equal keys give equal bytes (an IPv4 source is written as its IPv4-mapped IPv6 form,
-    /// and the IPv6 flow label and scope are left out, which only allows collisions).
+    /// The key is hashed as one write instead of field by field: the derived hash feeds the
+    /// hasher eight small pieces, which costs more than the rest of the lookup. Equal keys give
+    /// equal bytes: 24 for an IPv4 source (three SipHash words) and 35 for an IPv6 one, whose
+    /// flow label and scope are left out (which only allows collisions).
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let ip = match self.from.ip() {
-            IpAddr::V4(a) => a.to_ipv6_mapped(),
-            IpAddr::V6(a) => a,
-        };
         let mut bytes = [0u8; 35];
-        bytes[..16].copy_from_slice(&ip.octets());
-        bytes[16..18].copy_from_slice(&self.from.port().to_be_bytes());
-        bytes[18] = self.identifier;
-        bytes[19..].copy_from_slice(&self.authenticator);
-        state.write(&bytes);
+        let len = match self.from.ip() {
+            IpAddr::V4(a) => {
+                bytes[..4].copy_from_slice(&a.octets());
+                4
+            }
+            IpAddr::V6(a) => {
+                bytes[..16].copy_from_slice(&a.octets());
+                16
+            }
+        };
+        bytes[len..len + 2].copy_from_slice(&self.from.port().to_be_bytes());
+        bytes[len + 2] = self.identifier;
+        bytes[len + 3..len + 19].copy_from_slice(&self.authenticator);
+        state.write(&bytes[..len + 19]);
     }
 }
 
+/// A key of the cache's index with its hash, computed once per datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IndexKey {
+    hash: u64,
+    key: DuplicateKey,
+}
+
+impl Hash for IndexKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// The index's hasher: it passes on the hash that [`IndexKey`] carries. That hash is the
+/// standard library's keyed hash (SipHash-1-3 today) of the [`DuplicateKey`], under the random
+/// key of the cache's own [`RandomState`], as a plain `HashMap` would compute it: the Request
+/// Authenticators of exempted unsigned requests, which an attacker chooses, still cannot be
+/// picked to collide.
+#[derive(Debug, Default)]
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else is folded in rather than lost.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    /// Handed to the application, not answered yet.
+    Pending,
+    /// Answered; the answer is in the slot's buffer.
+    Answered,
+    /// Forgotten with [`Server::abandon`]; no longer in the index.
+    Abandoned,
+}
+
 #[derive(Debug)]
-struct CacheEntry {
+struct Slot {
+    index_key: IndexKey,
     inserted: Instant,
-    answer: Option<Vec<u8>>,
+    state: SlotState,
+    /// The answer once there is one; the buffer stays with the slot when it is reused.
+    answer: Vec<u8>,
 }
 
 /// Bounded, time-expiring cache of answers, keyed by source, identifier and authenticator
 /// (RFC 5080 §2.2.2).
+///
+/// Entries are numbered in arrival order by a sequence that only grows, and live in a ring of
+/// slots: the live ones are `first..next`, the oldest at `head`. `index` maps a key to the
+/// sequence number of its entry. A datagram's key is hashed once; evicting or expiring an entry
+/// uses the hash kept in its slot; and a [`Request`] carries its entry's sequence number, so
+/// that [`Server::answer`] stores the answer without a lookup. The ring grows to `capacity`
+/// slots, which are then reused in place with their answer buffers, so a warm cache does not
+/// allocate (it keeps at most `capacity` answers, as a full cache does).
 #[derive(Debug)]
 struct DuplicateCache {
-    entries: HashMap<DuplicateKey, CacheEntry>,
-    order: VecDeque<(Instant, DuplicateKey)>,
-    spare: Vec<Vec<u8>>,
+    hasher: RandomState,
+    index: HashMap<IndexKey, u64, BuildHasherDefault<PrehashedHasher>>,
+    ring: Vec<Slot>,
+    /// Sequence number of the oldest live entry, and the next one to give.
+    first: u64,
+    next: u64,
+    /// Position of the oldest live entry in `ring`.
+    head: usize,
     window: Duration,
     capacity: usize,
 }
 
+/// What the cache knows about a verified request.
+enum Lookup<'c> {
+    /// A new request, entered as pending under this sequence number (`None` when the cache
+    /// holds nothing).
+    New(Option<u64>),
+    /// A retransmission of an answered request.
+    Answered(&'c [u8]),
+    /// A retransmission of a request still pending.
+    InProgress,
+}
+
 impl DuplicateCache {
     fn new(window: Duration, capacity: usize) -> Self {
+        let preallocated = capacity.min(1 << 16);
         Self {
+            hasher: RandomState::new(),
             // Twice the entries it will hold: evictions leave tombstones, and the table then
             // rehashes in place (no allocation) only while it is at most half full. With just
             // `capacity` slots it would sometimes grow into a new table on a warm server.
             // Above 2^16 entries the table grows while it fills, then stays.
-            entries: HashMap::with_capacity(2 * capacity.min(1 << 16)),
-            order: VecDeque::with_capacity(capacity.min(1 << 16)),
-            spare: Vec::new(),
+            index: HashMap::with_capacity_and_hasher(
+                2 * preallocated,
+                BuildHasherDefault::default(),
+            ),
+            ring: Vec::with_capacity(preallocated),
+            first: 0,
+            next: 0,
+            head: 0,
             window,
             capacity,
         }
     }
 
-    fn remove_front(&mut self) {
-        let Some((inserted, key)) = self.order.pop_front() else {
-            return;
-        };
-        let Some(entry) = self.entries.remove(&key) else {
-            return;
-        };
-        if entry.inserted != inserted {
-            // The key was abandoned and inserted again later; that newer entry stays. (Rare,
-            // so the second lookup is cheaper than looking up twice on every eviction.)
-            self.entries.insert(key, entry);
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The ring position of a live entry.
+    fn position(&self, seq: u64) -> Option<usize> {
+        if seq < self.first || seq >= self.next {
+            return None;
+        }
+        // Fewer than `capacity` entries are live, so the offset fits.
+        let at = self.head + usize::try_from(seq - self.first).ok()?;
+        Some(if at >= self.capacity {
+            at - self.capacity
+        } else {
+            at
+        })
+    }
+
+    /// Removes the oldest live entry from the index (unless it was abandoned, or its key was
+    /// entered again later, whose newer entry stays) and from the live range.
+    fn remove_oldest(&mut self) {
+        if self.first == self.next {
             return;
         }
-        if let Some(mut buf) = entry.answer
-            && self.spare.len() < 64
+        if let Some(slot) = self.ring.get(self.head)
+            && slot.state != SlotState::Abandoned
+            && let Entry::Occupied(e) = self.index.entry(slot.index_key)
+            && *e.get() == self.first
         {
-            buf.clear();
-            self.spare.push(buf);
+            e.remove();
+        }
+        self.first += 1;
+        self.head += 1;
+        if self.head == self.capacity {
+            self.head = 0;
         }
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(&(inserted, _)) = self.order.front() {
-            if now.saturating_duration_since(inserted) < self.window {
-                break;
+        while self.first < self.next {
+            match self.ring.get(self.head) {
+                Some(slot) if now.saturating_duration_since(slot.inserted) >= self.window => {
+                    self.remove_oldest();
+                }
+                _ => break,
             }
-            self.remove_front();
         }
     }
 
-    fn insert_pending(&mut self, now: Instant, key: DuplicateKey) {
+    /// Looks a verified request up (one hash, one probe), entering it as pending if it is new.
+    fn lookup(&mut self, now: Instant, key: DuplicateKey) -> Lookup<'_> {
         if self.capacity == 0 {
+            return Lookup::New(None);
+        }
+        let index_key = IndexKey {
+            hash: self.hasher.hash_one(key),
+            key,
+        };
+        let seq = self.next;
+        match self.index.entry(index_key) {
+            Entry::Occupied(e) => {
+                let known = *e.get();
+                return match self.position(known).and_then(|at| self.ring.get(at)) {
+                    Some(slot) if slot.state == SlotState::Answered => {
+                        Lookup::Answered(&slot.answer)
+                    }
+                    _ => Lookup::InProgress,
+                };
+            }
+            Entry::Vacant(e) => {
+                e.insert(seq);
+            }
+        }
+        // The oldest entry makes room; the new one takes the slot after the newest.
+        if self.next - self.first >= self.capacity as u64 {
+            self.remove_oldest();
+        }
+        let live = usize::try_from(self.next - self.first).unwrap_or(usize::MAX);
+        let mut at = self.head.saturating_add(live);
+        if at >= self.capacity {
+            at -= self.capacity;
+        }
+        if let Some(slot) = self.ring.get_mut(at) {
+            slot.index_key = index_key;
+            slot.inserted = now;
+            slot.state = SlotState::Pending;
+            slot.answer.clear();
+        } else {
+            // The ring is still growing: every position before `at` is taken.
+            self.ring.push(Slot {
+                index_key,
+                inserted: now,
+                state: SlotState::Pending,
+                answer: Vec::new(),
+            });
+        }
+        self.next += 1;
+        Lookup::New(Some(seq))
+    }
+
+    /// The slot of the live entry `seq` if it is still that of `key`.
+    fn slot_mut(&mut self, seq: u64, key: &DuplicateKey) -> Option<&mut Slot> {
+        let at = self.position(seq)?;
+        self.ring.get_mut(at).filter(|s| s.index_key.key == *key)
+    }
+
+    /// Keeps the answer to the request entered under `seq`, if its entry is still there.
+    fn store(&mut self, seq: u64, key: &DuplicateKey, answer: &[u8]) {
+        if let Some(slot) = self.slot_mut(seq, key)
+            && slot.state != SlotState::Abandoned
+        {
+            slot.answer.clear();
+            slot.answer.extend_from_slice(answer);
+            slot.state = SlotState::Answered;
+        }
+    }
+
+    /// Forgets the request entered under `seq` if it is still pending.
+    fn abandon(&mut self, seq: u64, key: &DuplicateKey) {
+        let Some(slot) = self.slot_mut(seq, key) else {
+            return;
+        };
+        if slot.state != SlotState::Pending {
             return;
         }
-        while self.order.len() >= self.capacity {
-            self.remove_front();
-        }
-        self.entries.insert(
-            key,
-            CacheEntry {
-                inserted: now,
-                answer: None,
-            },
-        );
-        self.order.push_back((now, key));
-    }
-
-    fn store(&mut self, key: &DuplicateKey, answer: &[u8]) {
-        let mut buf = self.spare.pop().unwrap_or_default();
-        if let Some(entry) = self.entries.get_mut(key) {
-            buf.extend_from_slice(answer);
-            entry.answer = Some(buf);
-        } else {
-            self.spare.push(buf);
+        slot.state = SlotState::Abandoned;
+        let index_key = slot.index_key;
+        if let Entry::Occupied(e) = self.index.entry(index_key)
+            && *e.get() == seq
+        {
+            e.remove();
         }
     }
 }
@@ -444,7 +619,7 @@ impl Server {
 
     /// Number of entries in the duplicate cache.
     pub fn duplicate_cache_len(&self) -> usize {
-        self.cache.entries.len()
+        self.cache.len()
     }
 
     fn drop_with(&mut self, id: ClientId, reason: DropReason) -> Event<'static> {
@@ -510,13 +685,11 @@ impl Server {
                 // RFC 3579 §3.2: an Access-Request with EAP-Message and no
                 // Message-Authenticator is discarded, whatever the client's exemption.
                 if (self.config.require_message_authenticator && !exempt)
-                    || packet.find(AttributeType::EAP_MESSAGE).is_some()
+                    || packet.contains(AttributeType::EAP_MESSAGE)
                 {
                     return self.drop_with(id, DropReason::MissingMessageAuthenticator);
                 }
-                if self.config.limit_proxy_state
-                    && packet.find(AttributeType::PROXY_STATE).is_some()
-                {
+                if self.config.limit_proxy_state && packet.contains(AttributeType::PROXY_STATE) {
                     return self.drop_with(id, DropReason::ProxyStateWithoutMessageAuthenticator);
                 }
             }
@@ -524,22 +697,28 @@ impl Server {
         }
         // Retransmissions are recognised only after verification, so a forged packet that
         // copies an identifier and authenticator cannot fetch or block an answer.
-        let key = DuplicateKey {
-            from,
-            identifier: packet.identifier(),
-            authenticator: *packet.authenticator(),
-        };
-        let dedupe = code != Code::StatusServer;
-        if dedupe && let Some(entry) = self.cache.entries.get(&key) {
-            if let Some(answer) = &entry.answer {
-                out.clear();
-                out.extend_from_slice(answer);
-                if let Some(c) = self.counters.get_mut(id.0) {
-                    c.duplicates_replayed += 1;
+        // Status-Server is answered afresh every time (RFC 5997 §3).
+        let mut slot = None;
+        if code != Code::StatusServer {
+            let key = DuplicateKey {
+                from,
+                identifier: packet.identifier(),
+                authenticator: *packet.authenticator(),
+            };
+            match self.cache.lookup(now, key) {
+                Lookup::New(seq) => slot = seq,
+                Lookup::Answered(answer) => {
+                    out.clear();
+                    out.extend_from_slice(answer);
+                    if let Some(c) = self.counters.get_mut(id.0) {
+                        c.duplicates_replayed += 1;
+                    }
+                    return Event::Retransmit(from);
                 }
-                return Event::Retransmit(from);
+                Lookup::InProgress => {
+                    return self.drop_with(id, DropReason::DuplicateInProgress);
+                }
             }
-            return self.drop_with(id, DropReason::DuplicateInProgress);
         }
         if let Some(c) = self.counters.get_mut(id.0) {
             if !has_ma && code == Code::AccessRequest {
@@ -552,13 +731,11 @@ impl Server {
                 _ => c.dynamic_authorization_requests += 1,
             }
         }
-        if dedupe {
-            self.cache.insert_pending(now, key);
-        }
         Event::Request(Request {
             packet,
             client: id,
             from,
+            slot,
         })
     }
 
@@ -723,13 +900,8 @@ impl Server {
                 _ => c.other_responses += 1,
             }
         }
-        if req.code() != Code::StatusServer {
-            let key = DuplicateKey {
-                from: request.from,
-                identifier: req.identifier(),
-                authenticator: *req.authenticator(),
-            };
-            self.cache.store(&key, out);
+        if let Some(seq) = request.slot {
+            self.cache.store(seq, &request.duplicate_key(), out);
         }
         Ok(request.from)
     }
@@ -737,18 +909,8 @@ impl Server {
     /// Forgets a request the application decided not to answer, so that its retransmissions
     /// are handled afresh instead of dropped as in progress.
     pub fn abandon(&mut self, request: &Request<'_>) {
-        let key = DuplicateKey {
-            from: request.from,
-            identifier: request.packet.identifier(),
-            authenticator: *request.packet.authenticator(),
-        };
-        if self
-            .cache
-            .entries
-            .get(&key)
-            .is_some_and(|e| e.answer.is_none())
-        {
-            self.cache.entries.remove(&key);
+        if let Some(seq) = request.slot {
+            self.cache.abandon(seq, &request.duplicate_key());
         }
     }
 }

@@ -713,6 +713,104 @@ fn abandoned_then_retried_entry_survives_eviction_of_its_old_slot() {
     ));
 }
 
+/// The duplicate cache reuses its slots in a ring: across many wraps, with expiry between, it
+/// replays exactly the newest `capacity` answers, and an answer to a request whose entry has
+/// been evicted is not filed under the request that took its slot.
+#[test]
+fn duplicate_cache_ring_replays_the_newest_and_ignores_stale_answers() {
+    let secret = SharedSecret::new("ring-secret");
+    let from: SocketAddr = "192.0.2.31:5000".parse().unwrap();
+    let capacity = 5;
+    let mut server = Server::new(
+        ServerConfig {
+            duplicate_capacity: capacity,
+            duplicate_window: Duration::from_secs(10),
+            ..ServerConfig::default()
+        },
+        vec![NasClient::host("nas", from.ip(), secret.clone())],
+    );
+    let request = |n: u32| {
+        let mut auth = [0x33; 16];
+        auth[..4].copy_from_slice(&n.to_be_bytes());
+        let mut buf = Vec::new();
+        let mut b = PacketBuilder::new(&mut buf, Code::AccessRequest, n as u8, &auth);
+        b.push_message_authenticator().unwrap();
+        b.push(AttributeType::USER_NAME, b"ring").unwrap();
+        crypto::sign(b.finish(), &secret, None).unwrap();
+        buf
+    };
+    let requests: Vec<Vec<u8>> = (0..40).map(request).collect();
+    let t0 = Instant::now();
+    let mut out = Vec::new();
+    let mut answers: Vec<Vec<u8>> = Vec::new();
+    for (i, req) in requests.iter().enumerate() {
+        // Every 13th request comes after a pause that expires everything before it.
+        let now = t0 + Duration::from_secs(11 * (i / 13) as u64);
+        let Event::Request(r) = server.handle(now, from, req, &mut out) else {
+            panic!("request {i} not new")
+        };
+        let text = format!("answer {i}");
+        server
+            .answer(
+                &r,
+                Code::AccessReject,
+                &[Attribute::reply_message(&text)],
+                &mut out,
+            )
+            .unwrap();
+        answers.push(out.clone());
+        // The pause before each period expires everything before it.
+        let period_start = i / 13 * 13;
+        assert_eq!(
+            server.duplicate_cache_len(),
+            capacity.min(i - period_start + 1),
+            "after request {i}"
+        );
+        // The newest `capacity` requests of the period are replayed.
+        for j in period_start.max((i + 1).saturating_sub(capacity))..=i {
+            let mut replay = Vec::new();
+            let Event::Retransmit(to) = server.handle(now, from, &requests[j], &mut replay) else {
+                panic!("request {j} not replayed after request {i}")
+            };
+            assert_eq!((to, &replay), (from, &answers[j]));
+        }
+        // At the end of a period, the one before them is new again.
+        if i % 13 == 12 {
+            assert!(matches!(
+                server.handle(now, from, &requests[i - capacity], &mut out),
+                Event::Request(_)
+            ));
+        }
+    }
+
+    // A request whose entry is evicted while it is pending: its late answer is not stored
+    // under the request that took the slot, which stays pending.
+    let now = t0 + Duration::from_secs(100);
+    let late_request = request(1000);
+    let Event::Request(late) = server.handle(now, from, &late_request, &mut out) else {
+        panic!()
+    };
+    for n in 1001..1001 + capacity as u32 {
+        assert!(matches!(
+            server.handle(now, from, &request(n), &mut out),
+            Event::Request(_)
+        ));
+    }
+    server
+        .answer(&late, Code::AccessAccept, &[], &mut out)
+        .unwrap();
+    let newest = request(1000 + capacity as u32);
+    assert!(matches!(
+        server.handle(now, from, &newest, &mut out),
+        Event::Dropped(DropReason::DuplicateInProgress)
+    ));
+    // The late request itself is new again (its entry is gone).
+    assert!(matches!(
+        server.handle(now, from, &late_request, &mut out),
+        Event::Request(_)
+    ));
+}
+
 /// An MS-CHAP request as a NAS sends it: User-Name, MS-CHAP-Challenge and the response.
 fn ms_chap_request(
     client: &mut Client,
