@@ -18,7 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use idforge_radius::PacketBuilder;
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret, crypto};
 use idforge_radius::{Event, NasClient, Server, ServerConfig};
-use idforge_radius::{LoginService, ServiceType, Value};
+use idforge_radius::{LoginService, ServiceType};
 use md5::{Digest, Md5};
 
 const SECRET: &[u8] = b"a-typical-shared-secret";
@@ -185,27 +185,18 @@ fn rfc_accept_attributes() -> [Attribute<'static>; 3] {
 }
 
 /// What the application reads from the request: User-Name, NAS-IP-Address and NAS-Port,
-/// decoded by the dictionary.
+/// found in one pass and decoded as text, IPv4 address and integer.
 fn decode_nas_fields<'a>(p: &Packet<'a>) -> (&'a str, Ipv4Addr, u32) {
-    let Value::Text(user) = Attribute::decode(p.find(AttributeType::USER_NAME).unwrap())
-        .unwrap()
-        .value
-    else {
-        panic!("User-Name")
-    };
-    let Value::Ipv4(nas) = Attribute::decode(p.find(AttributeType::NAS_IP_ADDRESS).unwrap())
-        .unwrap()
-        .value
-    else {
-        panic!("NAS-IP-Address")
-    };
-    let Value::Integer(port) = Attribute::decode(p.find(AttributeType::NAS_PORT).unwrap())
-        .unwrap()
-        .value
-    else {
-        panic!("NAS-Port")
-    };
-    (user, nas, port)
+    let [user, nas, port] = p.find_each([
+        AttributeType::USER_NAME,
+        AttributeType::NAS_IP_ADDRESS,
+        AttributeType::NAS_PORT,
+    ]);
+    (
+        user.unwrap().text().unwrap(),
+        nas.unwrap().ipv4().unwrap(),
+        port.unwrap().integer().unwrap(),
+    )
 }
 
 /// The §7.1 exchange with the codec and crypto functions: parse, verify, decode the NAS's
