@@ -20,6 +20,8 @@ use crate::sign::{Signer, VerifyingKey};
 pub struct Certificate {
     der: Vec<u8>,
     spki: Vec<u8>,
+    /// The RSA key of `spki`, decoded once; `None` for another key type.
+    key: Option<VerifyingKey>,
 }
 
 impl std::fmt::Debug for Certificate {
@@ -75,9 +77,13 @@ impl Certificate {
             .subject_public_key_info()
             .to_der()
             .map_err(invalid)?;
+        let key = rsa::PublicKey::from_public_key_der(&spki)
+            .ok()
+            .map(VerifyingKey::from_rsa);
         Ok(Self {
             der: der.to_vec(),
             spki,
+            key,
         })
     }
 
@@ -156,14 +162,14 @@ impl Certificate {
         let Some(signing_key) = signer.public_key() else {
             return Ok(());
         };
-        let Ok(certificate_key) = self.verifying_key() else {
+        let Some(certificate_key) = &self.key else {
             return Err(Error::KeyCertificateMismatch {
                 subject: self.subject(),
                 certificate_key: "not an RSA key".into(),
                 signing_key: signing_key.describe(),
             });
         };
-        if certificate_key == signing_key {
+        if *certificate_key == signing_key {
             Ok(())
         } else {
             Err(Error::KeyCertificateMismatch {
@@ -176,6 +182,9 @@ impl Certificate {
 
     /// The certificate's RSA public key, for verifying signatures.
     pub fn verifying_key(&self) -> Result<VerifyingKey> {
+        if let Some(key) = &self.key {
+            return Ok(key.clone());
+        }
         let key =
             rsa::PublicKey::from_public_key_der(&self.spki).map_err(|e| KeyError::NotRsa {
                 source: Cause::new(e),

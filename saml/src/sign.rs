@@ -253,6 +253,8 @@ impl Signer for RsaSigner {
 #[cfg(feature = "aws-lc-rs")]
 pub struct AwsLcRsSigner {
     key: aws_lc_rs::signature::RsaKeyPair,
+    /// The public half, decoded once (every signature with a certificate checks it).
+    public: Option<VerifyingKey>,
     rng: aws_lc_rs::rand::SystemRandom, // tidy:allow: ignored by aws-lc-rs, see above
 }
 
@@ -279,10 +281,7 @@ impl AwsLcRsSigner {
             format: if pkcs8 { "PKCS#8" } else { "PKCS#1" },
             source: Cause::new(e),
         })?;
-        Ok(Self {
-            key,
-            rng: aws_lc_rs::rand::SystemRandom::new(), // tidy:allow: never read
-        })
+        Ok(Self::from_key_pair(key))
     }
 
     /// Loads a PEM key like [`AwsLcRsSigner::from_pem`] and checks that `certificate`
@@ -293,6 +292,20 @@ impl AwsLcRsSigner {
         Ok(signer)
     }
 
+    fn from_key_pair(key: aws_lc_rs::signature::RsaKeyPair) -> Self {
+        use aws_lc_rs::signature::KeyPair as _;
+        use rsa::pkcs1::DecodeRsaPublicKey as _;
+        // aws-lc-rs gives the PKCS#1 RSAPublicKey encoding.
+        let public = rsa::PublicKey::from_pkcs1_der(key.public_key().as_ref())
+            .ok()
+            .map(VerifyingKey::from_rsa);
+        Self {
+            key,
+            public,
+            rng: aws_lc_rs::rand::SystemRandom::new(), // tidy:allow: never read
+        }
+    }
+
     /// Loads a PKCS#8 DER key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der).map_err(|e| {
@@ -301,10 +314,7 @@ impl AwsLcRsSigner {
                 source: Cause::new(e),
             }
         })?;
-        Ok(Self {
-            key,
-            rng: aws_lc_rs::rand::SystemRandom::new(), // tidy:allow: never read
-        })
+        Ok(Self::from_key_pair(key))
     }
 }
 
@@ -328,12 +338,7 @@ impl Signer for AwsLcRsSigner {
     }
 
     fn public_key(&self) -> Option<VerifyingKey> {
-        use aws_lc_rs::signature::KeyPair as _;
-        use rsa::pkcs1::DecodeRsaPublicKey as _;
-        // aws-lc-rs gives the PKCS#1 RSAPublicKey encoding.
-        rsa::PublicKey::from_pkcs1_der(self.key.public_key().as_ref())
-            .ok()
-            .map(VerifyingKey::from_rsa)
+        self.public.clone()
     }
 }
 
