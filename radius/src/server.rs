@@ -265,22 +265,9 @@ impl Hash for DuplicateKey {
     }
 }
 
-/// A key of the cache's index with its hash, computed once per datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IndexKey {
-    hash: u64,
-    key: DuplicateKey,
-}
-
-impl Hash for IndexKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// The index's hasher: it passes on the hash that [`IndexKey`] carries. That hash is the
+/// The index's hasher: its keys are already hashes, which it passes on. They are the
 /// standard library's keyed hash (SipHash-1-3 today) of the [`DuplicateKey`], under the random
-/// key of the cache's own [`RandomState`], as a plain `HashMap` would compute it: the Request
+/// key of the cache's own [`RandomState`], as a plain `HashMap` would compute them: the Request
 /// Authenticators of exempted unsigned requests, which an attacker chooses, still cannot be
 /// picked to collide.
 #[derive(Debug, Default)]
@@ -315,7 +302,9 @@ enum SlotState {
 
 #[derive(Debug)]
 struct Slot {
-    index_key: IndexKey,
+    /// The key and its keyed hash (the key of `index`).
+    hash: u64,
+    key: DuplicateKey,
     inserted: Instant,
     state: SlotState,
     /// The answer once there is one; the buffer stays with the slot when it is reused.
@@ -326,16 +315,19 @@ struct Slot {
 /// (RFC 5080 §2.2.2).
 ///
 /// Entries are numbered in arrival order by a sequence that only grows, and live in a ring of
-/// slots: the live ones are `first..next`, the oldest at `head`. `index` maps a key to the
-/// sequence number of its entry. A datagram's key is hashed once; evicting or expiring an entry
-/// uses the hash kept in its slot; and a [`Request`] carries its entry's sequence number, so
-/// that [`Server::answer`] stores the answer without a lookup. The ring grows to `capacity`
+/// slots: the live ones are `first..next`, the oldest at `head`. `index` maps the keyed hash of
+/// a key to the sequence number of its entry, whose slot holds the key itself: the index stays
+/// small (16 bytes an entry), and a match counts only if the slot's key is the datagram's. (Two
+/// live keys with the same 64-bit keyed hash, which nobody can arrange without the hash key,
+/// would only leave the second request uncached.) A datagram's key is hashed once; evicting or
+/// expiring an entry uses the hash kept in its slot; and a [`Request`] carries its entry's
+/// sequence number, so that [`Server::answer`] stores the answer without a lookup. The ring grows to `capacity`
 /// slots, which are then reused in place with their answer buffers, so a warm cache does not
 /// allocate (it keeps at most `capacity` answers, as a full cache does).
 #[derive(Debug)]
 struct DuplicateCache {
     hasher: RandomState,
-    index: HashMap<IndexKey, u64, BuildHasherDefault<PrehashedHasher>>,
+    index: HashMap<u64, u64, BuildHasherDefault<PrehashedHasher>>,
     ring: Vec<Slot>,
     /// Sequence number of the oldest live entry, and the next one to give.
     first: u64,
@@ -405,7 +397,7 @@ impl DuplicateCache {
         }
         if let Some(slot) = self.ring.get(self.head)
             && slot.state != SlotState::Abandoned
-            && let Entry::Occupied(e) = self.index.entry(slot.index_key)
+            && let Entry::Occupied(e) = self.index.entry(slot.hash)
             && *e.get() == self.first
         {
             e.remove();
@@ -433,19 +425,20 @@ impl DuplicateCache {
         if self.capacity == 0 {
             return Lookup::New(None);
         }
-        let index_key = IndexKey {
-            hash: self.hasher.hash_one(key),
-            key,
-        };
+        let hash = self.hasher.hash_one(key);
         let seq = self.next;
-        match self.index.entry(index_key) {
+        match self.index.entry(hash) {
             Entry::Occupied(e) => {
                 let known = *e.get();
                 return match self.position(known).and_then(|at| self.ring.get(at)) {
+                    // Another key with the same hash: this request goes uncached.
+                    Some(slot) if slot.key != key => Lookup::New(None),
                     Some(slot) if slot.state == SlotState::Answered => {
                         Lookup::Answered(&slot.answer)
                     }
-                    _ => Lookup::InProgress,
+                    Some(_) => Lookup::InProgress,
+                    // (The index only holds live entries.)
+                    None => Lookup::New(None),
                 };
             }
             Entry::Vacant(e) => {
@@ -462,14 +455,16 @@ impl DuplicateCache {
             at -= self.capacity;
         }
         if let Some(slot) = self.ring.get_mut(at) {
-            slot.index_key = index_key;
+            slot.hash = hash;
+            slot.key = key;
             slot.inserted = now;
             slot.state = SlotState::Pending;
             slot.answer.clear();
         } else {
             // The ring is still growing: every position before `at` is taken.
             self.ring.push(Slot {
-                index_key,
+                hash,
+                key,
                 inserted: now,
                 state: SlotState::Pending,
                 answer: Vec::new(),
@@ -482,7 +477,7 @@ impl DuplicateCache {
     /// The slot of the live entry `seq` if it is still that of `key`.
     fn slot_mut(&mut self, seq: u64, key: &DuplicateKey) -> Option<&mut Slot> {
         let at = self.position(seq)?;
-        self.ring.get_mut(at).filter(|s| s.index_key.key == *key)
+        self.ring.get_mut(at).filter(|s| s.key == *key)
     }
 
     /// Keeps the answer to the request entered under `seq`, if its entry is still there.
@@ -505,8 +500,8 @@ impl DuplicateCache {
             return;
         }
         slot.state = SlotState::Abandoned;
-        let index_key = slot.index_key;
-        if let Entry::Occupied(e) = self.index.entry(index_key)
+        let hash = slot.hash;
+        if let Entry::Occupied(e) = self.index.entry(hash)
             && *e.get() == seq
         {
             e.remove();
