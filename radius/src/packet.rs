@@ -474,18 +474,22 @@ impl<'b> PacketBuilder<'b> {
         Ok(self)
     }
 
-    /// Appends one attribute with a value of a fixed size (at most 253 bytes): the sizes are
-    /// known at compile time, so both copies are a few stores.
+    /// Appends one attribute with a value of a fixed size of at most 16 bytes (integers,
+    /// addresses): the size is known at compile time, so header and value are written in one
+    /// copy of a few stores.
     #[inline]
     pub(crate) fn push_fixed<const N: usize>(
         &mut self,
         attr_type: AttributeType,
         value: [u8; N],
     ) -> Result<&mut Self, Error> {
-        const { assert!(N <= MAX_VALUE_LEN) };
+        const { assert!(N <= 16) };
         self.reserve(N + 2)?;
-        self.buf.extend_from_slice(&[attr_type.0, (N + 2) as u8]);
-        self.buf.extend_from_slice(&value);
+        let mut attr = [0u8; 2 + 16];
+        attr[0] = attr_type.0;
+        attr[1] = (N + 2) as u8;
+        attr[2..2 + N].copy_from_slice(&value);
+        self.buf.extend_from_slice(&attr[..2 + N]);
         Ok(self)
     }
 
