@@ -12,6 +12,8 @@ mod qr;
 mod secret;
 mod totp;
 mod uri;
+#[cfg(feature = "yubico")]
+mod yubico;
 
 pub use algorithm::Algorithm;
 pub use error::{Error, MigrationEntryError, MigrationError, UriError};
@@ -19,6 +21,8 @@ pub use hotp::{Code, Digits, Hotp, HotpAccepted, HotpVerifier};
 pub use secret::Secret;
 pub use totp::{Rejected, Totp, TotpAccepted, TotpVerifier};
 pub use uri::{DEFAULT_PERIOD, KeyUri, OtpKind};
+#[cfg(feature = "yubico")]
+pub use yubico::{YubicoCounters, YubicoError, YubicoKey, YubicoOtp, YubicoToken};
 
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/otp.md")]
