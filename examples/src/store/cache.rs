@@ -107,7 +107,7 @@ struct Maps {
     locks: HashMap<String, (LockoutState, i64)>,
     sessions: HashMap<String, WebSession>,
     /// Keys dropped recently: the clock tick of the drop.
-    dropped: HashMap<Key, (u64, Instant)>,
+    dropped: HashMap<Key, u64>,
     /// The tick of the last drop of everything.
     all_dropped: u64,
 }
@@ -163,16 +163,19 @@ impl Cache {
     fn fresh(maps: &Maps, key: &Key, load: Load) -> bool {
         load.at.elapsed() < TOMBSTONE_AGE
             && maps.all_dropped < load.tick
-            && maps.dropped.get(key).is_none_or(|(t, _)| *t < load.tick)
+            && maps.dropped.get(key).is_none_or(|t| *t < load.tick)
     }
 
     fn tombstone(&self, maps: &mut Maps, key: Key) {
         let tick = self.tick();
-        if maps.dropped.len() > SIDE_ENTRIES {
-            maps.dropped
-                .retain(|_, (_, at)| at.elapsed() < TOMBSTONE_AGE);
+        if maps.dropped.len() >= SIDE_ENTRIES {
+            // Too many recent drops to remember one by one (thousands of writes a second for
+            // a minute): forget them and refuse every load that began before now instead.
+            // That costs one clear per SIDE_ENTRIES drops, never a scan per drop.
+            maps.all_dropped = tick;
+            maps.dropped.clear();
         }
-        maps.dropped.insert(key, (tick, Instant::now()));
+        maps.dropped.insert(key, tick);
     }
 
     // ----- users -----
@@ -670,5 +673,47 @@ impl super::Store {
             cache.keep_user(&name_key, Arc::new(view), load);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_begun_before_a_drop_of_its_key_is_not_kept() {
+        let cache = Cache::new(10);
+        let load = cache.begin();
+        cache.wrote_lock("ip:192.0.2.1", LockoutState::default(), 2);
+        cache.keep_lock("ip:192.0.2.1", LockoutState::default(), 1, load);
+        assert_eq!(cache.lock("ip:192.0.2.1").map(|(_, v)| v), Some(2));
+        // Another key's drop does not concern this load.
+        let other = cache.begin();
+        cache.wrote_lock("ip:192.0.2.2", LockoutState::default(), 5);
+        cache.keep_lock("ip:192.0.2.3", LockoutState::default(), 7, other);
+        assert_eq!(cache.lock("ip:192.0.2.3").map(|(_, v)| v), Some(7));
+    }
+
+    #[test]
+    fn too_many_recent_drops_refuse_older_loads_without_a_scan_per_drop() {
+        let cache = Cache::new(10);
+        let early = cache.begin();
+        for i in 0..=SIDE_ENTRIES {
+            let mut maps = cache.write();
+            cache.tombstone(&mut maps, Key::User(i64::try_from(i).unwrap_or(i64::MAX)));
+        }
+        {
+            let maps = cache.read();
+            // The overflow forgot the single drops and raised the watermark instead.
+            assert!(maps.dropped.len() < 2, "{}", maps.dropped.len());
+            assert!(maps.all_dropped > early.tick);
+        }
+        // A load that began before the overflow is refused even for a key never dropped.
+        cache.keep_lock("ip:198.51.100.9", LockoutState::default(), 3, early);
+        assert_eq!(cache.lock("ip:198.51.100.9"), None);
+        // One that began after it is kept.
+        let late = cache.begin();
+        cache.keep_lock("ip:198.51.100.9", LockoutState::default(), 4, late);
+        assert_eq!(cache.lock("ip:198.51.100.9").map(|(_, v)| v), Some(4));
     }
 }
