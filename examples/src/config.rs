@@ -642,9 +642,7 @@ impl MailSettings {
 pub fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Text that goes into a mail header (a display name, a subject prefix): no control
@@ -780,11 +778,7 @@ impl Config {
         {
             join(p);
         }
-        for p in self
-            .mail
-            .iter_mut()
-            .filter_map(|m| m.ca_file.as_mut())
-        {
+        for p in self.mail.iter_mut().filter_map(|m| m.ca_file.as_mut()) {
             join(p);
         }
     }

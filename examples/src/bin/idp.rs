@@ -134,7 +134,11 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
                 .config()
                 .mail
                 .as_ref()
-                .map_or(String::new(), |m| format!(", mail via {}:{}", m.host, m.port()))
+                .map_or(String::new(), |m| format!(
+                    ", mail via {}:{}",
+                    m.host,
+                    m.port()
+                ))
         );
         return Ok(());
     }

@@ -146,7 +146,11 @@ impl MailTemplates {
             name: name.to_owned(),
             message: format!("{e:#}"),
         };
-        self.env.get_template(name).map_err(fail)?.render(ctx).map_err(fail)
+        self.env
+            .get_template(name)
+            .map_err(fail)?
+            .render(ctx)
+            .map_err(fail)
     }
 }
 
@@ -382,7 +386,10 @@ impl MailWorker {
             .saturating_mul(6)
             .saturating_add(60);
         loop {
-            let claimed = self.store.claim_mail(&self.owner, now, lease, BATCH).await?;
+            let claimed = self
+                .store
+                .claim_mail(&self.owner, now, lease, BATCH)
+                .await?;
             let n = claimed.len();
             for row in claimed {
                 self.deliver(&row, now, &mut round).await?;
