@@ -787,17 +787,15 @@ impl Service {
                 .finish(pending, user, groups, req.now, false, mails)
                 .await;
         }
-        match code {
-            Some(code) => self.check_code(pending, code, req.now, mails).await,
-            None => {
-                // No decision is written yet: the alerts' mails go to the outbox now, in a
-                // transaction of their own, rather than wait for a code that may never come.
-                if !mails.is_empty() {
-                    self.store.enqueue_mail(&mails).await?;
-                }
-                Ok(Outcome::NeedSecondFactor(pending))
-            }
+        if let Some(code) = code {
+            return self.check_code(pending, code, req.now, mails).await;
         }
+        // No decision is written yet: the alerts' mails go to the outbox now, in a
+        // transaction of their own, rather than wait for a code that may never come.
+        if !mails.is_empty() {
+            self.store.enqueue_mail(&mails).await?;
+        }
+        Ok(Outcome::NeedSecondFactor(pending))
     }
 
     /// Records a login that a front door refused before the decision path could run (no user

@@ -16,13 +16,14 @@ use std::time::Duration;
 use idforge_adaptive::{Alert, AlertKind, Audience};
 use idforge_examples::config::Config;
 use idforge_examples::crypto::Key;
-use idforge_examples::mail::{MailNotifier, MailWorker, build_message};
+use idforge_examples::mail::{DeliveryRound, MailNotifier, MailWorker, build_message};
 use idforge_examples::notify::{AlertContext, Notifier as _};
 use idforge_examples::service::{AuthRequest, FirstFactorInput, FrontDoor, Outcome, Service};
 use idforge_examples::store::{MailStatus, NewUser, OutboxMessage, Store};
 use idforge_test_support::{TestCa, free_tcp_port, peer_available};
 
 const NOW: u64 = 1_760_000_000;
+const NOW_I: i64 = 1_760_000_000;
 const ADMIN: &str = "security@example.com";
 const SMTP_USER: &str = "mailer";
 const SMTP_PASSWORD: &str = "s3cret-smtp";
@@ -299,7 +300,7 @@ async fn an_alert_reaches_admins_and_the_user_as_text_and_html() {
     recipients.sort_unstable();
     assert_eq!(recipients, ["alice@example.com", ADMIN]);
 
-    let round = f.worker.run_once(NOW as i64).await.unwrap();
+    let round = f.worker.run_once(NOW_I).await.unwrap();
     assert_eq!(round.sent, 2, "{round:?} {:?}", f.outbox().await);
     let received = peer.received();
     assert_eq!(received.len(), 2, "{received:?}");
@@ -337,7 +338,7 @@ async fn an_alert_reaches_admins_and_the_user_as_text_and_html() {
         );
     }
     // Nothing is sent twice.
-    assert_eq!(f.worker.run_once(NOW as i64 + 60).await.unwrap().sent, 0);
+    assert_eq!(f.worker.run_once(NOW_I + 60).await.unwrap().sent, 0);
     assert_eq!(peer.received().len(), 2);
 }
 
@@ -349,7 +350,7 @@ async fn an_outage_loses_nothing_and_the_mail_arrives_once() {
     let f = Fixture::new(&Options::default()).await;
     // No server listens yet.
     f.login(NOW).await;
-    let now = NOW as i64;
+    let now = NOW_I;
     let round = f.worker.run_once(now).await.unwrap();
     assert_eq!(round.retried, 1, "{round:?}");
     let row = f.outbox().await.remove(0);
@@ -358,7 +359,10 @@ async fn an_outage_loses_nothing_and_the_mail_arrives_once() {
     assert_eq!(row.next_attempt_at, now + 1);
     assert!(row.last_error.is_some());
     // Not due again before its backoff.
-    assert_eq!(f.worker.run_once(now).await.unwrap(), Default::default());
+    assert_eq!(
+        f.worker.run_once(now).await.unwrap(),
+        DeliveryRound::default()
+    );
     let round = f.worker.run_once(now + 1).await.unwrap();
     assert_eq!(round.retried, 1);
     let row = f.outbox().await.remove(0);
@@ -392,7 +396,7 @@ async fn a_wrong_smtp_password_is_retried_then_marked_failed() {
     .await;
     let peer = f.start_peer("starttls");
     f.login(NOW).await;
-    let now = NOW as i64;
+    let now = NOW_I;
     assert_eq!(f.worker.run_once(now).await.unwrap().retried, 1);
     assert_eq!(f.worker.run_once(now + 10).await.unwrap().retried, 1);
     let last = f.worker.run_once(now + 100).await.unwrap();
@@ -420,7 +424,7 @@ async fn a_wrong_smtp_password_is_retried_then_marked_failed() {
     );
     assert_eq!(
         f.worker.run_once(now + 10_000).await.unwrap(),
-        Default::default()
+        DeliveryRound::default()
     );
     assert!(peer.received().is_empty());
 }
@@ -487,7 +491,7 @@ async fn header_injection_in_names_and_subjects_never_makes_a_header() {
     }
     assert_eq!(header(&formatted, "To"), Some(ADMIN), "{formatted}");
     assert_eq!(message.envelope().to().len(), 1);
-    assert_eq!(f.worker.run_once(NOW as i64).await.unwrap().sent, 1);
+    assert_eq!(f.worker.run_once(NOW_I).await.unwrap().sent, 1);
     let received = peer.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0]["rcpt_tos"], serde_json::json!([ADMIN]));
@@ -528,7 +532,7 @@ async fn over_the_rate_limit_mails_are_suppressed_and_recorded() {
             .unwrap()
             .contains("rate limit")
     );
-    let round = f.worker.run_once(NOW as i64 + 200).await.unwrap();
+    let round = f.worker.run_once(NOW_I + 200).await.unwrap();
     assert_eq!(round.sent, 2);
     assert_eq!(peer.received().len(), 2);
     // An hour later the address may receive again.
@@ -549,7 +553,7 @@ async fn implicit_tls_delivers_too() {
     .await;
     let peer = f.start_peer("tls");
     f.login(NOW).await;
-    let round = f.worker.run_once(NOW as i64).await.unwrap();
+    let round = f.worker.run_once(NOW_I).await.unwrap();
     assert_eq!(round.sent, 1, "{round:?} {:?}", f.outbox().await);
     let received = peer.received();
     assert_eq!(received.len(), 1);

@@ -174,11 +174,15 @@ pub fn new_message_id(domain: &str) -> Result<String, MailError> {
             message_id: "-".into(),
             message: "no randomness for a Message-ID".into(),
         })?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = bytes.iter().fold(String::with_capacity(32), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    });
     Ok(format!("<{hex}@{}>", header_safe(domain)))
 }
 
-fn title(kind: &AlertKind) -> String {
+fn title(kind: AlertKind) -> String {
     match kind {
         AlertKind::RuleFired(rule) => format!("rule {rule:?} fired"),
         AlertKind::ChallengeCompleted => "challenge completed".into(),
@@ -242,7 +246,7 @@ impl MailNotifier {
         for (recipient, for_user) in recipients {
             let ctx = minijinja::context! {
                 prefix => s.subject_prefix,
-                title => title(&alert.kind),
+                title => title(alert.kind),
                 message => alert.message,
                 user => alert.user,
                 application => alert.application,
