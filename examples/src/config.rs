@@ -72,6 +72,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSettings,
+    /// E-mail delivery through the store's outbox (alerts); off when absent.
+    #[serde(default)]
+    pub mail: Option<MailSettings>,
     /// Where this configuration came from (a file name, or `demo`), for messages.
     #[serde(skip)]
     pub origin: String,
@@ -450,6 +453,210 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587 by default).
+    #[default]
+    Starttls,
+    /// TLS from the first byte ("implicit TLS", SMTPS; port 465 by default).
+    Tls,
+    /// No TLS at all: accepted only for a relay on a loopback address (port 25 by default).
+    None,
+}
+
+impl MailSecurity {
+    /// The usual port for this mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            MailSecurity::Starttls => 587,
+            MailSecurity::Tls => 465,
+            MailSecurity::None => 25,
+        }
+    }
+}
+
+/// `[mail]`: the SMTP relay, the sender, who receives alerts, rate limits and retries.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// The relay's host name or address.
+    pub host: String,
+    /// The relay's port (default by `security`: 587, 465 or 25).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` or `none` (loopback relays only).
+    #[serde(default)]
+    pub security: MailSecurity,
+    /// SMTP AUTH user name (`env:NAME` / `file:PATH` accepted); no AUTH when absent.
+    #[serde(default)]
+    pub username: Option<SecretValue>,
+    /// SMTP AUTH password (best as `env:NAME` or `file:PATH`); required with `username`.
+    #[serde(default)]
+    pub password: Option<SecretValue>,
+    /// The sender's address (`From:`); its domain also names the Message-IDs.
+    pub from: String,
+    /// The sender's display name.
+    #[serde(default)]
+    pub from_name: Option<String>,
+    /// Connect and per-command timeout, seconds (default 30).
+    #[serde(default = "default_mail_timeout")]
+    pub timeout_secs: u64,
+    /// PEM file of the CA (or the self-signed certificate) that the relay's certificate must
+    /// chain to; the public web roots when absent.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Administrators' addresses: alerts for administrators go to each.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// Whether users receive the alerts about their own account (to their stored address).
+    #[serde(default)]
+    pub notify_users: bool,
+    /// Most messages to one address in any hour; the rest are recorded as suppressed.
+    #[serde(default = "default_per_address")]
+    pub max_per_address_hour: u32,
+    /// Most messages about one user in any hour; the rest are recorded as suppressed.
+    #[serde(default = "default_per_user")]
+    pub max_per_user_hour: u32,
+    /// Delivery attempts before a message is marked failed (default 8).
+    #[serde(default = "default_mail_attempts")]
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt, seconds; doubled after each further one
+    /// (default 30).
+    #[serde(default = "default_mail_backoff")]
+    pub backoff_secs: u64,
+    /// Longest wait between attempts, seconds (default 3600).
+    #[serde(default = "default_mail_max_backoff")]
+    pub max_backoff_secs: u64,
+    /// How often the delivery worker looks for due messages, milliseconds (default 5000).
+    #[serde(default = "default_mail_poll")]
+    pub poll_ms: u64,
+    /// Put before every subject (default `[idforge]`).
+    #[serde(default = "default_subject_prefix")]
+    pub subject_prefix: String,
+}
+
+fn default_mail_timeout() -> u64 {
+    30
+}
+fn default_per_address() -> u32 {
+    20
+}
+fn default_per_user() -> u32 {
+    10
+}
+fn default_mail_attempts() -> u32 {
+    8
+}
+fn default_mail_backoff() -> u64 {
+    30
+}
+fn default_mail_max_backoff() -> u64 {
+    3600
+}
+fn default_mail_poll() -> u64 {
+    5000
+}
+fn default_subject_prefix() -> String {
+    "[idforge]".into()
+}
+
+impl MailSettings {
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.security.default_port())
+    }
+
+    /// The domain of the sender's address (for Message-IDs and `EHLO`).
+    pub fn from_domain(&self) -> &str {
+        self.from.rsplit_once('@').map_or("localhost", |(_, d)| d)
+    }
+
+    /// Checks what serde cannot: returns the key (relative to `mail`) and what is wrong.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
+        if self.host.is_empty() || self.host.chars().any(|c| c.is_control() || c == ' ') {
+            return err("host", "must be a host name or address");
+        }
+        if self.port == Some(0) {
+            return err("port", "must be 1 to 65535");
+        }
+        if self.security == MailSecurity::None && !is_loopback_host(&self.host) {
+            return err(
+                "security",
+                "`none` sends in clear text and is accepted only for a loopback relay \
+                 (localhost, 127.0.0.0/8, ::1); use `starttls` or `tls`",
+            );
+        }
+        match (&self.username, &self.password) {
+            (Some(_), None) => return err("password", "is required with `username`"),
+            (None, Some(_)) => return err("username", "is required with `password`"),
+            _ => {}
+        }
+        if self.from.parse::<lettre::Address>().is_err() {
+            return err("from", "must be an e-mail address such as idp@example.com");
+        }
+        if let Some(name) = &self.from_name
+            && let Err(m) = check_header_text(name)
+        {
+            return err("from_name", m);
+        }
+        if let Err(m) = check_header_text(&self.subject_prefix) {
+            return err("subject_prefix", m);
+        }
+        if !(1..=600).contains(&self.timeout_secs) {
+            return err("timeout_secs", "must be 1 to 600");
+        }
+        for (i, a) in self.admins.iter().enumerate() {
+            if a.parse::<lettre::Address>().is_err() {
+                return Err((format!("admins[{i}]"), "is not an e-mail address".into()));
+            }
+        }
+        if self.max_per_address_hour == 0 || self.max_per_user_hour == 0 {
+            return err(
+                "max_per_address_hour",
+                "rate limits must be at least 1 (remove [mail] to send nothing)",
+            );
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            return err("max_attempts", "must be 1 to 100");
+        }
+        if !(1..=86_400).contains(&self.backoff_secs) {
+            return err("backoff_secs", "must be 1 to 86400");
+        }
+        if self.max_backoff_secs < self.backoff_secs || self.max_backoff_secs > 7 * 86_400 {
+            return err(
+                "max_backoff_secs",
+                "must be at least backoff_secs and at most 604800",
+            );
+        }
+        if !(50..=600_000).contains(&self.poll_ms) {
+            return err("poll_ms", "must be 50 to 600000");
+        }
+        Ok(())
+    }
+}
+
+/// Whether `host` names this machine's loopback interface.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Text that goes into a mail header (a display name, a subject prefix): no control
+/// characters at all, so no CR or LF that could start a header of its own.
+pub fn check_header_text(text: &str) -> Result<(), &'static str> {
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters (CR, LF, tab, …)");
+    }
+    if text.chars().count() > 200 {
+        return Err("must be at most 200 characters");
+    }
+    Ok(())
+}
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -569,6 +776,9 @@ impl Config {
         .into_iter()
         .flatten()
         {
+            join(p);
+        }
+        for p in self.mail.iter_mut().filter_map(|m| m.ca_file.as_mut()) {
             join(p);
         }
     }
@@ -759,6 +969,11 @@ impl Config {
         }
         if let Err(e) = self.adaptive.compile() {
             return Err(("adaptive".into(), e.to_string()));
+        }
+        if let Some(mail) = &self.mail
+            && let Err((key, message)) = mail.check()
+        {
+            return Err((format!("mail.{key}"), message));
         }
         Ok(())
     }

@@ -6,13 +6,15 @@
 //! [`store`] (one async API over SQLite or PostgreSQL; secrets encrypted at rest; atomic
 //! replay and lockout guards) -> first factor (local argon2id users in [`password`], LDAP/AD
 //! through [`ldap`]) -> [`service`] (the one `authenticate` flow: first factor, policy, adaptive rules, second
-//! factor, audit) -> front doors (the CLI today). [`notify`] delivers alerts on the side.
+//! factor, audit) -> front doors (the CLI today). [`notify`] delivers alerts on the side; [`mail`] sends them through the
+//! store's outbox.
 
 pub mod config;
 pub mod crypto;
 pub mod idp;
 pub mod import;
 pub mod ldap;
+pub mod mail;
 pub mod notify;
 pub mod password;
 pub mod process;

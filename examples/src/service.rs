@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use idforge_adaptive::{
-    Action, ChallengeType, LoginAttempt, Registration, RiskEvaluator as _, RuleSet,
+    Action, Alert, ChallengeType, LoginAttempt, Registration, RiskEvaluator as _, RuleSet,
 };
 use idforge_otp::{Digits, Hotp, HotpVerifier, Rejected, Totp, TotpVerifier};
 use idforge_policy::{AuthSource, FirstFactor, Gate, LoginRequest, Method, PolicySet};
@@ -29,10 +29,11 @@ use subtle::ConstantTimeEq as _;
 use crate::config::Config;
 use crate::crypto::{Key, Keyring};
 use crate::ldap::{LdapDirectory, LdapLogin};
-use crate::notify::{LogNotifier, Notifier};
+use crate::notify::{AlertContext, LogNotifier, Notifier};
 use crate::password::{PasswordHasher, Verified};
 use crate::store::{
-    AuditEntry, FactorKind, LoginRecord, NewUser, Store, StoreError, User, UserStatus, UserView,
+    AuditEntry, FactorKind, LoginRecord, NewMail, NewUser, Store, StoreError, User, UserStatus,
+    UserView,
 };
 
 /// Why the service could not decide (infrastructure, not a refused login).
@@ -421,7 +422,13 @@ impl Service {
     /// directories, and in demo mode creates the demo user.
     pub async fn open(config: Config) -> Result<Service, ServiceError> {
         let store = open_store(&config).await?;
-        Service::with_store(config, store, Arc::new(LogNotifier)).await
+        let notifier: Arc<dyn Notifier> = match crate::mail::MailNotifier::from_config(&config)
+            .map_err(|e| ServiceError::Config(e.to_string()))?
+        {
+            Some(mail) => Arc::new(mail),
+            None => Arc::new(LogNotifier),
+        };
+        Service::with_store(config, store, notifier).await
     }
 
     /// Like [`Service::open`] over an open store and with a chosen notifier.
@@ -709,8 +716,10 @@ impl Service {
         for r in &assessment.reasons {
             reasons.push(r.to_string());
         }
+        // The alerts' mails are written with this decision's audit entry.
+        let mut mails = Vec::new();
         for alert in &assessment.alerts {
-            self.notifier.notify(alert);
+            self.raise(alert, &user, req.now, &mut mails);
         }
         let mut challenged = false;
         match &assessment.action {
@@ -721,20 +730,20 @@ impl Service {
                 } else {
                     reasons.push("no challenge type this server offers".into());
                     let id = self
-                        .audit(req, Some(user.id), &factors, "deny", &reasons)
+                        .audit_with_mail(req, Some(user.id), &factors, "deny", &reasons, &mails)
                         .await?;
                     return Ok(reject(INVALID_CREDENTIALS, id));
                 }
             }
             Action::Deny { message } => {
                 let id = self
-                    .audit(req, Some(user.id), &factors, "deny", &reasons)
+                    .audit_with_mail(req, Some(user.id), &factors, "deny", &reasons, &mails)
                     .await?;
                 return Ok(reject(message, id));
             }
             _ => {
                 let id = self
-                    .audit(req, Some(user.id), &factors, "deny", &reasons)
+                    .audit_with_mail(req, Some(user.id), &factors, "deny", &reasons, &mails)
                     .await?;
                 return Ok(reject(INVALID_CREDENTIALS, id));
             }
@@ -761,7 +770,9 @@ impl Service {
             front_door: req.front_door,
         };
         if !needs_second {
-            return self.finish(pending, user, groups, req.now, false).await;
+            return self
+                .finish(pending, user, groups, req.now, false, mails)
+                .await;
         }
         if let FirstFactorInput::Session {
             second_factor: Some(done),
@@ -772,12 +783,19 @@ impl Service {
             pending.factors.push(format!("{done}:session"));
             // The session passed its second factor on this device already.
             pending.challenged = false;
-            return self.finish(pending, user, groups, req.now, false).await;
+            return self
+                .finish(pending, user, groups, req.now, false, mails)
+                .await;
         }
-        match code {
-            Some(code) => self.check_code(pending, code, req.now).await,
-            None => Ok(Outcome::NeedSecondFactor(pending)),
+        if let Some(code) = code {
+            return self.check_code(pending, code, req.now, mails).await;
         }
+        // No decision is written yet: the alerts' mails go to the outbox now, in a
+        // transaction of their own, rather than wait for a code that may never come.
+        if !mails.is_empty() {
+            self.store.enqueue_mail(&mails).await?;
+        }
+        Ok(Outcome::NeedSecondFactor(pending))
     }
 
     /// Records a login that a front door refused before the decision path could run (no user
@@ -806,7 +824,8 @@ impl Service {
             let id = self.audit_pending(&expired, now, "reject").await?;
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
-        self.check_code(pending, CodeInput::Plain(code), now).await
+        self.check_code(pending, CodeInput::Plain(code), now, Vec::new())
+            .await
     }
 
     /// An application's settings: from the configuration, else as `idforge app add` stored
@@ -929,7 +948,8 @@ impl Service {
             return Ok(reject(INVALID_CREDENTIALS, id));
         }
         let groups = self.store.groups_of(user.id).await?;
-        self.finish(pending, user, groups, now, true).await
+        self.finish(pending, user, groups, now, true, Vec::new())
+            .await
     }
 
     /// Waits for a free hashing slot.
@@ -1104,6 +1124,7 @@ impl Service {
         mut pending: PendingLogin,
         input: CodeInput<'_>,
         now: u64,
+        mut mails: Vec<NewMail>,
     ) -> Result<Outcome, ServiceError> {
         let allowed = |m: Method| pending.methods.iter().any(|x| x == m.as_str());
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
@@ -1207,7 +1228,7 @@ impl Service {
                     name: pending.username.clone(),
                 })?;
             let (user, groups) = (view.user.clone(), view.groups.clone());
-            self.finish(pending, user, groups, now, true).await
+            self.finish(pending, user, groups, now, true, mails).await
         } else {
             // What this process holds may be behind (a counter resynchronised, a code used
             // on another instance): the next attempt reads the database.
@@ -1226,13 +1247,16 @@ impl Service {
             if pending.challenged {
                 let devices = view.as_ref().map(|v| v.devices.clone()).unwrap_or_default();
                 let attempt = Self::attempt(&pending, now, &devices);
+                let user = view.as_ref().map(|v| &v.user);
                 for alert in self.rules.challenge_failed(&attempt) {
-                    self.notifier.notify(&alert);
+                    self.raise_for(&alert, user, now, &mut mails);
                 }
             }
             self.record_failure(&user_key, ip_key.as_deref(), now, &pending.username)
                 .await?;
-            let id = self.audit_pending(&pending, now, "reject").await?;
+            let id = self
+                .append_audit_with_mail(Self::pending_entry(&pending, now, "reject"), &mails)
+                .await?;
             Ok(reject(INVALID_CREDENTIALS, id))
         }
     }
@@ -1262,6 +1286,7 @@ impl Service {
         groups: Vec<String>,
         now: u64,
         second_factor_passed: bool,
+        mut mails: Vec<NewMail>,
     ) -> Result<Outcome, ServiceError> {
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         // A device that passed a second factor (or an adaptive challenge) is registered, up
@@ -1285,7 +1310,7 @@ impl Service {
                 _ => {}
             }
             for alert in &outcome.alerts {
-                self.notifier.notify(alert);
+                self.raise(alert, &user, now, &mut mails);
             }
         }
         let login = LoginRecord {
@@ -1298,7 +1323,7 @@ impl Service {
         Self::log_decision(&entry);
         let audit_id = self
             .store
-            .record_accepted_login(user.id, &login, &entry)
+            .record_accepted_login_with_mail(user.id, &login, &entry, mails)
             .await?;
         Ok(Outcome::Accept(Accepted {
             user,
@@ -1356,6 +1381,58 @@ impl Service {
             reasons: reasons.to_vec(),
         })
         .await
+    }
+
+    /// Tells the notifier about `alert` at once and adds the outbox messages it calls for to
+    /// `mails`, which the caller writes with the decision.
+    fn raise(&self, alert: &Alert, user: &User, now: u64, mails: &mut Vec<NewMail>) {
+        self.raise_for(alert, Some(user), now, mails);
+    }
+
+    fn raise_for(&self, alert: &Alert, user: Option<&User>, now: u64, mails: &mut Vec<NewMail>) {
+        self.notifier.notify(alert);
+        let context = AlertContext {
+            user_id: user.map(|u| u.id),
+            user_email: user.and_then(|u| u.email.as_deref()),
+            now,
+        };
+        mails.extend(self.notifier.outbox(alert, &context));
+    }
+
+    async fn audit_with_mail(
+        &self,
+        req: &AuthRequest<'_>,
+        user_id: Option<i64>,
+        factors: &[String],
+        result: &str,
+        reasons: &[String],
+        mails: &[NewMail],
+    ) -> Result<i64, ServiceError> {
+        self.append_audit_with_mail(
+            AuditEntry {
+                id: 0,
+                at: i64::try_from(req.now).unwrap_or(i64::MAX),
+                username: req.username.to_owned(),
+                user_id,
+                application: req.application.to_owned(),
+                source_ip: Some(req.source_ip.to_string()),
+                front_door: req.front_door.as_str().into(),
+                factors: factors.to_vec(),
+                result: result.into(),
+                reasons: reasons.to_vec(),
+            },
+            mails,
+        )
+        .await
+    }
+
+    async fn append_audit_with_mail(
+        &self,
+        entry: AuditEntry,
+        mails: &[NewMail],
+    ) -> Result<i64, ServiceError> {
+        Self::log_decision(&entry);
+        Ok(self.store.append_audit_with_mail(&entry, mails).await?)
     }
 
     async fn audit_pending(

@@ -87,7 +87,7 @@ async fn enrol(store: &Store, user_id: i64, secret: &Secret) -> String {
 async fn users_groups_and_memberships() {
     for b in backends("users_groups_and_memberships") {
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 4, "{}", b.name);
+        assert_eq!(s.schema_version().await.unwrap(), 5, "{}", b.name);
         let alice = s.create_user(&user("Alice")).await.unwrap();
         assert!(matches!(
             s.create_user(&user("alice")).await,
@@ -134,7 +134,7 @@ async fn users_groups_and_memberships() {
         // Reopening applies no migration twice.
         s.close().await;
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 4);
+        assert_eq!(s.schema_version().await.unwrap(), 5);
     }
 }
 
@@ -928,5 +928,55 @@ async fn an_accepted_login_clears_failures_counted_elsewhere() {
                 .0
                 .disabled
         );
+    }
+}
+
+#[tokio::test]
+async fn outbox_claims_are_exclusive_until_the_lease_ends() {
+    use idforge_examples::store::{MailLimits, MailStatus, NewMail};
+    for b in backends("outbox_claims_are_exclusive_until_the_lease_ends") {
+        let s = b.open().await;
+        let mail = |n: u32| NewMail {
+            message_id: format!("<{n}@idforge.test>"),
+            kind: "alert".into(),
+            recipient: "admin@example.com".into(),
+            user_id: None,
+            username: Some("alice".into()),
+            subject: "s".into(),
+            body_text: "t".into(),
+            body_html: "<p>h</p>".into(),
+            created_at: 1000,
+            limits: MailLimits {
+                per_address_hour: 2,
+                per_user_hour: 10,
+            },
+        };
+        let written = s.enqueue_mail(&[mail(1), mail(2), mail(3)]).await.unwrap();
+        let statuses: Vec<MailStatus> = written.iter().map(|w| w.1).collect();
+        assert_eq!(
+            statuses,
+            [
+                MailStatus::Pending,
+                MailStatus::Pending,
+                MailStatus::Suppressed
+            ],
+            "{}",
+            b.name
+        );
+        let first = s.claim_mail("a", 1000, 60, 10).await.unwrap();
+        assert_eq!(first.len(), 2, "{}", b.name);
+        assert!(first.iter().all(|m| m.attempts == 1));
+        // Another worker finds nothing while the leases run, and cannot finish a's rows.
+        assert!(s.claim_mail("b", 1030, 60, 10).await.unwrap().is_empty());
+        assert!(!s.mark_mail_sent(first[0].id, "b", 1030).await.unwrap());
+        assert!(s.mark_mail_sent(first[0].id, "a", 1030).await.unwrap());
+        // After the lease, the unfinished row is claimed again (a crashed worker's row).
+        let again = s.claim_mail("b", 1061, 60, 10).await.unwrap();
+        assert_eq!(again.len(), 1, "{}", b.name);
+        assert_eq!(again[0].message_id, first[1].message_id);
+        assert_eq!(again[0].attempts, 2);
+        assert!(s.fail_mail(again[0].id, "b", "gave up").await.unwrap());
+        let failed = s.outbox(Some(MailStatus::Failed), 10).await.unwrap();
+        assert_eq!(failed[0].last_error.as_deref(), Some("gave up"));
     }
 }

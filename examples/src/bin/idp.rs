@@ -119,15 +119,26 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let service = Arc::new(Service::open(config).await?);
     let idp = Idp::new(Arc::clone(&service)).await?;
+    idforge_examples::mail::check(service.config())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", service.config().origin))?;
     if args.check_config {
         println!(
-            "{}: ok (entity ID {}, {} SAML app(s){})",
+            "{}: ok (entity ID {}, {} SAML app(s){}{})",
             service.config().origin,
             idp.entity_id(),
             idp.apps().len(),
             radius
                 .as_ref()
-                .map_or(String::new(), |_| ", RADIUS listener".into())
+                .map_or(String::new(), |_| ", RADIUS listener".into()),
+            service
+                .config()
+                .mail
+                .as_ref()
+                .map_or(String::new(), |m| format!(
+                    ", mail via {}:{}",
+                    m.host,
+                    m.port()
+                ))
         );
         return Ok(());
     }
@@ -139,6 +150,11 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let mail_task = idforge_examples::mail::spawn_worker(
+        service.store().clone(),
+        service.config(),
+        stopped(stop_rx.clone()),
+    )?;
     let radius_task = match radius {
         Some(settings) => {
             let server = RadiusServer::bind(Arc::clone(&service), settings).await?;
@@ -182,6 +198,9 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
     });
     idp.serve(listener, stopped(stop_rx)).await?;
     if let Some(task) = radius_task {
+        let _ = task.await;
+    }
+    if let Some(task) = mail_task {
         let _ = task.await;
     }
     signal.abort();

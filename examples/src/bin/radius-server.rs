@@ -71,6 +71,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = idforge_examples::mail::check(&config) {
+        eprintln!("radius-server: {}: {e}", config.origin);
+        return ExitCode::from(2);
+    }
     if args.check_config {
         println!(
             "{}: ok (application `{}`, mode {}, {} NAS client(s))",
@@ -114,9 +118,21 @@ async fn serve(config: Config, settings: RadiusServerSettings) -> anyhow::Result
         tracing::warn!(nas = ?nas, "demo configuration: NAS 127.0.0.0/8 with secret testing123 is trusted");
     }
     let service = Arc::new(Service::open(config).await?);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let mail_task = idforge_examples::mail::spawn_worker(
+        service.store().clone(),
+        service.config(),
+        async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        },
+    )?;
     let server = RadiusServer::bind(service, settings).await?;
     server
         .run(idforge_examples::process::shutdown_signal())
         .await;
+    let _ = stop_tx.send(true);
+    if let Some(task) = mail_task {
+        let _ = task.await;
+    }
     Ok(())
 }

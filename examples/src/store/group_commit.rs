@@ -24,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyPool, Row as _};
 use tokio::sync::{mpsc, oneshot};
 
+use super::outbox::{NewMail, insert_mails};
 use super::{AuditEntry, LoginRecord, StoreError, insert_audit, insert_login, to_i64};
 
 /// Most writes in one transaction.
@@ -47,6 +48,8 @@ pub(super) enum Write {
         login: Box<LoginRecord>,
         entry: Box<AuditEntry>,
         lock_key: String,
+        /// Messages for the outbox that the login caused (its alerts).
+        mails: Vec<NewMail>,
     },
 }
 
@@ -222,6 +225,7 @@ async fn apply_all(pool: &AnyPool, batch: &[Job]) -> Result<Vec<Written>, StoreE
                 login,
                 entry,
                 lock_key,
+                ..
             } => Some((i, *user_id, &**login, &**entry, lock_key.as_str())),
             Write::Guard { .. } => None,
         })
@@ -300,6 +304,13 @@ async fn apply_all(pool: &AnyPool, batch: &[Job]) -> Result<Vec<Written>, StoreE
         for ((i, .., key), id) in logins.iter().zip(ids) {
             results[*i] = Some(Written::AcceptedLogin(id, reset.contains(*key)));
         }
+        // The logins' alert mails, in the same commit (rare: one at a time, in order, so
+        // that each rate-limit count sees the ones before it).
+        for job in batch {
+            if let Write::AcceptedLogin { mails, .. } = &job.write {
+                insert_mails(&mut tx, mails).await?;
+            }
+        }
     }
     tx.commit().await?;
     results
@@ -343,9 +354,11 @@ async fn apply(conn: &mut sqlx::AnyConnection, write: &Write) -> Result<Written,
             login,
             entry,
             lock_key,
+            mails,
         } => {
             insert_login(conn, *user_id, login).await?;
             let id = insert_audit(conn, entry).await?;
+            insert_mails(conn, mails).await?;
             // A success clears the failures counted so far (by any instance), without a read:
             // only a row marked resettable is written.
             let reset = sqlx::query(

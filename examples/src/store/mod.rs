@@ -17,10 +17,12 @@
 mod cache;
 mod copy;
 mod group_commit;
+mod outbox;
 mod schema;
 mod sessions;
 
 pub use copy::CopyReport;
+pub use outbox::{MailLimits, MailStatus, NewMail, OutboxMessage};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -1659,12 +1661,26 @@ impl Store {
         login: &LoginRecord,
         entry: &AuditEntry,
     ) -> Result<i64, StoreError> {
+        self.record_accepted_login_with_mail(user_id, login, entry, Vec::new())
+            .await
+    }
+
+    /// [`Store::record_accepted_login`], with messages for the outbox (the alerts the login
+    /// raised) written in the same transaction.
+    pub async fn record_accepted_login_with_mail(
+        &self,
+        user_id: i64,
+        login: &LoginRecord,
+        entry: &AuditEntry,
+        mails: Vec<NewMail>,
+    ) -> Result<i64, StoreError> {
         let lock_key = format!("user:{}", name_key(&entry.username));
         let write = group_commit::Write::AcceptedLogin {
             user_id,
             login: Box::new(login.clone()),
             entry: Box::new(entry.clone()),
             lock_key: lock_key.clone(),
+            mails,
         };
         match self.write_grouped(write).await? {
             group_commit::Written::AcceptedLogin(id, reset) => {

@@ -266,6 +266,41 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
              FOR EACH ROW EXECUTE FUNCTION idforge_note_change('session:', 'id_hash')",
         ],
     },
+    Migration {
+        version: 5,
+        name: "mail outbox",
+        common: &[
+            // One row per message: rendered once, sent by a worker until it is accepted, fails
+            // for good, or was never sent because of a rate limit. `message_id` is the
+            // RFC 5322 Message-ID, the same on every attempt. `lease_until` is how long the
+            // worker that claimed the row owns it.
+            "CREATE TABLE outbox (
+            id {id},
+            message_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            recipient_key TEXT NOT NULL,
+            user_id BIGINT,
+            user_key TEXT,
+            subject TEXT NOT NULL,
+            body_text TEXT NOT NULL,
+            body_html TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'suppressed')),
+            created_at BIGINT NOT NULL,
+            next_attempt_at BIGINT NOT NULL,
+            attempts BIGINT NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at BIGINT,
+            lease_until BIGINT NOT NULL DEFAULT 0,
+            lease_owner TEXT
+        )",
+            "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+            "CREATE INDEX outbox_recipient ON outbox (recipient_key, created_at)",
+            "CREATE INDEX outbox_user ON outbox (user_key, created_at)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The statement with the backend's types in place of the placeholders.
