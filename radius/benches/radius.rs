@@ -19,6 +19,7 @@ use idforge_radius::PacketBuilder;
 use idforge_radius::{Attribute, AttributeType, Code, Packet, SharedSecret, crypto};
 use idforge_radius::{Event, NasClient, Server, ServerConfig};
 use idforge_radius::{LoginService, ServiceType};
+use idforge_test_support::hex;
 use md5::{Digest, Md5};
 
 const SECRET: &[u8] = b"a-typical-shared-secret";
@@ -257,13 +258,6 @@ fn rfc_server(with_ma: bool) -> Server {
         },
         vec![nas],
     )
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn bench_rfc2865_7_1(c: &mut Criterion) {
