@@ -27,7 +27,7 @@
 //!
 //! Options (after `--`): `--seconds N` measured per figure over all rounds (default 9, at
 //! most 30), `--rounds N` (default 3), `--sockets N` generator sockets (default 4), `--window
-//! N` requests in flight per socket (default 32, at most 255), `--users N` (default 40000),
+//! N` requests in flight per socket (default 32, at most 255), `--users N` (default 100000),
 //! `--max-requests N` per figure (default 1000000), `--store-dir DIR` where the store is made
 //! (default the system's temporary directory), `--only LETTERS` to run some figures only.
 #![allow(
@@ -97,7 +97,7 @@ fn options() -> Options {
         rounds: 3,
         sockets: 4,
         window: 32,
-        users: 40_000,
+        users: 100_000,
         max_requests: 1_000_000,
         store_dir: None,
         only: "eof".into(),
@@ -329,6 +329,11 @@ fn freeradius_password(i: usize) -> String {
 /// when no user is left.
 trait Source: Send + Sync {
     fn next(&self, now_unix: u64, user: &mut String, password: &mut String) -> bool;
+
+    /// True when no user is left: later rounds of this figure are skipped.
+    fn used_up(&self) -> bool {
+        false
+    }
 }
 
 /// Each of our users once, with the code of its secret valid now.
@@ -348,6 +353,10 @@ impl Source for OurUsers {
         password.clear();
         let _ = write!(password, "{}", totp.generate_step(now_unix / PERIOD));
         true
+    }
+
+    fn used_up(&self) -> bool {
+        self.next.load(Ordering::Relaxed) >= self.totps.len()
     }
 }
 
@@ -878,6 +887,14 @@ fn main() {
     let (mut echo_all, mut ours_all, mut fr_all) = (None, None, None);
     for round in 1..=opts.rounds {
         let mut line = format!("round {round}:");
+        // Users are asked once each; a round after the last one has no (o).
+        let left = our_users.as_ref().filter(|users| {
+            let used_up = users.used_up();
+            if used_up {
+                let _ = write!(line, " (o) skipped, every user was asked (--users);");
+            }
+            !used_up
+        });
         let mut show = |m: &Measured, total: &mut Option<Measured>| {
             let _ = write!(line, " {} {:.0}/s;", &m.label[..3], m.rate());
             Measured::add(total, m);
@@ -894,7 +911,7 @@ fn main() {
             show(&m, &mut echo_all);
             m
         });
-        let ro = ours.as_ref().zip(our_users.as_ref()).map(|(o, users)| {
+        let ro = ours.as_ref().zip(left).map(|(o, users)| {
             let m = generator.block_on(generate(
                 "(o) idforge otp-only, SQLite on disk",
                 o.addr,
