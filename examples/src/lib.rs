@@ -22,3 +22,4 @@ pub mod radius_server;
 pub mod secret;
 pub mod service;
 pub mod store;
+mod templates;

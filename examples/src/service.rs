@@ -1368,7 +1368,19 @@ impl Service {
         result: &str,
         reasons: &[String],
     ) -> Result<i64, ServiceError> {
-        self.append_audit(AuditEntry {
+        self.append_audit(Self::decision_entry(req, user_id, factors, result, reasons))
+            .await
+    }
+
+    /// The audit entry of a decision on `req`.
+    fn decision_entry(
+        req: &AuthRequest<'_>,
+        user_id: Option<i64>,
+        factors: &[String],
+        result: &str,
+        reasons: &[String],
+    ) -> AuditEntry {
+        AuditEntry {
             id: 0,
             at: i64::try_from(req.now).unwrap_or(i64::MAX),
             username: req.username.to_owned(),
@@ -1379,8 +1391,7 @@ impl Service {
             factors: factors.to_vec(),
             result: result.into(),
             reasons: reasons.to_vec(),
-        })
-        .await
+        }
     }
 
     /// Tells the notifier about `alert` at once and adds the outbox messages it calls for to
@@ -1409,18 +1420,7 @@ impl Service {
         mails: &[NewMail],
     ) -> Result<i64, ServiceError> {
         self.append_audit_with_mail(
-            AuditEntry {
-                id: 0,
-                at: i64::try_from(req.now).unwrap_or(i64::MAX),
-                username: req.username.to_owned(),
-                user_id,
-                application: req.application.to_owned(),
-                source_ip: Some(req.source_ip.to_string()),
-                front_door: req.front_door.as_str().into(),
-                factors: factors.to_vec(),
-                result: result.into(),
-                reasons: reasons.to_vec(),
-            },
+            Self::decision_entry(req, user_id, factors, result, reasons),
             mails,
         )
         .await

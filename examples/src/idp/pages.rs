@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use minijinja::{AutoEscape, Environment, Value};
+use minijinja::{Environment, Value};
 
 use super::IdpError;
 
@@ -74,39 +74,7 @@ impl Pages {
                 }
             }
         }
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| {
-            if Path::new(name)
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("html"))
-            {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        let dir = overrides.map(Path::to_path_buf);
-        env.set_loader(move |name| {
-            if name.contains(['/', '\\']) || name.starts_with('.') {
-                return Ok(None);
-            }
-            if let Some(dir) = &dir {
-                let p = dir.join(name);
-                if p.is_file() {
-                    return std::fs::read_to_string(&p).map(Some).map_err(|e| {
-                        minijinja::Error::new(
-                            minijinja::ErrorKind::InvalidOperation,
-                            format!("cannot read {}: {e}", p.display()),
-                        )
-                    });
-                }
-            }
-            Ok(TEMPLATES
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| (*t).to_owned()))
-        });
+        let env = crate::templates::environment(overrides, TEMPLATES);
         let pages = Pages {
             env,
             texts,

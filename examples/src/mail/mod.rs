@@ -25,7 +25,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
-use minijinja::{AutoEscape, Environment};
+use minijinja::Environment;
 
 use crate::config::{Config, MailSecurity, MailSettings};
 use crate::notify::{AlertContext, LogNotifier, Notifier};
@@ -95,39 +95,7 @@ pub struct MailTemplates {
 impl MailTemplates {
     /// The built-in templates, with what `overrides` holds in their place.
     pub fn new(overrides: Option<&Path>) -> Result<MailTemplates, MailError> {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| {
-            if Path::new(name)
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("html"))
-            {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        let dir = overrides.map(Path::to_path_buf);
-        env.set_loader(move |name| {
-            if name.contains(['/', '\\']) || name.starts_with('.') {
-                return Ok(None);
-            }
-            if let Some(dir) = &dir {
-                let p = dir.join(name);
-                if p.is_file() {
-                    return std::fs::read_to_string(&p).map(Some).map_err(|e| {
-                        minijinja::Error::new(
-                            minijinja::ErrorKind::InvalidOperation,
-                            format!("cannot read {}: {e}", p.display()),
-                        )
-                    });
-                }
-            }
-            Ok(TEMPLATES
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| (*t).to_owned()))
-        });
+        let env = crate::templates::environment(overrides, TEMPLATES);
         let templates = MailTemplates { env };
         for (name, _) in TEMPLATES {
             templates
