@@ -114,6 +114,7 @@ struct Options {
     password: &'static str,
     max_attempts: u32,
     per_address: u32,
+    per_user: u32,
     alert: &'static str,
     from_name: &'static str,
 }
@@ -125,6 +126,7 @@ impl Default for Options {
             password: SMTP_PASSWORD,
             max_attempts: 5,
             per_address: 20,
+            per_user: 20,
             alert: "admins",
             from_name: "idforge IdP",
         }
@@ -185,6 +187,7 @@ ca_file = "{ca}"
 admins = ["{ADMIN}"]
 notify_users = true
 max_per_address_hour = {per_address}
+max_per_user_hour = {per_user}
 max_attempts = {max_attempts}
 backoff_secs = 1
 max_backoff_secs = 8
@@ -198,6 +201,7 @@ poll_ms = 100
             from_name = o.from_name,
             ca = ca.cert.display(),
             per_address = o.per_address,
+            per_user = o.per_user,
             max_attempts = o.max_attempts,
         );
         let config = Config::from_toml(&text, "mail-test.toml").unwrap();
@@ -539,6 +543,43 @@ async fn over_the_rate_limit_mails_are_suppressed_and_recorded() {
     f.login(NOW + 3700).await;
     let last = f.outbox().await.pop().unwrap();
     assert_eq!(last.status, MailStatus::Pending);
+}
+
+#[tokio::test]
+async fn over_the_per_user_limit_mails_about_that_user_are_suppressed() {
+    if !smtp_peer_present("over_the_per_user_limit_mails_about_that_user_are_suppressed") {
+        return;
+    }
+    // Alerts go to the admins and to the user: two mails about the user per login, to two
+    // addresses, so the per-address limit (20) stays far away and only the per-user one (3)
+    // applies.
+    let f = Fixture::new(&Options {
+        per_user: 3,
+        alert: "both",
+        ..Options::default()
+    })
+    .await;
+    for i in 0..2 {
+        f.login(NOW + i * 60).await;
+    }
+    let rows = f.outbox().await;
+    let statuses: Vec<MailStatus> = rows.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            MailStatus::Pending,
+            MailStatus::Pending,
+            MailStatus::Pending,
+            MailStatus::Suppressed
+        ]
+    );
+    let reason = rows[3].last_error.as_deref().unwrap();
+    assert!(reason.contains("about this user"), "{reason}");
+    // An hour after the first ones, mail about the user flows again.
+    f.login(NOW + 3700).await;
+    let rows = f.outbox().await;
+    assert_eq!(rows.len(), 6);
+    assert!(rows[4..].iter().all(|r| r.status == MailStatus::Pending));
 }
 
 #[tokio::test]
