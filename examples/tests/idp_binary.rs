@@ -152,3 +152,58 @@ fn a_bad_configuration_stops_the_start_with_its_reason() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("idp.certificate"), "{err}");
 }
+
+#[test]
+fn check_config_covers_the_mail_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http, radius) = (
+        idforge_test_support::free_tcp_port(),
+        idforge_test_support::free_tcp_port(),
+    );
+    let demo = std::fs::read_to_string(demo_config(dir.path(), http, radius)).unwrap();
+    let check = |name: &str, mail: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{demo}\n[mail]\n{mail}\n")).unwrap();
+        Command::new(BINARY)
+            .args(["--config", path.to_str().unwrap(), "--check-config"])
+            .env_remove("IDFORGE_CONFIG")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let from = "from = \"idp@example.com\"\nadmins = [\"ops@example.com\"]\n";
+    // A relay on loopback without TLS is accepted.
+    let ok = check(
+        "ok.toml",
+        &format!("host = \"127.0.0.1\"\nsecurity = \"none\"\n{from}"),
+    );
+    assert!(ok.status.success(), "{ok:?}");
+    // Clear text to another host is refused, and the key is named.
+    let clear = check(
+        "clear.toml",
+        &format!("host = \"smtp.example.com\"\nsecurity = \"none\"\n{from}"),
+    );
+    assert_eq!(clear.status.code(), Some(2), "{clear:?}");
+    let err = String::from_utf8_lossy(&clear.stderr);
+    assert!(err.contains("mail.security"), "{err}");
+    // A display name that would add a header is refused.
+    let name = check(
+        "name.toml",
+        &format!(
+            "host = \"127.0.0.1\"\nsecurity = \"none\"\nfrom_name = \"IdP\\r\\nBcc: x@example.com\"\n{from}"
+        ),
+    );
+    assert_eq!(name.status.code(), Some(2), "{name:?}");
+    let err = String::from_utf8_lossy(&name.stderr);
+    assert!(err.contains("mail.from_name"), "{err}");
+    // The relay's CA file is read at the check, not at the first alert.
+    let ca = check(
+        "ca.toml",
+        &format!(
+            "host = \"smtp.example.com\"\nsecurity = \"starttls\"\nca_file = \"/nonexistent/ca.pem\"\n{from}"
+        ),
+    );
+    assert!(!ca.status.success(), "{ca:?}");
+    let err = String::from_utf8_lossy(&ca.stderr);
+    assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+}
