@@ -833,10 +833,20 @@ impl Shared {
             self.service.authenticate_with_proof(&base, &proof).await
         } else {
             let Some(password) = password else {
-                let id = self
-                    .refuse(&base, "no User-Password or CHAP-Password")
-                    .await;
-                log("reject", id, "no User-Password or CHAP-Password");
+                // CHAP and MS-CHAP prove a secret the server must know in clear (or as an NT
+                // hash); passwords are kept as argon2id hashes or checked by a directory bind,
+                // so in the password modes only PAP carries something that can be checked.
+                let why = if self.app.mode != RadiusMode::OtpOnly
+                    && (packet.find(AttributeType::CHAP_PASSWORD).is_some()
+                        || MsChap2Request::from_packet(packet).is_ok()
+                        || MsChap1Request::from_packet(packet).is_ok())
+                {
+                    "CHAP and MS-CHAP cannot prove a password here: configure the NAS for PAP"
+                } else {
+                    "no User-Password or CHAP-Password"
+                };
+                let id = self.refuse(&base, why).await;
+                log("reject", id, why);
                 return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
             };
             let Ok(password) = std::str::from_utf8(&password) else {

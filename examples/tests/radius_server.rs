@@ -648,6 +648,35 @@ async fn password_only_accepts_the_password_alone() {
     server.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A password mode cannot check a CHAP response (passwords are argon2id hashes or directory
+/// binds): the request is rejected, and the audit entry says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_only_refuses_chap_and_says_why() {
+    if !have_radclient("password_only_chap") {
+        return;
+    }
+    let f = fixture().await;
+    let server = start(&f, "branch", Duration::ZERO).await;
+    let chap = format!(
+        "User-Name = \"alice\", CHAP-Password = \"{PASSWORD}\", Message-Authenticator = 0x00"
+    );
+    assert_eq!(
+        radclient(server.addr, "auth", SECRET, &chap, 3).await,
+        Reply::Reject
+    );
+    let last = f.service.store().audit_tail(1, None).await.unwrap();
+    assert!(
+        last[0]
+            .reasons
+            .iter()
+            .any(|r| r.contains("configure the NAS for PAP")),
+        "{last:?}"
+    );
+    // PAP with the same password is accepted.
+    assert_eq!(pap(server.addr, "alice", PASSWORD).await, Reply::Accept);
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_plus_otp_needs_both_and_the_code_once() {
     if !have_radclient("password_plus_otp") {
