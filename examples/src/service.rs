@@ -1219,14 +1219,11 @@ impl Service {
         let ip_key = ip_key(pending.source_ip, pending.source_is_client);
         if let Some(f) = outcome {
             pending.factors.push(f);
-            let view = self
-                .store
-                .user_view(&pending.username)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "user",
-                    name: pending.username.clone(),
-                })?;
+            // The view read above: using a factor changes neither the user nor the groups.
+            let view = view.as_ref().ok_or_else(|| StoreError::NotFound {
+                what: "user",
+                name: pending.username.clone(),
+            })?;
             let (user, groups) = (view.user.clone(), view.groups.clone());
             self.finish(pending, user, groups, now, true, mails).await
         } else {
