@@ -72,9 +72,15 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSettings,
-    /// E-mail delivery through the store's outbox (alerts); off when absent.
+    /// E-mail delivery through the store's outbox (alerts, codes, links); off when absent.
     #[serde(default)]
     pub mail: Option<MailSettings>,
+    /// Codes and links sent by e-mail or SMS: length, lifetime, attempts, resends.
+    #[serde(default)]
+    pub codes: CodeSettings,
+    /// Security questions; the method is unavailable when absent.
+    #[serde(default)]
+    pub kba: Option<KbaSettings>,
     /// Where this configuration came from (a file name, or `demo`), for messages.
     #[serde(skip)]
     pub origin: String,
@@ -167,6 +173,130 @@ impl Default for OtpSettings {
             totp_ahead: 1,
             hotp_look_ahead: 10,
         }
+    }
+}
+
+/// `[codes]`: one-time codes and links sent by e-mail or SMS.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeSettings {
+    /// Digits of a code (6 to 8, default 6).
+    pub length: u8,
+    /// How long a code stays good, seconds (60 to 3600, default 300).
+    pub ttl_secs: u64,
+    /// Wrong codes before a code is void (1 to 10, default 3).
+    pub max_attempts: u32,
+    /// Least wait before another code is sent for the same login, seconds (default 30).
+    pub resend_after_secs: u64,
+    /// Most codes or links sent for one login (1 to 10, default 3).
+    pub max_sends: u32,
+    /// How long a sign-in link stays good, seconds (60 to 3600, default 600).
+    pub link_ttl_secs: u64,
+    /// How long an activation link for a new user stays good, seconds (default 72 hours).
+    pub activation_ttl_secs: u64,
+}
+
+impl Default for CodeSettings {
+    fn default() -> Self {
+        CodeSettings {
+            length: 6,
+            ttl_secs: 300,
+            max_attempts: 3,
+            resend_after_secs: 30,
+            max_sends: 3,
+            link_ttl_secs: 600,
+            activation_ttl_secs: 72 * 3600,
+        }
+    }
+}
+
+impl CodeSettings {
+    fn check(&self) -> Result<(), (String, String)> {
+        let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
+        if !(6..=8).contains(&self.length) {
+            return err("length", "must be 6, 7 or 8");
+        }
+        if !(60..=3600).contains(&self.ttl_secs) {
+            return err("ttl_secs", "must be 60 to 3600 seconds");
+        }
+        if !(1..=10).contains(&self.max_attempts) {
+            return err("max_attempts", "must be 1 to 10");
+        }
+        if self.resend_after_secs > self.ttl_secs {
+            return err("resend_after_secs", "must not exceed ttl_secs");
+        }
+        if !(1..=10).contains(&self.max_sends) {
+            return err("max_sends", "must be 1 to 10");
+        }
+        if !(60..=3600).contains(&self.link_ttl_secs) {
+            return err("link_ttl_secs", "must be 60 to 3600 seconds");
+        }
+        if !(3600..=30 * 86_400).contains(&self.activation_ttl_secs) {
+            return err("activation_ttl_secs", "must be one hour to 30 days");
+        }
+        Ok(())
+    }
+}
+
+/// One security question an administrator offers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KbaQuestion {
+    /// A stable id (answers are stored under it; rewording the text keeps them).
+    pub id: String,
+    /// The question as users read it.
+    pub text: String,
+}
+
+/// `[kba]`: security questions.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KbaSettings {
+    /// The questions users pick from.
+    pub questions: Vec<KbaQuestion>,
+    /// How many a user answers at enrolment (default 3).
+    #[serde(default = "default_kba_enrol")]
+    pub enrol: u32,
+    /// How many a challenge asks, at random among the user's (default 2).
+    #[serde(default = "default_kba_ask")]
+    pub ask: u32,
+}
+
+fn default_kba_enrol() -> u32 {
+    3
+}
+fn default_kba_ask() -> u32 {
+    2
+}
+
+impl KbaSettings {
+    fn check(&self) -> Result<(), (String, String)> {
+        let err = |key: String, message: &str| Err((key, message.to_owned()));
+        let mut seen = std::collections::HashSet::new();
+        for (i, q) in self.questions.iter().enumerate() {
+            if crate::store::check_name(&q.id).is_err() {
+                return err(
+                    format!("questions[{i}].id"),
+                    "must be a short name (letters, digits, - _ .)",
+                );
+            }
+            if !seen.insert(q.id.as_str()) {
+                return err(format!("questions[{i}].id"), "is used twice");
+            }
+            if q.text.trim().is_empty() || q.text.chars().any(char::is_control) {
+                return err(format!("questions[{i}].text"), "must be text on one line");
+            }
+        }
+        if self.enrol == 0 || self.enrol as usize > self.questions.len() {
+            return err(
+                "enrol".into(),
+                "must be at least 1 and at most the number of questions",
+            );
+        }
+        if self.ask == 0 || self.ask > self.enrol {
+            return err("ask".into(), "must be at least 1 and at most `enrol`");
+        }
+        Ok(())
     }
 }
 
@@ -974,6 +1104,14 @@ impl Config {
             && let Err((key, message)) = mail.check()
         {
             return Err((format!("mail.{key}"), message));
+        }
+        if let Err((key, message)) = self.codes.check() {
+            return Err((format!("codes.{key}"), message));
+        }
+        if let Some(kba) = &self.kba
+            && let Err((key, message)) = kba.check()
+        {
+            return Err((format!("kba.{key}"), message));
         }
         Ok(())
     }

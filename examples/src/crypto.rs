@@ -205,6 +205,35 @@ impl Keyring {
         Ok(out)
     }
 
+    /// A keyed hash (HMAC-SHA-256, hex) of `data` for `context`, under the current key: what
+    /// the store keeps of a short code or a link token, so that a copy of the database alone
+    /// does not let anyone try codes offline.
+    pub fn mac(&self, context: &[u8], data: &[u8]) -> String {
+        mac_with(&self.current, context, data)
+    }
+
+    /// The keyed hashes of `data` under every key of the ring, current first: a value written
+    /// before a key rotation still matches one of them.
+    pub fn macs(&self, context: &[u8], data: &[u8]) -> Vec<String> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(|k| mac_with(k, context, data))
+            .collect()
+    }
+
+    /// Whether `stored` is the keyed hash of `data` for `context` under one of the keys,
+    /// compared in constant time.
+    pub fn mac_matches(&self, stored: &str, context: &[u8], data: &[u8]) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let mut found = subtle::Choice::from(0);
+        for candidate in self.macs(context, data) {
+            if candidate.len() == stored.len() {
+                found |= candidate.as_bytes().ct_eq(stored.as_bytes());
+            }
+        }
+        found.into()
+    }
+
     /// The id (hex) of the key that sealed `sealed`, if it is well-formed.
     pub fn key_id_of(sealed: &[u8]) -> Option<String> {
         (sealed.len() >= HEADER_LEN && sealed[0] == FORMAT)
@@ -238,6 +267,25 @@ impl Keyring {
         body.truncate(len);
         Ok(body)
     }
+}
+
+/// HMAC-SHA-256 under a key derived from `key` for MACs only (never the sealing key itself).
+fn mac_with(key: &Key, context: &[u8], data: &[u8]) -> String {
+    use aws_lc_rs::hmac;
+    let derived = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, key.raw.as_ref()),
+        b"idforge mac key v1",
+    );
+    let mac_key = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
+    let mut ctx = hmac::Context::with_key(&mac_key);
+    ctx.update(
+        &u64::try_from(context.len())
+            .unwrap_or(u64::MAX)
+            .to_be_bytes(),
+    );
+    ctx.update(context);
+    ctx.update(data);
+    data_encoding::HEXLOWER.encode(ctx.sign().as_ref())
 }
 
 /// The associated data of an OTP secret: it belongs to this user and this factor.

@@ -87,7 +87,7 @@ async fn enrol(store: &Store, user_id: i64, secret: &Secret) -> String {
 async fn users_groups_and_memberships() {
     for b in backends("users_groups_and_memberships") {
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 5, "{}", b.name);
+        assert_eq!(s.schema_version().await.unwrap(), 6, "{}", b.name);
         let alice = s.create_user(&user("Alice")).await.unwrap();
         assert!(matches!(
             s.create_user(&user("alice")).await,
@@ -134,7 +134,7 @@ async fn users_groups_and_memberships() {
         // Reopening applies no migration twice.
         s.close().await;
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 5);
+        assert_eq!(s.schema_version().await.unwrap(), 6);
     }
 }
 
@@ -933,10 +933,11 @@ async fn an_accepted_login_clears_failures_counted_elsewhere() {
 
 #[tokio::test]
 async fn outbox_claims_are_exclusive_until_the_lease_ends() {
-    use idforge_examples::store::{MailLimits, MailStatus, NewMail};
+    use idforge_examples::store::{Channel, MailLimits, MailStatus, NewMail};
     for b in backends("outbox_claims_are_exclusive_until_the_lease_ends") {
         let s = b.open().await;
         let mail = |n: u32| NewMail {
+            channel: Channel::Email,
             message_id: format!("<{n}@idforge.test>"),
             kind: "alert".into(),
             recipient: "admin@example.com".into(),
@@ -963,15 +964,26 @@ async fn outbox_claims_are_exclusive_until_the_lease_ends() {
             "{}",
             b.name
         );
-        let first = s.claim_mail("a", 1000, 60, 10).await.unwrap();
+        let first = s
+            .claim_mail(Channel::Email, "a", 1000, 60, 10)
+            .await
+            .unwrap();
         assert_eq!(first.len(), 2, "{}", b.name);
         assert!(first.iter().all(|m| m.attempts == 1));
         // Another worker finds nothing while the leases run, and cannot finish a's rows.
-        assert!(s.claim_mail("b", 1030, 60, 10).await.unwrap().is_empty());
+        assert!(
+            s.claim_mail(Channel::Email, "b", 1030, 60, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(!s.mark_mail_sent(first[0].id, "b", 1030).await.unwrap());
         assert!(s.mark_mail_sent(first[0].id, "a", 1030).await.unwrap());
         // After the lease, the unfinished row is claimed again (a crashed worker's row).
-        let again = s.claim_mail("b", 1061, 60, 10).await.unwrap();
+        let again = s
+            .claim_mail(Channel::Email, "b", 1061, 60, 10)
+            .await
+            .unwrap();
         assert_eq!(again.len(), 1, "{}", b.name);
         assert_eq!(again[0].message_id, first[1].message_id);
         assert_eq!(again[0].attempts, 2);

@@ -76,6 +76,14 @@ pub enum Method {
     HotpToken,
     /// A single-use backup code.
     BackupCode,
+    /// A one-time code sent by e-mail to the user's address.
+    EmailOtp,
+    /// A one-time code sent by SMS to the user's phone.
+    SmsOtp,
+    /// A single-use sign-in link sent by e-mail, good only in the browser that asked for it.
+    EmailLink,
+    /// Answers to the user's security questions.
+    SecurityQuestions,
 }
 
 impl Method {
@@ -85,6 +93,10 @@ impl Method {
             Method::Totp => "totp",
             Method::HotpToken => "hotp_token",
             Method::BackupCode => "backup_code",
+            Method::EmailOtp => "email_otp",
+            Method::SmsOtp => "sms_otp",
+            Method::EmailLink => "email_link",
+            Method::SecurityQuestions => "security_questions",
         }
     }
 }

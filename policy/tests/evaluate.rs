@@ -541,3 +541,40 @@ fn config_round_trips_through_toml() {
     let again: PolicyConfig = toml::from_str(&text).expect("re-parses");
     assert_eq!(config, again);
 }
+
+#[test]
+fn every_method_reads_and_writes_by_its_configuration_name() {
+    let names = [
+        ("totp", Method::Totp),
+        ("hotp_token", Method::HotpToken),
+        ("backup_code", Method::BackupCode),
+        ("email_otp", Method::EmailOtp),
+        ("sms_otp", Method::SmsOtp),
+        ("email_link", Method::EmailLink),
+        ("security_questions", Method::SecurityQuestions),
+    ];
+    let list: Vec<String> = names.iter().map(|(n, _)| format!("{n:?}")).collect();
+    let text = CONFIG.replace(
+        "methods = [\"hotp_token\"]",
+        &format!("methods = [{}]", list.join(", ")),
+    );
+    assert_ne!(text, CONFIG, "the edit applies");
+    let config: PolicyConfig = toml::from_str(&text).expect("every method name parses");
+    let set = config.validate().expect("valid");
+    let d = set.evaluate(&LoginRequest {
+        application: "aws-console",
+        groups: &["Admins"],
+        ip: None,
+        source: AuthSource::Local,
+    });
+    let want: Vec<Method> = names.iter().map(|(_, m)| *m).collect();
+    assert_eq!(d.methods, want.as_slice());
+    for (name, method) in names {
+        assert_eq!(method.as_str(), name);
+    }
+    let bad = CONFIG.replace(
+        "methods = [\"hotp_token\"]",
+        "methods = [\"carrier_pigeon\"]",
+    );
+    assert!(toml::from_str::<PolicyConfig>(&bad).is_err());
+}

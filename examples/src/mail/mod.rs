@@ -29,7 +29,7 @@ use minijinja::Environment;
 
 use crate::config::{Config, MailSecurity, MailSettings};
 use crate::notify::{AlertContext, LogNotifier, Notifier};
-use crate::store::{MailLimits, NewMail, OutboxMessage, Store, StoreError};
+use crate::store::{Channel, MailLimits, NewMail, OutboxMessage, Store, StoreError};
 
 /// Why mail could not be set up or sent.
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +224,7 @@ impl MailNotifier {
             };
             let subject = header_safe(&self.templates.render("mail_alert_subject.txt", &ctx)?);
             out.push(NewMail {
+                channel: Channel::Email,
                 message_id: new_message_id(s.from_domain())?,
                 kind: "alert".into(),
                 recipient,
@@ -360,7 +361,7 @@ impl MailWorker {
         loop {
             let claimed = self
                 .store
-                .claim_mail(&self.owner, now, lease, BATCH)
+                .claim_mail(Channel::Email, &self.owner, now, lease, BATCH)
                 .await?;
             let n = claimed.len();
             for row in claimed {

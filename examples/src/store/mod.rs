@@ -15,14 +15,16 @@
 //! OTP secrets are sealed with AES-256-GCM ([`crate::crypto`]) bound to their row.
 
 mod cache;
+mod codes;
 mod copy;
 mod group_commit;
 mod outbox;
 mod schema;
 mod sessions;
 
+pub use codes::{NewCode, SentCode};
 pub use copy::CopyReport;
-pub use outbox::{MailLimits, MailStatus, NewMail, OutboxMessage};
+pub use outbox::{Channel, MailLimits, MailStatus, NewMail, OutboxMessage};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -147,6 +149,8 @@ pub struct User {
     pub source: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// A second e-mail address, for codes sent when the adaptive rules ask for a challenge.
+    pub alternate_email: Option<String>,
 }
 
 /// A user to create.
@@ -483,7 +487,8 @@ impl fmt::Debug for Store {
     }
 }
 
-const USER_COLUMNS: &str = "id, name, display_name, email, phone, status, source, created_at";
+const USER_COLUMNS: &str =
+    "id, name, display_name, email, phone, status, source, created_at, alternate_email";
 const FACTOR_COLUMNS: &str = "id, user_id, kind, label, algorithm, digits, period, last_step, \
      counter, created_at, last_used_at, secret";
 
@@ -706,6 +711,7 @@ impl Store {
             status: UserStatus::parse(&row.try_get::<String, _>(5)?)?,
             source: row.try_get(6)?,
             created_at: row.try_get(7)?,
+            alternate_email: row.try_get(8)?,
         })
     }
 
@@ -754,6 +760,7 @@ impl Store {
             status: UserStatus::Active,
             source: source.to_owned(),
             created_at: now,
+            alternate_email: None,
         })
     }
 

@@ -58,6 +58,42 @@ impl fmt::Display for MailStatus {
     }
 }
 
+/// How a message is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Channel {
+    /// By SMTP ([`crate::mail::MailWorker`]); the recipient is an e-mail address.
+    #[default]
+    Email,
+    /// By an SMS gateway (the SMS worker); the recipient is an E.164 phone number
+    /// and only `body_text` is sent.
+    Sms,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        Ok(match text {
+            "email" => Channel::Email,
+            "sms" => Channel::Sms,
+            other => return Err(StoreError::Corrupt(format!("outbox channel {other:?}"))),
+        })
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Rate limits applied when a message is written: over either, it is stored as suppressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailLimits {
@@ -70,7 +106,10 @@ pub struct MailLimits {
 /// A message to write to the outbox, rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMail {
-    /// The RFC 5322 Message-ID with its angle brackets, generated once.
+    /// How it is delivered.
+    pub channel: Channel,
+    /// The RFC 5322 Message-ID with its angle brackets, generated once (for an SMS, the
+    /// same kind of unique id, sent to gateways that take an idempotency key).
     pub message_id: String,
     /// What kind of message (`alert`, …), for operators and rate limits.
     pub kind: String,
@@ -97,6 +136,8 @@ pub struct NewMail {
 pub struct OutboxMessage {
     /// Row id.
     pub id: i64,
+    /// How it is delivered.
+    pub channel: Channel,
     /// The RFC 5322 Message-ID.
     pub message_id: String,
     /// What kind of message.
@@ -127,7 +168,7 @@ pub struct OutboxMessage {
     pub sent_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, message_id, kind, recipient, user_id, user_key, subject, body_text, body_html, status, created_at, next_attempt_at, attempts, last_error, sent_at";
+const COLUMNS: &str = "id, message_id, kind, recipient, user_id, user_key, subject, body_text, body_html, status, created_at, next_attempt_at, attempts, last_error, sent_at, channel";
 
 fn message(r: &sqlx::any::AnyRow) -> Result<OutboxMessage, StoreError> {
     let status: String = r.try_get(9)?;
@@ -147,6 +188,7 @@ fn message(r: &sqlx::any::AnyRow) -> Result<OutboxMessage, StoreError> {
         attempts: r.try_get(12)?,
         last_error: r.try_get(13)?,
         sent_at: r.try_get(14)?,
+        channel: Channel::parse(&r.try_get::<String, _>(15)?)?,
     })
 }
 
@@ -196,8 +238,9 @@ pub(super) async fn insert_mail(
     };
     let id: i64 = sqlx::query(
         "INSERT INTO outbox (message_id, kind, recipient, recipient_key, user_id, user_key, subject,
-                             body_text, body_html, status, created_at, next_attempt_at, last_error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
+                             body_text, body_html, status, created_at, next_attempt_at, last_error,
+                             channel)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) RETURNING id",
     )
     .bind(&mail.message_id)
     .bind(&mail.kind)
@@ -211,6 +254,7 @@ pub(super) async fn insert_mail(
     .bind(status.as_str())
     .bind(mail.created_at)
     .bind(reason.clone())
+    .bind(mail.channel.as_str())
     .fetch_one(&mut *conn)
     .await?
     .try_get(0)?;
@@ -269,10 +313,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Claims up to `limit` due messages for `owner` until `now + lease_secs`, counting the
-    /// attempt now. A claimed row is nobody else's until its lease ends.
+    /// Claims up to `limit` due messages of `channel` for `owner` until `now + lease_secs`,
+    /// counting the attempt now. A claimed row is nobody else's until its lease ends.
     pub async fn claim_mail(
         &self,
+        channel: Channel,
         owner: &str,
         now: i64,
         lease_secs: i64,
@@ -287,8 +332,10 @@ impl Store {
         let sql = format!(
             "UPDATE outbox SET lease_until = $1, lease_owner = $2, attempts = attempts + 1
              WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3
+               AND channel = $5
                AND id IN (SELECT id FROM outbox
-                          WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3
+                          WHERE channel = $5 AND status = 'pending' AND next_attempt_at <= $3
+                            AND lease_until <= $3
                           ORDER BY next_attempt_at, id LIMIT $4{lock})
              RETURNING {COLUMNS}"
         );
@@ -297,6 +344,7 @@ impl Store {
             .bind(owner)
             .bind(now)
             .bind(limit)
+            .bind(channel.as_str())
             .fetch_all(&self.pool)
             .await?;
         let mut out = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;

@@ -301,6 +301,48 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 6,
+        name: "codes sent by e-mail and SMS, e-mail links, security questions, alternate e-mail",
+        common: &[
+            // The outbox carries text messages too: `channel` says how a row is delivered.
+            "ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email'",
+            "CREATE INDEX outbox_channel_due ON outbox (channel, status, next_attempt_at)",
+            // A second address for adaptive challenges ("a code to your other address").
+            "ALTER TABLE users ADD COLUMN alternate_email TEXT",
+            // One row per code or link sent: only its keyed hash is kept. `binding` ties it to
+            // the pending login that asked for it (empty for activation links, which belong to
+            // the user alone); `attempts` counts wrong guesses up to `max_attempts`, after
+            // which the row is void; `used_at` makes it single use.
+            "CREATE TABLE sent_codes (
+            id {id},
+            purpose TEXT NOT NULL,
+            binding TEXT NOT NULL,
+            user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            destination TEXT NOT NULL,
+            code_hash TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            attempts BIGINT NOT NULL DEFAULT 0,
+            max_attempts BIGINT NOT NULL,
+            used_at BIGINT
+        )",
+            "CREATE INDEX sent_codes_binding ON sent_codes (binding, purpose, created_at)",
+            "CREATE INDEX sent_codes_hash ON sent_codes (code_hash)",
+            "CREATE INDEX sent_codes_user ON sent_codes (user_id, created_at)",
+            // Security questions: the id of a configured question and the argon2id hash of
+            // the normalised answer.
+            "CREATE TABLE kba_answers (
+            user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            question_id TEXT NOT NULL,
+            answer_hash TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (user_id, question_id)
+        )",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The statement with the backend's types in place of the placeholders.
