@@ -1311,6 +1311,7 @@ mod tests {
     #[test]
     fn a_state_is_good_once_for_its_nas_and_user() {
         let pending = PendingLogin {
+            id: "p1".into(),
             user_id: 1,
             username: "alice".into(),
             application: "vpn".into(),

@@ -6,12 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use idforge_adaptive::{Alert, AlertKind, Audience};
 use idforge_examples::config::Config;
@@ -20,94 +17,15 @@ use idforge_examples::mail::{DeliveryRound, MailNotifier, MailWorker, build_mess
 use idforge_examples::notify::{AlertContext, Notifier as _};
 use idforge_examples::service::{AuthRequest, FirstFactorInput, FrontDoor, Outcome, Service};
 use idforge_examples::store::{MailStatus, NewUser, OutboxMessage, Store};
-use idforge_test_support::{TestCa, free_tcp_port, peer_available};
+use idforge_test_support::{TestCa, free_tcp_port};
+
+#[path = "support/smtp.rs"]
+mod smtp;
+use smtp::{SMTP_PASSWORD, SMTP_USER, SmtpPeer, header, smtp_peer_present};
 
 const NOW: u64 = 1_760_000_000;
 const NOW_I: i64 = 1_760_000_000;
 const ADMIN: &str = "security@example.com";
-const SMTP_USER: &str = "mailer";
-const SMTP_PASSWORD: &str = "s3cret-smtp";
-
-fn python() -> PathBuf {
-    std::env::var_os("IDFORGE_PYTHON").map_or_else(
-        || PathBuf::from("/var/tmp/idforge-peers-venv/bin/python"),
-        PathBuf::from,
-    )
-}
-
-/// Whether aiosmtpd can run; skips (or fails under CI) when not.
-fn smtp_peer_present(test: &str) -> bool {
-    let ok = Command::new(python())
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    peer_available(
-        test,
-        ok,
-        "aiosmtpd in the peers venv (IDFORGE_PYTHON; .ci/requirements-peers.txt)",
-    )
-}
-
-/// The aiosmtpd peer; killed when dropped (and it stops by itself when its stdin closes).
-struct SmtpPeer {
-    child: Child,
-    out: PathBuf,
-}
-
-impl SmtpPeer {
-    fn start(dir: &Path, port: u16, mode: &str, cert: &Path, key: &str) -> SmtpPeer {
-        let out = dir.join(format!("received-{port}.jsonl"));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_peer.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .args(["--port", &port.to_string(), "--mode", mode])
-            .arg("--cert")
-            .arg(cert)
-            .args(["--key", key])
-            .args(["--user", SMTP_USER, "--password", SMTP_PASSWORD])
-            .arg("--out")
-            .arg(&out)
-            .args(["--max-seconds", "120"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("smtp-peer listening") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = child.kill();
-            panic!("the SMTP peer did not start on port {port}");
-        }
-        SmtpPeer { child, out }
-    }
-
-    /// Every message received so far (JSON records).
-    fn received(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for SmtpPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Options {
     security: &'static str,
@@ -263,15 +181,6 @@ poll_ms = 100
     async fn outbox(&self) -> Vec<OutboxMessage> {
         self.store().outbox(None, 100).await.unwrap()
     }
-}
-
-fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
-    let head = data.split("\r\n\r\n").next().unwrap_or_default();
-    head.split("\r\n").find_map(|l| {
-        l.split_once(':')
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-    })
 }
 
 fn count_by_message_id(received: &[serde_json::Value], id: &str) -> usize {

@@ -82,7 +82,110 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("mail_alert.txt", include_str!("templates/mail_alert.txt")),
     ("mail_alert.html", include_str!("templates/mail_alert.html")),
+    (
+        "mail_code_subject.txt",
+        include_str!("templates/mail_code_subject.txt"),
+    ),
+    ("mail_code.txt", include_str!("templates/mail_code.txt")),
+    ("mail_code.html", include_str!("templates/mail_code.html")),
+    (
+        "mail_link_subject.txt",
+        include_str!("templates/mail_link_subject.txt"),
+    ),
+    ("mail_link.txt", include_str!("templates/mail_link.txt")),
+    ("mail_link.html", include_str!("templates/mail_link.html")),
+    (
+        "mail_activation_subject.txt",
+        include_str!("templates/mail_activation_subject.txt"),
+    ),
+    (
+        "mail_activation.txt",
+        include_str!("templates/mail_activation.txt"),
+    ),
+    (
+        "mail_activation.html",
+        include_str!("templates/mail_activation.html"),
+    ),
+    (
+        "mail_notice_subject.txt",
+        include_str!("templates/mail_notice_subject.txt"),
+    ),
+    ("mail_notice.txt", include_str!("templates/mail_notice.txt")),
+    (
+        "mail_notice.html",
+        include_str!("templates/mail_notice.html"),
+    ),
 ];
+
+/// A message to one user, other than an alert.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum UserMail<'a> {
+    /// A one-time sign-in code (`mail_code.*` templates).
+    Code {
+        /// The code.
+        code: &'a str,
+        /// How long it stays good.
+        minutes: u64,
+    },
+    /// A single-use sign-in link (`mail_link.*`).
+    Link {
+        /// The link.
+        url: &'a str,
+        /// How long it stays good.
+        minutes: u64,
+    },
+    /// A welcome mail with an activation link (`mail_activation.*`).
+    Activation {
+        /// The link.
+        url: &'a str,
+        /// How long it stays good.
+        hours: u64,
+    },
+    /// A notice about the account: a factor reset, a new device (`mail_notice.*`).
+    Notice {
+        /// The subject line's text.
+        title: &'a str,
+        /// One paragraph.
+        message: &'a str,
+    },
+}
+
+impl std::fmt::Debug for UserMail<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UserMail::Code { .. } => "Code(**redacted**)",
+            UserMail::Link { .. } => "Link(**redacted**)",
+            UserMail::Activation { .. } => "Activation(**redacted**)",
+            UserMail::Notice { .. } => "Notice",
+        })
+    }
+}
+
+impl UserMail<'_> {
+    /// The outbox kind and the template family.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UserMail::Code { .. } => "code",
+            UserMail::Link { .. } => "link",
+            UserMail::Activation { .. } => "activation",
+            UserMail::Notice { .. } => "notice",
+        }
+    }
+}
+
+/// Who a [`UserMail`] goes to.
+#[derive(Debug, Clone, Copy)]
+pub struct Addressee<'a> {
+    /// The address.
+    pub address: &'a str,
+    /// The user's id.
+    pub user_id: i64,
+    /// The user's name.
+    pub username: &'a str,
+    /// The name to greet (the user name when absent).
+    pub display_name: Option<&'a str>,
+}
 
 /// The mail templates: built in, each replaceable by a file of the same name in the
 /// operator's template directory (`idp.templates_dir`, the one the web pages use). Files
@@ -241,6 +344,69 @@ impl MailNotifier {
             });
         }
         Ok(out)
+    }
+}
+
+impl MailNotifier {
+    /// A message to one user, rendered now. The address must parse as an e-mail address.
+    pub fn compose_user_mail(
+        &self,
+        mail: &UserMail<'_>,
+        to: &Addressee<'_>,
+        now: u64,
+    ) -> Result<NewMail, MailError> {
+        let s = &self.settings;
+        if to.address.parse::<lettre::Address>().is_err() {
+            return Err(MailError::Build {
+                message_id: "-".into(),
+                message: format!("the address of user {} is not valid", to.username),
+            });
+        }
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let at = chrono::DateTime::from_timestamp(now, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        let sender = s.from_name.clone().unwrap_or_else(|| s.from.clone());
+        let name = to.display_name.unwrap_or(to.username);
+        let ctx = match *mail {
+            UserMail::Code { code, minutes } => minijinja::context! {
+                prefix => s.subject_prefix, name => name, user => to.username, code => code,
+                minutes => minutes, sender => sender, at => at,
+            },
+            UserMail::Link { url, minutes } => minijinja::context! {
+                prefix => s.subject_prefix, name => name, user => to.username, url => url,
+                minutes => minutes, sender => sender, at => at,
+            },
+            UserMail::Activation { url, hours } => minijinja::context! {
+                prefix => s.subject_prefix, name => name, user => to.username, url => url,
+                hours => hours, sender => sender, at => at,
+            },
+            UserMail::Notice { title, message } => minijinja::context! {
+                prefix => s.subject_prefix, name => name, user => to.username, title => title,
+                message => message, sender => sender, at => at,
+            },
+        };
+        let family = format!("mail_{}", mail.kind());
+        Ok(NewMail {
+            channel: Channel::Email,
+            message_id: new_message_id(s.from_domain())?,
+            kind: mail.kind().into(),
+            recipient: to.address.to_owned(),
+            user_id: Some(to.user_id),
+            username: Some(to.username.to_owned()),
+            subject: header_safe(
+                &self
+                    .templates
+                    .render(&format!("{family}_subject.txt"), &ctx)?,
+            ),
+            body_text: self.templates.render(&format!("{family}.txt"), &ctx)?,
+            body_html: self.templates.render(&format!("{family}.html"), &ctx)?,
+            created_at: now,
+            limits: MailLimits {
+                per_address_hour: s.max_per_address_hour,
+                per_user_hour: s.max_per_user_hour,
+            },
+        })
     }
 }
 

@@ -9,7 +9,8 @@ Usage:
 --mode tls: TLS from the first byte (implicit TLS, "SMTPS"), AUTH required.
 
 Every accepted message is appended to --out as one JSON line:
-  {"mail_from": ..., "rcpt_tos": [...], "auth_login": ..., "tls": true, "data": "<raw message>"}
+  {"mail_from": ..., "rcpt_tos": [...], "auth_login": ..., "tls": true, "data": "<raw message>",
+   "subject": ..., "text": "<decoded text/plain part>", "html": "<decoded text/html part>"}
 Only a login with --user/--password is accepted; other credentials get 535.
 
 When the server listens it prints "smtp-peer listening on 127.0.0.1:PORT". The process exits
@@ -18,6 +19,8 @@ when its standard input is closed (the test ended or died), on SIGTERM/SIGINT, a
 """
 
 import argparse
+import email
+import email.policy
 import json
 import os
 import signal
@@ -48,6 +51,13 @@ class Recorder:
             "tls": self.implicit_tls or session.ssl is not None,
             "data": envelope.original_content.decode("utf-8", "replace"),
         }
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        record["subject"] = str(parsed.get("Subject", ""))
+        for kind in ("plain", "html"):
+            part = parsed.get_body(preferencelist=(kind,))
+            record["text" if kind == "plain" else "html"] = (
+                part.get_content() if part is not None else None
+            )
         with self.lock:
             with open(self.out_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")

@@ -18,6 +18,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+mod delivered;
+
+pub use delivered::{Choice, Delivery, Sent, mask_email};
+
 use idforge_adaptive::{
     Action, Alert, ChallengeType, LoginAttempt, Registration, RiskEvaluator as _, RuleSet,
 };
@@ -196,6 +200,9 @@ impl std::fmt::Debug for CodeInput<'_> {
 /// hands it back with the code; it expires after five minutes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
+    /// A random id: the codes and links sent for this login are bound to it.
+    #[serde(default = "new_pending_id")]
+    pub id: String,
     /// The user's id.
     pub user_id: i64,
     /// The user's name.
@@ -225,6 +232,12 @@ pub struct PendingLogin {
 
 fn yes() -> bool {
     true
+}
+
+/// A new pending-login id: 128 random bits in hex (empty if the system random generator
+/// fails, which leaves the login without sent codes rather than with a guessable id).
+fn new_pending_id() -> String {
+    random_from("0123456789abcdef", 32).unwrap_or_default()
 }
 
 /// How long a pending login waits for its code.
@@ -329,6 +342,8 @@ pub struct Service {
     hash_slots: Arc<tokio::sync::Semaphore>,
     directories: Vec<(String, Arc<LdapDirectory>)>,
     notifier: Arc<dyn Notifier>,
+    /// Renders the mails sent to users (codes, links); `None` without `[mail]`.
+    mailer: Option<Arc<crate::mail::MailNotifier>>,
     /// Set once the users were loaded into the cache.
     warmed: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -468,7 +483,11 @@ impl Service {
                 )
                 .await?;
         }
+        let mailer = crate::mail::MailNotifier::from_config(&config)
+            .map_err(|e| ServiceError::Config(e.to_string()))?
+            .map(Arc::new);
         let service = Service {
+            mailer,
             config: Arc::new(config),
             store,
             policies,
@@ -722,18 +741,26 @@ impl Service {
             self.raise(alert, &user, req.now, &mut mails);
         }
         let mut challenged = false;
+        let mut second_factor_challenge = false;
+        let mut challenge_methods: Vec<&'static str> = Vec::new();
         match &assessment.action {
             Action::Allow => {}
             Action::Challenge { types } => {
-                if types.contains(&ChallengeType::SecondFactor) {
-                    challenged = true;
-                } else {
+                second_factor_challenge = types.contains(&ChallengeType::SecondFactor);
+                if types.contains(&ChallengeType::AlternateEmailOtp) && self.mailer.is_some() {
+                    challenge_methods.push(Delivery::AlternateEmail.method());
+                }
+                if types.contains(&ChallengeType::SecurityQuestions) && self.config.kba.is_some() {
+                    challenge_methods.push(Method::SecurityQuestions.as_str());
+                }
+                if !second_factor_challenge && challenge_methods.is_empty() {
                     reasons.push("no challenge type this server offers".into());
                     let id = self
                         .audit_with_mail(req, Some(user.id), &factors, "deny", &reasons, &mails)
                         .await?;
                     return Ok(reject(INVALID_CREDENTIALS, id));
                 }
+                challenged = true;
             }
             Action::Deny { message } => {
                 let id = self
@@ -748,21 +775,45 @@ impl Service {
                 return Ok(reject(INVALID_CREDENTIALS, id));
             }
         }
-        let needs_second = decision.second_factor.is_needed(challenged)
-            || challenged
+        // What finishes the login: the policy's methods when it requires a second factor
+        // (a challenge of the adaptive rules is then met by that factor, the stronger proof);
+        // otherwise, under a challenge, the challenge's types (the policy's methods for
+        // `second_factor`, and for a policy that wants a second factor when risky).
+        let required = decision.second_factor.is_needed(false)
             || matches!(req.first_factor, FirstFactorInput::Upstream);
-        let mut methods: Vec<Method> = decision.methods.to_vec();
-        if methods.is_empty() && needs_second {
-            methods = vec![Method::Totp, Method::HotpToken, Method::BackupCode];
+        let policy_methods = || -> Vec<String> {
+            if decision.methods.is_empty() {
+                [Method::Totp, Method::HotpToken, Method::BackupCode]
+                    .iter()
+                    .map(|m| m.as_str().to_owned())
+                    .collect()
+            } else {
+                decision
+                    .methods
+                    .iter()
+                    .map(|m| m.as_str().to_owned())
+                    .collect()
+            }
+        };
+        let mut methods: Vec<String> = Vec::new();
+        if required {
+            methods = policy_methods();
+        } else if challenged {
+            if second_factor_challenge || decision.second_factor.is_needed(true) {
+                methods = policy_methods();
+            }
+            methods.extend(challenge_methods.iter().map(|m| (*m).to_owned()));
         }
+        let needs_second = required || challenged;
         let pending = PendingLogin {
+            id: new_pending_id(),
             user_id: user.id,
             username: user.name.clone(),
             application: req.application.to_owned(),
             source_ip: req.source_ip,
             source_is_client: req.source_is_client,
             device: req.device.map(str::to_owned),
-            methods: methods.iter().map(|m| m.as_str().to_owned()).collect(),
+            methods,
             challenged,
             factors,
             reasons,
@@ -777,7 +828,7 @@ impl Service {
         if let FirstFactorInput::Session {
             second_factor: Some(done),
         } = req.first_factor
-            && methods.iter().any(|m| m.as_str() == done)
+            && pending.methods.iter().any(|m| m == done)
         {
             let mut pending = pending;
             pending.factors.push(format!("{done}:session"));
@@ -1215,6 +1266,13 @@ impl Service {
                 }
             }
         }
+        let sent_allowed = pending
+            .methods
+            .iter()
+            .any(|m| Delivery::from_method(m).is_some_and(Delivery::is_code));
+        if let (None, true, CodeInput::Plain(code)) = (&outcome, sent_allowed, input) {
+            outcome = self.check_sent_code(&pending, code, now).await?;
+        }
         let user_key = format!("user:{}", crate::store::name_key(&pending.username));
         let ip_key = ip_key(pending.source_ip, pending.source_is_client);
         if let Some(f) = outcome {
@@ -1230,7 +1288,7 @@ impl Service {
             // What this process holds may be behind (a counter resynchronised, a code used
             // on another instance): the next attempt reads the database.
             self.store.forget_user(pending.user_id);
-            if factors.is_empty() && !allowed(Method::BackupCode) {
+            if factors.is_empty() && !allowed(Method::BackupCode) && !sent_allowed {
                 pending.factors.push("otp:none-enrolled".into());
                 pending
                     .reasons
