@@ -66,7 +66,8 @@ use zeroize::Zeroizing;
 
 use crate::config::{AppType, Config, RadiusMode, parse_prefix};
 use crate::service::{
-    AuthRequest, FirstFactorInput, FrontDoor, Outcome, PENDING_TTL_SECS, PendingLogin, Service,
+    AuthRequest, Delivery, FirstFactorInput, FrontDoor, Outcome, PENDING_TTL_SECS, PendingLogin,
+    Sent, Service,
 };
 
 /// The address the demo listens on: FreeRADIUS's authentication port on loopback.
@@ -493,7 +494,8 @@ enum Decision {
     /// the request was MS-CHAP.
     Reject(String),
     RejectMsChap(String, Vec<u8>),
-    Challenge([u8; STATE_LEN]),
+    /// Access-Challenge with this State and Reply-Message (the prompt).
+    Challenge([u8; STATE_LEN], String),
     /// No answer (a service failure): the NAS retries or fails over.
     Abandon,
 }
@@ -639,10 +641,10 @@ async fn handle_datagram(
                         .await;
                     drop(waiting);
                 }
-                Decision::Challenge(state) => {
+                Decision::Challenge(state, prompt) => {
                     let attrs = [
                         Attribute::state(&state),
-                        Attribute::reply_message(CHALLENGE_PROMPT),
+                        Attribute::reply_message(fit_attribute(&prompt)),
                     ];
                     shared
                         .answer_and_send(&socket, &request, Code::AccessChallenge, &attrs, &mut out)
@@ -721,6 +723,32 @@ impl Shared {
                 None
             }
         }
+    }
+
+    /// What an Access-Challenge asks for: the code of a factor the user holds, else a code the
+    /// server sends now (e-mail, SMS, the alternate address, in that order). `None` when there
+    /// is neither. Security questions and sign-in links need the web IdP.
+    async fn challenge_prompt(
+        &self,
+        pending: &PendingLogin,
+        now: u64,
+    ) -> Result<Option<String>, crate::service::ServiceError> {
+        let choices = self.service.choices(pending).await?;
+        if choices
+            .iter()
+            .any(|c| c.to.is_none() && c.method != "security_questions")
+        {
+            return Ok(Some(CHALLENGE_PROMPT.to_owned()));
+        }
+        for c in &choices {
+            let Some(delivery) = Delivery::from_method(&c.method).filter(|d| d.is_code()) else {
+                continue;
+            };
+            if let Sent::Sent { to, .. } = self.service.send_code(pending, delivery, now).await? {
+                return Ok(Some(format!("Enter the code sent to {to}")));
+            }
+        }
+        Ok(None)
     }
 
     /// Runs an Access-Request through the service in the application's mode, and logs the
@@ -939,13 +967,27 @@ impl Shared {
                 Decision::Reject(message)
             }
             Ok(Outcome::NeedSecondFactor(pending)) if self.app.mode == RadiusMode::Challenge => {
+                let prompt = match self.challenge_prompt(&pending, now).await {
+                    Ok(Some(prompt)) => prompt,
+                    Ok(None) => {
+                        let why = "no second factor the user holds or can be sent";
+                        let id = self.refuse(&base, why).await;
+                        log("reject", id, why);
+                        return Decision::Reject(crate::service::INVALID_CREDENTIALS.into());
+                    }
+                    Err(e) => {
+                        self.metrics.decided("error", started.elapsed());
+                        tracing::error!(nas = %nas, user = %user, application = %self.app.id, error = %e, "radius request not answered: the code could not be sent");
+                        return Decision::Abandon;
+                    }
+                };
                 let Ok(state) = random_state() else {
                     log("error", None, "the system random generator failed");
                     return Decision::Abandon;
                 };
                 if self.challenges().insert(state, request.client(), pending) {
                     log("challenge", None, "");
-                    Decision::Challenge(state)
+                    Decision::Challenge(state, prompt)
                 } else {
                     log("reject", None, "too many logins waiting for their code");
                     Decision::Reject(crate::service::INVALID_CREDENTIALS.into())

@@ -25,10 +25,11 @@ mod smtp;
 use smtp::{SMTP_PASSWORD, SMTP_USER, SmtpPeer, smtp_peer_present};
 
 const NOW: u64 = 1_760_000_000;
+const RADIUS_SECRET: &str = "testing123";
 const PASSWORD: &str = "correct horse";
 
 struct Fixture {
-    service: Service,
+    service: Arc<Service>,
     worker: MailWorker,
     port: u16,
     cert: std::path::PathBuf,
@@ -58,6 +59,16 @@ id = "wiki"
 kind = "saml"
 entity_id = "https://wiki.example.com"
 acs_url = "https://wiki.example.com/acs"
+
+[[apps]]
+id = "vpn"
+kind = "radius"
+radius_mode = "challenge"
+
+[[radius.clients]]
+name = "localhost"
+source = "127.0.0.1"
+secret = "{RADIUS_SECRET}"
 
 [codes]
 length = 8
@@ -113,7 +124,7 @@ max_backoff_secs = 4
     store.set_password_hash(alice.id, &hash).await.unwrap();
     let worker = MailWorker::new(store, config.mail.as_ref().unwrap()).unwrap();
     Fixture {
-        service,
+        service: Arc::new(service),
         worker,
         port,
         cert,
@@ -630,4 +641,110 @@ async fn over_the_address_limit_no_code_is_stored_or_sent() {
         .map(|m| m.status)
         .collect();
     assert_eq!(statuses, [MailStatus::Pending, MailStatus::Suppressed]);
+}
+
+/// `radclient -x` with `attrs`; its whole output.
+async fn radclient(addr: std::net::SocketAddr, attrs: &str) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new("radclient")
+        .args(["-x", "-r", "1", "-t", "5"])
+        .arg(addr.to_string())
+        .args(["auth", RADIUS_SECRET])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(attrs.as_bytes()).await.unwrap();
+    stdin.write_all(b"\n").await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radius_challenge_mode_sends_an_email_code_and_accepts_it_with_the_state() {
+    let test = "radius_challenge_mode_sends_an_email_code_and_accepts_it_with_the_state";
+    if !smtp_peer_present(test)
+        || !idforge_test_support::peer_available(
+            test,
+            std::process::Command::new("radclient")
+                .arg("-h")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok(),
+            "radclient (freeradius-utils)",
+        )
+    {
+        return;
+    }
+    use idforge_examples::radius_server::{RadiusServer, RadiusServerSettings};
+    let f = fixture(EMAIL_POLICY, "", 20).await;
+    let peer = f.peer();
+    let settings = RadiusServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        app: Some("vpn".into()),
+        reject_delay: std::time::Duration::ZERO,
+        ..RadiusServerSettings::default()
+    };
+    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    // Round 1: the password. The server sends the code and challenges for it.
+    let first = radclient(
+        addr,
+        &format!(
+            "User-Name = \"alice\", User-Password = \"{PASSWORD}\", Message-Authenticator = 0x00"
+        ),
+    )
+    .await;
+    assert!(first.contains("Received Access-Challenge"), "{first}");
+    assert!(first.contains("Enter the code sent to"), "{first}");
+    let state = first
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("State = 0x"))
+        .unwrap_or_else(|| panic!("no State in {first}"))
+        .to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = code_in(&f.deliver(&peer, now, "alice@example.com").await);
+
+    // Round 2: the code with the State.
+    let second = radclient(
+        addr,
+        &format!(
+            "User-Name = \"alice\", User-Password = \"{code}\", State = 0x{state}, Message-Authenticator = 0x00"
+        ),
+    )
+    .await;
+    assert!(second.contains("Received Access-Accept"), "{second}");
+    // The State and the code are spent.
+    let again = radclient(
+        addr,
+        &format!(
+            "User-Name = \"alice\", User-Password = \"{code}\", State = 0x{state}, Message-Authenticator = 0x00"
+        ),
+    )
+    .await;
+    assert!(again.contains("Received Access-Reject"), "{again}");
+    let audit = f.store().audit_tail(5, Some("alice")).await.unwrap();
+    assert!(
+        audit.iter().any(
+            |e| e.result == "accept" && e.factors.iter().any(|x| x.starts_with("email_otp:ok"))
+        ),
+        "{audit:?}"
+    );
+    let _ = stop.send(());
+    task.await.unwrap();
 }

@@ -17,8 +17,8 @@ use super::metrics::Event;
 use super::session::{self, Enrolling, Session};
 use super::{Client, Idp, IdpError, PORTAL_APP, csp};
 use crate::service::{
-    AuthRequest, EnrolRequest, Enrolment, FirstFactorInput, FrontDoor, INVALID_CREDENTIALS,
-    NO_ACCESS, Outcome,
+    AuthRequest, Delivery, EnrolRequest, Enrolment, FirstFactorInput, FrontDoor,
+    INVALID_CREDENTIALS, NO_ACCESS, Outcome, Sent,
 };
 use crate::store::now_secs;
 
@@ -468,6 +468,7 @@ pub(super) async fn login(
             s.data.signed_in = None;
             s.data.pending = Some(pending);
             s.data.code_attempts = 0;
+            s.data.sent = None;
             s.data.enrolling = None;
             save(&idp, &mut s, now).await?;
             Ok(see_other(if needs_enrolment {
@@ -498,7 +499,7 @@ pub(super) async fn mfa_page(State(idp): State<Idp>, jar: CookieJar) -> Answer {
     if s.data.pending.is_none() {
         return Ok(see_other("/login"));
     }
-    mfa_form(&idp, StatusCode::OK, &s, None)
+    mfa_form(&idp, StatusCode::OK, &s, None).await
 }
 
 fn method_label(m: &str) -> &str {
@@ -506,25 +507,224 @@ fn method_label(m: &str) -> &str {
         "totp" => "Authenticator app",
         "hotp_token" => "Hardware token",
         "backup_code" => "Backup code",
+        "email_otp" => "Code by e-mail",
+        "alternate_email_otp" => "Code to your other e-mail address",
+        "sms_otp" => "Code by text message",
+        "email_link" => "Sign-in link by e-mail",
+        "security_questions" => "Security questions",
         other => other,
     }
 }
 
-fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str>) -> Answer {
-    let methods: Vec<&str> = s
-        .data
-        .pending
-        .as_ref()
-        .map(|p| p.methods.iter().map(|m| method_label(m)).collect())
-        .unwrap_or_default();
+/// The second-factor page: the code form for the methods the user holds or was sent, a
+/// button for each code or link the server can send, and the security questions.
+async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str>) -> Answer {
+    let pages = &idp.inner.pages;
+    let Some(pending) = &s.data.pending else {
+        return Ok(see_other("/login"));
+    };
+    let choices = idp.inner.service.choices(pending).await?;
+    let held: Vec<&str> = choices
+        .iter()
+        .filter(|c| c.to.is_none() && c.method != "security_questions")
+        .map(|c| method_label(&c.method))
+        .collect();
+    let senders: Vec<Value> = choices
+        .iter()
+        .filter_map(|c| {
+            let to = c.to.as_deref()?;
+            let key = match c.method.as_str() {
+                "email_otp" | "alternate_email_otp" => "send_email_code",
+                "sms_otp" => "send_sms_code",
+                "email_link" => "send_email_link",
+                _ => return None,
+            };
+            Some(context! {
+                method => c.method,
+                label => format!("{} {to}", pages.text(key)),
+            })
+        })
+        .collect();
+    let kba = choices.iter().any(|c| c.method == "security_questions");
+    let notice = s.data.sent.as_ref().map(|(method, to)| {
+        let key = if method == "email_link" {
+            "link_sent"
+        } else {
+            "code_sent"
+        };
+        format!("{} {to}.", pages.text(key))
+    });
+    let code_form =
+        !held.is_empty() || s.data.sent.as_ref().is_some_and(|(m, _)| m != "email_link");
+    let nothing = choices.is_empty();
     page(
         idp,
         status,
         "mfa.html",
         "mfa_title",
         Some(s),
-        context! { error => error, methods => methods },
+        context! {
+            error => error.map(str::to_owned).or_else(|| nothing.then(|| pages.text("mfa_nothing"))),
+            notice => notice,
+            methods => held,
+            code_form => code_form,
+            senders => senders,
+            kba => kba,
+        },
     )
+}
+
+/// A request to send a code or link.
+#[derive(Deserialize)]
+pub(super) struct SendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    method: String,
+}
+
+pub(super) async fn send_code(
+    State(idp): State<Idp>,
+    client: Client,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<SendForm>,
+) -> Answer {
+    let now = now_secs();
+    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(pending) = s.data.pending.clone() else {
+        return Ok(see_other("/login"));
+    };
+    let allowed = idp
+        .inner
+        .limiter
+        .lock()
+        .map_or(true, |mut l| l.allow(client.ip, now));
+    if !allowed {
+        idp.inner.metrics.count(Event::RateLimited);
+        let text = idp.inner.pages.text("rate_limited");
+        return mfa_form(&idp, StatusCode::TOO_MANY_REQUESTS, &s, Some(&text)).await;
+    }
+    let Some(delivery) = Delivery::from_method(&form.method) else {
+        let text = idp.inner.pages.text("send_unavailable");
+        return mfa_form(&idp, StatusCode::BAD_REQUEST, &s, Some(&text)).await;
+    };
+    let now_u = u64::try_from(now).unwrap_or(0);
+    let (status, key) = match idp
+        .inner
+        .service
+        .send_code(&pending, delivery, now_u)
+        .await?
+    {
+        Sent::Sent { to, .. } => {
+            idp.inner.metrics.count(Event::CodeSent);
+            s.data.sent = Some((delivery.method().to_owned(), to));
+            save(&idp, &mut s, now).await?;
+            return Ok(see_other("/login/mfa"));
+        }
+        Sent::TooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_too_soon"),
+        Sent::TooMany => (StatusCode::TOO_MANY_REQUESTS, "send_too_many"),
+        Sent::Suppressed => (StatusCode::TOO_MANY_REQUESTS, "send_suppressed"),
+        _ => (StatusCode::BAD_REQUEST, "send_unavailable"),
+    };
+    let text = idp.inner.pages.text(key);
+    mfa_form(&idp, status, &s, Some(&text)).await
+}
+
+/// The query of a sign-in link.
+#[derive(Deserialize)]
+pub(super) struct LinkQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// A sign-in link opened: in the browser that asked for it, a page with a button that
+/// finishes the login; anywhere else, a page that says to open it there. Nothing is used up
+/// here, so a mail scanner that fetches links cannot spend it.
+pub(super) async fn link_page(
+    State(idp): State<Idp>,
+    jar: CookieJar,
+    axum::extract::Query(q): axum::extract::Query<LinkQuery>,
+) -> Answer {
+    let now = now_secs();
+    let s = load_session(&idp, &jar, now).await?;
+    let ok = match s.as_ref().and_then(|s| s.data.pending.as_ref()) {
+        Some(p) => {
+            idp.inner
+                .service
+                .link_matches(p, &q.token, u64::try_from(now).unwrap_or(0))
+                .await?
+        }
+        None => false,
+    };
+    if !ok {
+        let text = idp.inner.pages.text("link_elsewhere");
+        return message(
+            &idp,
+            StatusCode::FORBIDDEN,
+            "link_title",
+            &text,
+            None,
+            s.as_ref(),
+        );
+    }
+    page(
+        &idp,
+        StatusCode::OK,
+        "link.html",
+        "link_title",
+        s.as_ref(),
+        context! { token => q.token },
+    )
+}
+
+/// The form of the sign-in link page.
+#[derive(Deserialize)]
+pub(super) struct LinkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+pub(super) async fn link(
+    State(idp): State<Idp>,
+    client: Client,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<LinkForm>,
+) -> Answer {
+    let now = now_secs();
+    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(pending) = s.data.pending.clone() else {
+        return Ok(see_other("/login"));
+    };
+    match idp
+        .inner
+        .service
+        .complete_with_link(pending, &form.token, u64::try_from(now).unwrap_or(0))
+        .await?
+    {
+        Outcome::Accept(accepted) => {
+            super::sso::finish_login(&idp, s, &client, accepted, Some("email_link".into()), now)
+                .await
+        }
+        Outcome::Reject { .. } => {
+            idp.inner.metrics.count(Event::CodeRejected);
+            s.data.pending = None;
+            s.data.sent = None;
+            save(&idp, &mut s, now).await?;
+            let text = idp.inner.pages.text("link_refused");
+            login_form(&idp, StatusCode::UNAUTHORIZED, &s, Some(&text), None)
+        }
+        Outcome::NeedSecondFactor(_) => Err(IdpError::Decision(
+            "a second factor asked for after one".into(),
+        )),
+    }
 }
 
 /// A form with a code.
@@ -577,13 +777,14 @@ pub(super) async fn mfa(
             if s.data.code_attempts >= MAX_CODE_ATTEMPTS {
                 s.data.pending = None;
                 s.data.code_attempts = 0;
+                s.data.sent = None;
                 save(&idp, &mut s, now).await?;
                 let text = idp.inner.pages.text("too_many_attempts");
                 return login_form(&idp, StatusCode::UNAUTHORIZED, &s, Some(&text), None);
             }
             save(&idp, &mut s, now).await?;
             let text = idp.inner.pages.text("invalid_code");
-            mfa_form(&idp, StatusCode::UNAUTHORIZED, &s, Some(&text))
+            mfa_form(&idp, StatusCode::UNAUTHORIZED, &s, Some(&text)).await
         }
         Outcome::NeedSecondFactor(_) => Err(IdpError::Decision(
             "a second factor asked for after one".into(),
@@ -600,6 +801,15 @@ pub(super) fn second_factor_of(factors: &[String]) -> Option<String> {
             "totp" if ok => Some("totp".to_owned()),
             "hotp" | "hotp_token" if ok => Some("hotp_token".to_owned()),
             "backup_code" if ok => Some("backup_code".to_owned()),
+            "email_otp"
+            | "sms_otp"
+            | "alternate_email_otp"
+            | "email_link"
+            | "security_questions"
+                if ok =>
+            {
+                Some(method.to_owned())
+            }
             _ => None,
         }
     })
@@ -621,6 +831,7 @@ pub(super) async fn cancel(
     s.data.pending = None;
     s.data.enrolling = None;
     s.data.code_attempts = 0;
+    s.data.sent = None;
     save(&idp, &mut s, now).await?;
     Ok(see_other("/login"))
 }

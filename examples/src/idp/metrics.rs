@@ -15,6 +15,7 @@ pub struct Metrics {
     logins_second_factor: AtomicU64,
     logins_rejected: AtomicU64,
     codes_rejected: AtomicU64,
+    codes_sent: AtomicU64,
     enrolments: AtomicU64,
     sso_responses: AtomicU64,
     sso_refused: AtomicU64,
@@ -37,6 +38,8 @@ pub enum Event {
     LoginRejected,
     /// A wrong or replayed second factor.
     CodeRejected,
+    /// A one-time code or sign-in link sent by e-mail or SMS.
+    CodeSent,
     /// An authenticator app enrolled.
     Enrolment,
     /// A SAML response sent.
@@ -61,6 +64,7 @@ impl Metrics {
             Event::LoginSecondFactor => &self.logins_second_factor,
             Event::LoginRejected => &self.logins_rejected,
             Event::CodeRejected => &self.codes_rejected,
+            Event::CodeSent => &self.codes_sent,
             Event::Enrolment => &self.enrolments,
             Event::SsoResponse => &self.sso_responses,
             Event::SsoRefused => &self.sso_refused,
@@ -113,6 +117,11 @@ impl Metrics {
             "idforge_idp_codes_rejected_total",
             "Wrong or replayed second-factor codes.",
             &[("", get(&self.codes_rejected))],
+        );
+        counter(
+            "idforge_idp_codes_sent_total",
+            "One-time codes and sign-in links sent by e-mail or SMS.",
+            &[("", get(&self.codes_sent))],
         );
         counter(
             "idforge_idp_enrolments_total",

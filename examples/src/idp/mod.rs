@@ -226,6 +226,8 @@ impl Idp {
             .route("/login", get(handlers::login_page).post(handlers::login))
             .route("/login/mfa", get(handlers::mfa_page).post(handlers::mfa))
             .route("/login/cancel", post(handlers::cancel))
+            .route("/login/send", post(handlers::send_code))
+            .route("/login/link", get(handlers::link_page).post(handlers::link))
             .route("/enroll", get(handlers::enroll_page).post(handlers::enroll))
             .route("/logout", post(handlers::logout))
             .route("/apps/{id}/launch", post(sso::launch))

@@ -13,6 +13,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("mfa.html", include_str!("templates/mfa.html")),
+    ("link.html", include_str!("templates/link.html")),
     ("enroll.html", include_str!("templates/enroll.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("message.html", include_str!("templates/message.html")),

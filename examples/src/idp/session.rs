@@ -93,6 +93,9 @@ pub struct SessionData {
     pub code_attempts: u8,
     /// An authenticator app being set up.
     pub enrolling: Option<Enrolling>,
+    /// The last code or link sent for the pending login: (method, masked destination).
+    #[serde(default)]
+    pub sent: Option<(String, String)>,
     /// A SAML request waiting for the login.
     pub continuation: Option<Continuation>,
 }
@@ -105,6 +108,7 @@ impl std::fmt::Debug for SessionData {
             .field("pending", &self.pending)
             .field("code_attempts", &self.code_attempts)
             .field("enrolling", &self.enrolling.as_ref().map(|_| "**sealed**"))
+            .field("sent", &self.sent)
             .field("continuation", &self.continuation)
             .finish()
     }

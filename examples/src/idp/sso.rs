@@ -339,6 +339,7 @@ async fn authorize(
         Outcome::NeedSecondFactor(pending) => {
             s.data.pending = Some(pending);
             s.data.code_attempts = 0;
+            s.data.sent = None;
             s.data.continuation = Some(cont);
             save(idp, &mut s, now).await?;
             Ok(Redirect::to("/login/mfa").into_response())
@@ -384,6 +385,7 @@ pub(super) async fn finish_login(
     s.data.pending = None;
     s.data.enrolling = None;
     s.data.code_attempts = 0;
+    s.data.sent = None;
     s.row.created_at = now;
     tracing::info!(user = %accepted.user.name, "signed in");
     match s.data.continuation.take() {
