@@ -10,6 +10,8 @@
 
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/smtp.rs"]
+mod smtp;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -560,4 +562,156 @@ fn two_instances_on_postgresql_share_the_session_and_codes_and_survive_a_restart
             .contains("Authenticator app"),
         "{r}"
     );
+}
+
+const DAVE: &str = "dave-sends-codes";
+
+/// Codes and links the IdP sends, in the browser: an e-mail code (a reused one refused, a
+/// resend throttled), a sign-in link refused in another browser and accepted in its own, each
+/// mail received by a real SMTP server (aiosmtpd with STARTTLS and AUTH) that the `idp`
+/// binary's outbox worker delivers to.
+#[test]
+fn browser_finishes_logins_with_an_email_code_and_a_sign_in_link() {
+    let python = python();
+    if !browser_peers(&python)
+        || !smtp::smtp_peer_present("browser_finishes_logins_with_an_email_code_and_a_sign_in_link")
+    {
+        return;
+    }
+    let idp_port = idforge_test_support::free_tcp_port();
+    let smtp_port = idforge_test_support::free_tcp_port();
+    let sp_base = format!("http://127.0.0.1:{}", idforge_test_support::free_tcp_port());
+    let idp_url = format!("http://localhost:{idp_port}");
+    let s = setup(idp_port, &sp_base, &python);
+    let ca = idforge_test_support::TestCa::new(s.dir.path(), "smtp");
+    let (cert, key) = ca.issue_server();
+    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+        "groups = [\"Staff\", \"Contractors\"]",
+        "groups = [\"Staff\", \"Contractors\", \"Mailers\"]",
+    ) + &format!(
+        r#"
+[[policy.policies]]
+name = "codes-by-mail"
+groups = ["Mailers"]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["email_otp", "email_link"]
+
+[mail]
+host = "127.0.0.1"
+port = {smtp_port}
+username = "{user}"
+password = "{password}"
+from = "idp@idforge.test"
+from_name = "idforge e2e"
+ca_file = "{ca}"
+timeout_secs = 5
+poll_ms = 100
+backoff_secs = 1
+"#,
+        user = smtp::SMTP_USER,
+        password = smtp::SMTP_PASSWORD,
+        ca = ca.cert.display(),
+    );
+    std::fs::write(&s.config, text).unwrap();
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "dave",
+            "--email",
+            "dave@example.org",
+            "--group",
+            "Mailers",
+            "--password-stdin",
+        ],
+        Some(DAVE),
+    );
+    let peer = smtp::SmtpPeer::start(
+        s.dir.path(),
+        smtp_port,
+        "starttls",
+        &cert,
+        &key.display().to_string(),
+    );
+    let _idp = start_idp(&s, &s.config, "idp.log");
+    let r = run_script(
+        &s,
+        "idp_channels.mjs",
+        &[
+            ("IDP_URL", idp_url.as_str()),
+            ("DAVE_PASSWORD", DAVE),
+            ("MAIL_LOG", &peer.log_path().display().to_string()),
+        ],
+    );
+    assert_eq!(
+        r["offers"],
+        serde_json::json!(["send-email_otp", "send-email_link"]),
+        "{r}"
+    );
+    assert_eq!(r["code_form_before_sending"], false, "{r}");
+    assert!(
+        r["code_notice"]
+            .as_str()
+            .unwrap()
+            .contains("d•••@example.org"),
+        "{r}"
+    );
+    assert_eq!(r["email_code_user"], "dave");
+    assert!(
+        r["reused_code"]
+            .as_str()
+            .unwrap()
+            .contains("code was not accepted"),
+        "{r}"
+    );
+    assert!(
+        r["resend_too_soon"]
+            .as_str()
+            .unwrap()
+            .contains("Wait half a minute"),
+        "{r}"
+    );
+    assert_eq!(r["link_host"], idp_url);
+    assert_eq!(r["link_elsewhere_status"], 403);
+    assert_eq!(r["link_user"], "dave");
+    assert_eq!(r["link_again_status"], 403);
+    assert_eq!(r["phone_overflow"], false);
+    for name in ["mfa-choices", "mfa-code-sent", "link", "link-elsewhere"] {
+        assert!(
+            screenshot_dir().join(format!("{name}.png")).exists(),
+            "screenshot {name}"
+        );
+    }
+    // Every mail arrived once; the audit log names each way in.
+    let received = peer.received();
+    let ids: std::collections::HashSet<&str> = received
+        .iter()
+        .filter_map(|m| smtp::header(m["data"].as_str()?, "Message-ID"))
+        .collect();
+    assert_eq!(ids.len(), received.len(), "no mail twice");
+    let text = s.idforge(&["--json", "audit", "tail", "-n", "100"], None);
+    assert!(text.contains("email_otp:ok:d•••@example.org"), "{text}");
+    assert!(text.contains("email_link:ok:d•••@example.org"), "{text}");
+    assert!(
+        text.contains("the sign-in link belongs to another login")
+            || !text.contains("email_link:refused"),
+        "{text}"
+    );
+    // The codes are nowhere in the IdP's log.
+    let log = std::fs::read_to_string(s.dir.path().join("idp.log")).unwrap();
+    for m in &received {
+        let body = m["text"].as_str().unwrap_or_default();
+        if let Some(code) = body
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        {
+            assert!(!log.contains(code), "the log contains a code");
+        }
+        if let Some(link) = body.lines().find(|l| l.starts_with("http")) {
+            let token = link.split_once("token=").unwrap().1;
+            assert!(!log.contains(token), "the log contains a link token");
+        }
+    }
 }

@@ -533,7 +533,9 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
         .iter()
         .filter_map(|c| {
             let to = c.to.as_deref()?;
+            let again = s.data.sent.as_ref().is_some_and(|(m, _)| *m == c.method);
             let key = match c.method.as_str() {
+                "email_otp" | "alternate_email_otp" | "sms_otp" if again => "send_again",
                 "email_otp" | "alternate_email_otp" => "send_email_code",
                 "sms_otp" => "send_sms_code",
                 "email_link" => "send_email_link",

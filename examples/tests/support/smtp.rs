@@ -86,6 +86,11 @@ impl SmtpPeer {
         SmtpPeer { child, out }
     }
 
+    /// The file the peer appends each message to (one JSON object a line).
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.out
+    }
+
     /// Every message received so far (JSON records).
     pub(crate) fn received(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.out)
