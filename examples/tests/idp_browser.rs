@@ -565,31 +565,58 @@ fn two_instances_on_postgresql_share_the_session_and_codes_and_survive_a_restart
 }
 
 const DAVE: &str = "dave-sends-codes";
+const ERIN: &str = "erin-knows-answers";
 
 /// Codes and links the IdP sends, in the browser: an e-mail code (a reused one refused, a
 /// resend throttled), a sign-in link refused in another browser and accepted in its own, each
 /// mail received by a real SMTP server (aiosmtpd with STARTTLS and AUTH) that the `idp`
-/// binary's outbox worker delivers to.
+/// binary's outbox worker delivers to; then security questions set up from the dashboard and
+/// asked by the test SP's policy (answers typed in another case and spacing accepted).
 #[test]
-fn browser_finishes_logins_with_an_email_code_and_a_sign_in_link() {
+fn browser_finishes_logins_with_an_email_code_a_sign_in_link_and_security_questions() {
     let python = python();
     if !browser_peers(&python)
-        || !smtp::smtp_peer_present("browser_finishes_logins_with_an_email_code_and_a_sign_in_link")
+        || !smtp::smtp_peer_present("browser_finishes_logins_with_codes_links_and_questions")
     {
         return;
     }
     let idp_port = idforge_test_support::free_tcp_port();
     let smtp_port = idforge_test_support::free_tcp_port();
-    let sp_base = format!("http://127.0.0.1:{}", idforge_test_support::free_tcp_port());
+    let sp_port = idforge_test_support::free_tcp_port();
+    let sp_base = format!("http://127.0.0.1:{sp_port}");
     let idp_url = format!("http://localhost:{idp_port}");
     let s = setup(idp_port, &sp_base, &python);
     let ca = idforge_test_support::TestCa::new(s.dir.path(), "smtp");
     let (cert, key) = ca.issue_server();
     let text = std::fs::read_to_string(&s.config).unwrap().replace(
         "groups = [\"Staff\", \"Contractors\"]",
-        "groups = [\"Staff\", \"Contractors\", \"Mailers\"]",
+        "groups = [\"Staff\", \"Contractors\", \"Mailers\", \"Quizzers\"]",
     ) + &format!(
         r#"
+[[policy.policies]]
+name = "questions-for-the-test-sp"
+applications = ["test-sp"]
+groups = ["Quizzers"]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["security_questions"]
+
+[[policy.policies]]
+name = "quizzers-portal"
+groups = ["Quizzers"]
+first_factor = "local_password"
+second_factor = "none"
+
+[kba]
+enrol = 3
+ask = 2
+questions = [
+  {{ id = "pet", text = "What was the name of your first pet?" }},
+  {{ id = "street", text = "In which street did you grow up?" }},
+  {{ id = "teacher", text = "What was your favourite teacher's name?" }},
+  {{ id = "city", text = "In which city did your parents meet?" }},
+]
+
 [[policy.policies]]
 name = "codes-by-mail"
 groups = ["Mailers"]
@@ -627,6 +654,19 @@ backoff_secs = 1
         ],
         Some(DAVE),
     );
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "erin",
+            "--group",
+            "Staff",
+            "--group",
+            "Quizzers",
+            "--password-stdin",
+        ],
+        Some(ERIN),
+    );
     let peer = smtp::SmtpPeer::start(
         s.dir.path(),
         smtp_port,
@@ -635,12 +675,15 @@ backoff_secs = 1
         &key.display().to_string(),
     );
     let _idp = start_idp(&s, &s.config, "idp.log");
+    let _sp = start_sp(&s, &python, sp_port, &sp_base, &idp_url);
     let r = run_script(
         &s,
         "idp_channels.mjs",
         &[
             ("IDP_URL", idp_url.as_str()),
+            ("SP_URL", sp_base.as_str()),
             ("DAVE_PASSWORD", DAVE),
+            ("ERIN_PASSWORD", ERIN),
             ("MAIL_LOG", &peer.log_path().display().to_string()),
         ],
     );
@@ -676,8 +719,24 @@ backoff_secs = 1
     assert_eq!(r["link_elsewhere_status"], 403);
     assert_eq!(r["link_user"], "dave");
     assert_eq!(r["link_again_status"], 403);
+    assert!(r["kba_saved"].as_str().unwrap().contains("saved"), "{r}");
+    assert_eq!(r["kba_offered"], true, "{r}");
+    assert_eq!(r["kba_asked"], 2, "{r}");
+    assert!(
+        r["kba_wrong"].as_str().unwrap().contains("not accepted"),
+        "{r}"
+    );
+    assert_eq!(r["kba_same_questions"], true, "{r}");
+    assert_eq!(r["kba_sp_status"], "Signed in", "{r}");
     assert_eq!(r["phone_overflow"], false);
-    for name in ["mfa-choices", "mfa-code-sent", "link", "link-elsewhere"] {
+    for name in [
+        "mfa-choices",
+        "mfa-code-sent",
+        "link",
+        "link-elsewhere",
+        "kba-enroll",
+        "kba",
+    ] {
         assert!(
             screenshot_dir().join(format!("{name}.png")).exists(),
             "screenshot {name}"
@@ -693,11 +752,8 @@ backoff_secs = 1
     let text = s.idforge(&["--json", "audit", "tail", "-n", "100"], None);
     assert!(text.contains("email_otp:ok:d•••@example.org"), "{text}");
     assert!(text.contains("email_link:ok:d•••@example.org"), "{text}");
-    assert!(
-        text.contains("the sign-in link belongs to another login")
-            || !text.contains("email_link:refused"),
-        "{text}"
-    );
+    assert!(text.contains("security_questions:ok"), "{text}");
+    assert!(text.contains("security_questions:wrong"), "{text}");
     // The codes are nowhere in the IdP's log.
     let log = std::fs::read_to_string(s.dir.path().join("idp.log")).unwrap();
     for m in &received {

@@ -267,7 +267,7 @@ pub(super) fn refusal_text(idp: &Idp, message: &str) -> String {
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -337,7 +337,7 @@ pub(super) async fn login_page(State(idp): State<Idp>, client: Client, jar: Cook
     with_cookies(&idp, Some(&s), &client, resp)
 }
 
-fn login_form(
+pub(super) fn login_form(
     idp: &Idp,
     status: StatusCode,
     s: &Session,
@@ -380,7 +380,7 @@ impl std::fmt::Debug for LoginForm {
 }
 
 /// The session of a form post whose CSRF token matches; else the refusal to send.
-async fn posted(
+pub(super) async fn posted(
     idp: &Idp,
     client: &Client,
     jar: &CookieJar,
@@ -740,7 +740,7 @@ pub(super) struct CodeForm {
 
 /// The most wrong codes one password entry allows before the login starts over (and goes
 /// through the lockout gate again).
-const MAX_CODE_ATTEMPTS: u8 = 3;
+pub(super) const MAX_CODE_ATTEMPTS: u8 = 3;
 
 pub(super) async fn mfa(
     State(idp): State<Idp>,
@@ -1073,6 +1073,11 @@ pub(super) async fn dashboard(State(idp): State<Idp>, client: Client, jar: Cooki
     with_cookies(&idp, Some(&s), &client, resp)
 }
 
+/// The dashboard with the text `key` as its notice.
+pub(super) async fn dashboard_with_notice(idp: &Idp, s: &Session, key: &str) -> Answer {
+    dashboard_page(idp, s, Some(idp.inner.pages.text(key))).await
+}
+
 async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answer {
     let Some(signed) = &s.data.signed_in else {
         return Ok(see_other("/login"));
@@ -1112,6 +1117,8 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             )
         })
         .collect();
+    let kba = idp.inner.service.kba_settings().is_some();
+    let kba_set = kba && !store.kba_answers(signed.user_id).await?.is_empty();
     page(
         idp,
         StatusCode::OK,
@@ -1122,6 +1129,8 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             notice => notice,
             apps => apps,
             factors => factors,
+            kba => kba,
+            kba_set => kba_set,
             width => "wide",
             display_name => user.display_name.unwrap_or(user.name),
         },

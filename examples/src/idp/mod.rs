@@ -22,6 +22,7 @@
 pub mod apps;
 pub mod demo_sp;
 mod handlers;
+mod kba;
 pub mod keys;
 pub mod metrics;
 pub mod pages;
@@ -228,6 +229,8 @@ impl Idp {
             .route("/login/cancel", post(handlers::cancel))
             .route("/login/send", post(handlers::send_code))
             .route("/login/link", get(handlers::link_page).post(handlers::link))
+            .route("/login/kba", get(kba::challenge_page).post(kba::challenge))
+            .route("/security-questions", get(kba::enrol_page).post(kba::enrol))
             .route("/enroll", get(handlers::enroll_page).post(handlers::enroll))
             .route("/logout", post(handlers::logout))
             .route("/apps/{id}/launch", post(sso::launch))

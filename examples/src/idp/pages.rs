@@ -14,6 +14,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("mfa.html", include_str!("templates/mfa.html")),
     ("link.html", include_str!("templates/link.html")),
+    ("kba.html", include_str!("templates/kba.html")),
+    ("kba_enroll.html", include_str!("templates/kba_enroll.html")),
     ("enroll.html", include_str!("templates/enroll.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("message.html", include_str!("templates/message.html")),

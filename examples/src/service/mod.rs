@@ -19,8 +19,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 mod delivered;
+mod kba;
 
 pub use delivered::{Choice, Delivery, Sent, mask_email};
+pub use kba::{KBA_METHOD, KbaError, MIN_ANSWER_CHARS, normalise_answer};
 
 use idforge_adaptive::{
     Action, Alert, ChallengeType, LoginAttempt, Registration, RiskEvaluator as _, RuleSet,
@@ -228,6 +230,9 @@ pub struct PendingLogin {
     pub expires_at: u64,
     /// Front door.
     pub front_door: FrontDoor,
+    /// The security questions its challenge asks (chosen once).
+    #[serde(default)]
+    pub questions: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -819,6 +824,7 @@ impl Service {
             reasons,
             expires_at: req.now + PENDING_TTL_SECS,
             front_door: req.front_door,
+            questions: Vec::new(),
         };
         if !needs_second {
             return self
@@ -1175,7 +1181,7 @@ impl Service {
         mut pending: PendingLogin,
         input: CodeInput<'_>,
         now: u64,
-        mut mails: Vec<NewMail>,
+        mails: Vec<NewMail>,
     ) -> Result<Outcome, ServiceError> {
         let allowed = |m: Method| pending.methods.iter().any(|x| x == m.as_str());
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
@@ -1273,8 +1279,6 @@ impl Service {
         if let (None, true, CodeInput::Plain(code)) = (&outcome, sent_allowed, input) {
             outcome = self.check_sent_code(&pending, code, now).await?;
         }
-        let user_key = format!("user:{}", crate::store::name_key(&pending.username));
-        let ip_key = ip_key(pending.source_ip, pending.source_is_client);
         if let Some(f) = outcome {
             pending.factors.push(f);
             // The view read above: using a factor changes neither the user nor the groups.
@@ -1299,21 +1303,46 @@ impl Service {
             } else {
                 pending.factors.push("otp:wrong".into());
             }
-            if pending.challenged {
-                let devices = view.as_ref().map(|v| v.devices.clone()).unwrap_or_default();
-                let attempt = Self::attempt(&pending, now, &devices);
-                let user = view.as_ref().map(|v| &v.user);
-                for alert in self.rules.challenge_failed(&attempt) {
-                    self.raise_for(&alert, user, now, &mut mails);
-                }
-            }
-            self.record_failure(&user_key, ip_key.as_deref(), now, &pending.username)
-                .await?;
-            let id = self
-                .append_audit_with_mail(Self::pending_entry(&pending, now, "reject"), &mails)
-                .await?;
-            Ok(reject(INVALID_CREDENTIALS, id))
+            self.refuse_pending_with(pending, view.as_deref(), now, mails)
+                .await
         }
+    }
+
+    /// Refuses a pending login whose second factor failed: the alerts of a failed challenge,
+    /// the lockout counters, one audit entry.
+    async fn refuse_pending(
+        &self,
+        pending: PendingLogin,
+        now: u64,
+    ) -> Result<Outcome, ServiceError> {
+        let view = self.store.user_view(&pending.username).await?;
+        self.refuse_pending_with(pending, view.as_deref(), now, Vec::new())
+            .await
+    }
+
+    async fn refuse_pending_with(
+        &self,
+        pending: PendingLogin,
+        view: Option<&UserView>,
+        now: u64,
+        mut mails: Vec<NewMail>,
+    ) -> Result<Outcome, ServiceError> {
+        if pending.challenged {
+            let devices = view.map(|v| v.devices.clone()).unwrap_or_default();
+            let attempt = Self::attempt(&pending, now, &devices);
+            let user = view.map(|v| &v.user);
+            for alert in self.rules.challenge_failed(&attempt) {
+                self.raise_for(&alert, user, now, &mut mails);
+            }
+        }
+        let user_key = format!("user:{}", crate::store::name_key(&pending.username));
+        let ip_key = ip_key(pending.source_ip, pending.source_is_client);
+        self.record_failure(&user_key, ip_key.as_deref(), now, &pending.username)
+            .await?;
+        let id = self
+            .append_audit_with_mail(Self::pending_entry(&pending, now, "reject"), &mails)
+            .await?;
+        Ok(reject(INVALID_CREDENTIALS, id))
     }
 
     fn attempt<'a>(

@@ -2,8 +2,12 @@
 // (refused in another browser, accepted in the one that asked), and a code by SMS when the
 // test starts a gateway.
 //
-// Environment: IDP_URL, DAVE_PASSWORD, MAIL_LOG (the SMTP peer's JSON lines), SMS_LOG
-// (optional: the SMS gateway peer's JSON lines), SCREENSHOT_DIR. Prints `E2E {...}`.
+// Then security questions: erin sets hers up from the dashboard, and the test SP's policy asks
+// two of them (a wrong answer refused, the right ones typed in another case accepted).
+//
+// Environment: IDP_URL, SP_URL, DAVE_PASSWORD, ERIN_PASSWORD, MAIL_LOG (the SMTP peer's JSON
+// lines), SMS_LOG (optional: the SMS gateway peer's JSON lines), SCREENSHOT_DIR. Prints
+// `E2E {...}`.
 import { readFileSync } from 'node:fs';
 import { launch, shot, expectText } from './lib.mjs';
 
@@ -39,12 +43,12 @@ function codeIn(text) {
   return m[1];
 }
 
-async function signIn(page, username, password) {
+async function signIn(page, username, password, landing = 'Two-step verification') {
   await page.goto(`${IDP}/login`);
   await page.fill('#username', username);
   await page.fill('#password', password);
   await Promise.all([page.waitForLoadState('load'), page.click('#login-form button[type=submit]')]);
-  await expectText(page, 'h1', 'Two-step verification');
+  await expectText(page, 'h1', landing);
 }
 
 async function click(page, selector) {
@@ -134,7 +138,45 @@ try {
     await signOut(page);
   }
 
-  // 5. The page on a phone: nothing wider than the screen.
+  // 5. Security questions: set up from the dashboard, asked by the test SP's policy.
+  const answers = { pet: 'Mr  Whiskers', street: 'Rue de la Paix', teacher: 'Ms Honey', city: 'Zürich' };
+  const typed = { pet: '  mr whiskers ', street: 'RUE DE LA  PAIX', teacher: 'ms   HONEY', city: 'ZÜRICH' };
+  await signIn(page, 'erin', process.env.ERIN_PASSWORD, 'Your applications');
+  await click(page, '#kba-link');
+  await expectText(page, 'h1', 'Choose your security questions');
+  const rows = await page.locator('select[id^="question-"]').count();
+  for (let n = 0; n < rows; n++) {
+    const question = await page.inputValue(`#question-${n}`);
+    await page.fill(`#answer-${n}`, answers[question]);
+  }
+  await shot(page, 'kba-enroll');
+  await click(page, '#kba-enroll-form button[type=submit]');
+  results.kba_saved = await expectText(page, '#notice', 'security questions are saved');
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-app="test-sp"] button')]);
+  await expectText(page, 'h1', 'Two-step verification');
+  results.kba_offered = (await page.locator('#use-kba').count()) > 0;
+  await click(page, '#use-kba');
+  await expectText(page, 'h1', 'Security questions');
+  const asked = await page.$$eval('input[name^="answer."]', (els) => els.map((e) => e.name.slice('answer.'.length)));
+  results.kba_asked = asked.length;
+  await shot(page, 'kba');
+  for (const [i, id] of asked.entries()) {
+    await page.fill(`#answer-${id}`, i === 0 ? 'not my answer' : typed[id]);
+  }
+  await click(page, '#kba-form button[type=submit]');
+  results.kba_wrong = (await page.textContent('#error')) || '';
+  const askedAgain = await page.$$eval('input[name^="answer."]', (els) => els.map((e) => e.name.slice('answer.'.length)));
+  results.kba_same_questions = JSON.stringify(askedAgain) === JSON.stringify(asked);
+  for (const id of askedAgain) {
+    await page.fill(`#answer-${id}`, typed[id]);
+  }
+  await Promise.all([
+    page.waitForURL(`${process.env.SP_URL}/acs`),
+    page.click('#kba-form button[type=submit]'),
+  ]);
+  results.kba_sp_status = await expectText(page, '#status', /^Signed in$/);
+
+  // 6. The page on a phone: nothing wider than the screen.
   const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'en-US' });
   const small = await phone.newPage();
   await signIn(small, 'dave', process.env.DAVE_PASSWORD);
