@@ -452,6 +452,24 @@ mod tests {
     }
 
     #[test]
+    fn the_examples_in_docs_server_md_load() {
+        let doc = include_str!("../../../docs/server.md");
+        for marker in [
+            "<!-- sms-twilio-example -->",
+            "<!-- sms-webhook-example -->",
+        ] {
+            let start = doc.find(marker).unwrap();
+            let rest = &doc[start..];
+            let body = &rest[rest.find("```toml\n").unwrap() + 8..];
+            let text = &body[..body.find("```").unwrap()];
+            let table: toml::Table = toml::from_str(text).unwrap();
+            let sms = table["sms"].clone();
+            let settings: SmsSettings = sms.try_into().unwrap();
+            settings.check().unwrap();
+        }
+    }
+
+    #[test]
     fn backoff_doubles_up_to_the_ceiling() {
         let mut s = settings();
         s.backoff_secs = 30;
