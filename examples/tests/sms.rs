@@ -369,6 +369,7 @@ async fn an_invalid_number_fails_for_good_with_twilios_message() {
     if !gateway_peer_present("an_invalid_number_fails_for_good_with_twilios_message") {
         return;
     }
+    let (logs, _guard) = Logs::capture();
     let f = Fixture::twilio(TOKEN, "from = \"+14155550100\"", "").await;
     let peer = f.start_twilio(&PeerOptions::default());
     // Well-formed, but Twilio's own test number for "not a valid phone number".
@@ -389,6 +390,13 @@ async fn an_invalid_number_fails_for_good_with_twilios_message() {
     );
     assert_eq!(rows[1].status, MailStatus::Sent);
     assert_eq!(peer.received().len(), 1);
+    // The log names the number as masked, even where Twilio's reason repeats it.
+    let log = logs.text();
+    assert!(
+        log.contains("The 'To' number +1 ••• ••01 is not a valid phone number."),
+        "{log}"
+    );
+    logs.assert_clean(&["5005550001", "5005550006", "135790", "135791"]);
 }
 
 #[tokio::test]

@@ -240,6 +240,9 @@ impl SmsWorker {
         round: &mut DeliveryRound,
     ) -> Result<(), SmsError> {
         let to = mask_phone(&row.recipient);
+        // A gateway's reason may repeat the number ("The 'To' number +1… is not valid"): the
+        // row keeps it as said, the log shows it masked.
+        let for_log = |error: &str| error.replace(row.recipient.as_str(), &to);
         let attempt = match normalize_phone(&row.recipient).and_then(|n| {
             check_text(&row.body_text)?;
             Ok(n)
@@ -279,7 +282,7 @@ impl SmsWorker {
                     %to,
                     status = status.unwrap_or(0),
                     attempts = row.attempts,
-                    %error,
+                    error = %for_log(&error),
                     "sms failed for good: out of attempts"
                 );
                 round.failed += 1;
@@ -304,7 +307,7 @@ impl SmsWorker {
                     status = status.unwrap_or(0),
                     attempts = row.attempts,
                     retry_in_secs = wait,
-                    %error,
+                    error = %for_log(&error),
                     "sms not sent; will retry"
                 );
                 round.retried += 1;
@@ -317,7 +320,7 @@ impl SmsWorker {
                     %to,
                     status = status.unwrap_or(0),
                     attempts = row.attempts,
-                    %error,
+                    error = %for_log(&error),
                     "sms refused by the gateway; failed for good"
                 );
                 round.failed += 1;
