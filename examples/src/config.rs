@@ -75,6 +75,9 @@ pub struct Config {
     /// E-mail delivery through the store's outbox (alerts, codes, links); off when absent.
     #[serde(default)]
     pub mail: Option<MailSettings>,
+    /// SMS delivery through a gateway; the sms_otp method is unavailable when absent.
+    #[serde(default)]
+    pub sms: Option<crate::sms::SmsSettings>,
     /// Codes and links sent by e-mail or SMS: length, lifetime, attempts, resends.
     #[serde(default)]
     pub codes: CodeSettings,
@@ -911,6 +914,9 @@ impl Config {
         for p in self.mail.iter_mut().filter_map(|m| m.ca_file.as_mut()) {
             join(p);
         }
+        for p in self.sms.iter_mut().filter_map(|s| s.ca_file.as_mut()) {
+            join(p);
+        }
     }
 
     /// The store URL: the configured one, or SQLite in the data directory.
@@ -1104,6 +1110,11 @@ impl Config {
             && let Err((key, message)) = mail.check()
         {
             return Err((format!("mail.{key}"), message));
+        }
+        if let Some(sms) = &self.sms
+            && let Err((key, message)) = sms.check()
+        {
+            return Err((format!("sms.{key}"), message));
         }
         if let Err((key, message)) = self.codes.check() {
             return Err((format!("codes.{key}"), message));

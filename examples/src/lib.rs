@@ -7,7 +7,7 @@
 //! replay and lockout guards) -> first factor (local argon2id users in [`password`], LDAP/AD
 //! through [`ldap`]) -> [`service`] (the one `authenticate` flow: first factor, policy, adaptive rules, second
 //! factor, audit) -> front doors (the CLI today). [`notify`] delivers alerts on the side; [`mail`] sends them through the
-//! store's outbox.
+//! store's outbox, and [`sms`] sends text messages from the same outbox through a gateway.
 
 pub mod config;
 pub mod crypto;
@@ -21,5 +21,6 @@ pub mod process;
 pub mod radius_server;
 pub mod secret;
 pub mod service;
+pub mod sms;
 pub mod store;
 mod templates;

@@ -1366,6 +1366,7 @@ mod tests {
             reasons: vec![],
             expires_at: u64::MAX,
             front_door: FrontDoor::Radius,
+            questions: Vec::new(),
         };
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let server = Server::new(

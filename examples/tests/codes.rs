@@ -14,12 +14,15 @@ use std::sync::Arc;
 use idforge_examples::config::Config;
 use idforge_examples::crypto::Key;
 use idforge_examples::mail::{MailNotifier, MailWorker};
+use idforge_examples::radius_server::{RadiusServer, RadiusServerSettings};
 use idforge_examples::service::{
     AuthRequest, Delivery, FirstFactorInput, FrontDoor, Outcome, PendingLogin, Sent, Service,
 };
 use idforge_examples::store::{MailStatus, NewUser, Store};
 use idforge_test_support::{TestCa, free_tcp_port};
 
+#[path = "support/sms_gateway.rs"]
+mod sms_gateway;
 #[path = "support/smtp.rs"]
 mod smtp;
 use smtp::{SMTP_PASSWORD, SMTP_USER, SmtpPeer, smtp_peer_present};
@@ -39,6 +42,11 @@ struct Fixture {
 
 /// `policy` and `adaptive` are TOML placed in the configuration.
 async fn fixture(policy: &str, adaptive: &str, per_address: u32) -> Fixture {
+    fixture_with(policy, adaptive, per_address, "").await
+}
+
+/// Like [`fixture`], with more TOML (an `[sms]` section) appended.
+async fn fixture_with(policy: &str, adaptive: &str, per_address: u32, extra: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(dir.path(), "smtp");
     let (cert, key) = ca.issue_server();
@@ -93,6 +101,8 @@ max_per_address_hour = {per_address}
 max_per_user_hour = 50
 backoff_secs = 1
 max_backoff_secs = 4
+
+{extra}
 "#,
         db = dir.path().join("db").display(),
         store_key = Key::generate().unwrap().to_base64().as_str(),
@@ -118,6 +128,15 @@ max_backoff_secs = 4
         .unwrap();
     store
         .set_alternate_email(alice.id, Some("alice.home@example.net"))
+        .await
+        .unwrap();
+    store
+        .update_profile(
+            alice.id,
+            Some("Alice Liddell"),
+            Some("alice@example.com"),
+            Some("+49 (30) 1234-5667"),
+        )
         .await
         .unwrap();
     let hash = service.hasher().hash_new(PASSWORD).unwrap();
@@ -681,7 +700,6 @@ async fn radius_challenge_mode_sends_an_email_code_and_accepts_it_with_the_state
     {
         return;
     }
-    use idforge_examples::radius_server::{RadiusServer, RadiusServerSettings};
     let f = fixture(EMAIL_POLICY, "", 20).await;
     let peer = f.peer();
     let settings = RadiusServerSettings {
@@ -747,4 +765,87 @@ async fn radius_challenge_mode_sends_an_email_code_and_accepts_it_with_the_state
     );
     let _ = stop.send(());
     task.await.unwrap();
+}
+
+const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TWILIO_TOKEN: &str = "twilio-test-token";
+
+#[tokio::test]
+async fn an_sms_code_goes_out_through_twilio_and_finishes_the_login_once() {
+    if !sms_gateway::gateway_peer_present(
+        "an_sms_code_goes_out_through_twilio_and_finishes_the_login_once",
+    ) {
+        return;
+    }
+    let port = free_tcp_port();
+    let sms = format!(
+        r#"
+[sms]
+provider = "twilio"
+account_sid = "{TWILIO_SID}"
+auth_token = "{TWILIO_TOKEN}"
+from = "+1 415 555 0100"
+api_base = "http://127.0.0.1:{port}"
+backoff_secs = 1
+"#
+    );
+    let policy = r#"
+[policy.default]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["sms_otp"]
+"#;
+    let f = fixture_with(policy, "", 20, &sms).await;
+    let gateway = sms_gateway::GatewayPeer::twilio(
+        f.dir.path(),
+        port,
+        TWILIO_SID,
+        TWILIO_TOKEN,
+        &sms_gateway::PeerOptions::default(),
+    );
+    let config = f.service.config().clone();
+    let worker =
+        idforge_examples::sms::SmsWorker::new(f.store().clone(), config.sms.as_ref().unwrap())
+            .unwrap();
+    let pending = f.login(NOW).await;
+    let choices = f.service.choices(&pending).await.unwrap();
+    assert_eq!(choices.len(), 1);
+    assert_eq!(choices[0].to.as_deref(), Some("+49 ••• ••67"));
+    let sent = f
+        .service
+        .send_code(&pending, Delivery::Sms, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        Sent::Sent {
+            to: "+49 ••• ••67".into(),
+            expires_at: NOW + 300
+        }
+    );
+    let round = worker.run_once(i64::try_from(NOW).unwrap()).await.unwrap();
+    assert_eq!(round.sent, 1, "{round:?} {}", gateway.log());
+    let received = gateway.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["to"], "+493012345667");
+    assert_eq!(received[0]["from"], "+14155550100");
+    let text = gateway.last_text_to("+493012345667").unwrap();
+    let code = text.split(' ').next().unwrap().to_owned();
+    assert_eq!(code.len(), 8, "{text}");
+    assert!(text.contains("sign-in code"), "{text}");
+    let o = f
+        .service
+        .complete(pending.clone(), &code, NOW + 5)
+        .await
+        .unwrap();
+    let Outcome::Accept(a) = &o else {
+        panic!("{o:?}")
+    };
+    assert!(
+        a.factors.iter().any(|x| x == "sms_otp:ok:+49 ••• ••67"),
+        "{:?}",
+        a.factors
+    );
+    let o = f.service.complete(pending, &code, NOW + 6).await.unwrap();
+    assert!(!accepted(&o), "single use");
 }

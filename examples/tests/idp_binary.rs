@@ -207,3 +207,93 @@ fn check_config_covers_the_mail_section() {
     let err = String::from_utf8_lossy(&ca.stderr);
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
 }
+
+#[test]
+fn check_config_covers_the_sms_section() {
+    const TOKEN: &str = "tw-token-never-shown";
+    let dir = tempfile::tempdir().unwrap();
+    let (http, radius) = (
+        idforge_test_support::free_tcp_port(),
+        idforge_test_support::free_tcp_port(),
+    );
+    let demo = std::fs::read_to_string(demo_config(dir.path(), http, radius)).unwrap();
+    let check = |name: &str, sms: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{demo}\n[sms]\n{sms}\n")).unwrap();
+        Command::new(BINARY)
+            .args(["--config", path.to_str().unwrap(), "--check-config"])
+            .env_remove("IDFORGE_CONFIG")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let twilio = format!(
+        "provider = \"twilio\"\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\n\
+         auth_token = \"{TOKEN}\"\nfrom = \"+1 415 555 0100\"\n"
+    );
+    let refused = |out: &std::process::Output, key: &str| {
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "{key} not in {err}");
+        let all = format!("{err}{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!all.contains(TOKEN), "the token is in the output: {all}");
+    };
+    // Twilio through a loopback stand-in without TLS is accepted.
+    let ok = check(
+        "ok.toml",
+        &format!("{twilio}api_base = \"http://127.0.0.1:9\"\n"),
+    );
+    assert!(ok.status.success(), "{ok:?}");
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(text.contains("SMS via 127.0.0.1 (twilio)"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+    // Clear text to another host is refused, naming the key.
+    refused(
+        &check(
+            "clear.toml",
+            &format!("{twilio}api_base = \"http://api.twilio.example\"\n"),
+        ),
+        "sms.api_base",
+    );
+    // A malformed account SID, and a sender given twice.
+    refused(
+        &check(
+            "sid.toml",
+            &twilio.replace("AC0123456789abcdef0123456789abcdef", "AC12"),
+        ),
+        "sms.account_sid",
+    );
+    refused(
+        &check(
+            "both.toml",
+            &format!("{twilio}messaging_service_sid = \"MG0123456789abcdef0123456789abcdef\"\n"),
+        ),
+        "sms.messaging_service_sid",
+    );
+    // A token file that cannot be read is found by the check, not by the first code.
+    refused(
+        &check(
+            "token.toml",
+            &twilio.replace(TOKEN, "file:/nonexistent/twilio-token"),
+        ),
+        "sms.auth_token",
+    );
+    // A webhook whose JSON template quotes a value itself renders invalid JSON.
+    refused(
+        &check(
+            "hook.toml",
+            "provider = \"webhook\"\nurl = \"https://sms.example.com/send\"\n\
+             body = '{\"to\": \"{{ to }}\"}'\n",
+        ),
+        "sms.body",
+    );
+    // A webhook header secret from an unset variable.
+    refused(
+        &check(
+            "header.toml",
+            "provider = \"webhook\"\nurl = \"https://sms.example.com/send\"\n\
+             [sms.headers]\nAuthorization = \"env:IDFORGE_TEST_SURELY_UNSET_SMS_TOKEN\"\n",
+        ),
+        "sms.headers.Authorization",
+    );
+}

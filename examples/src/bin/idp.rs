@@ -121,9 +121,11 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
     let idp = Idp::new(Arc::clone(&service)).await?;
     idforge_examples::mail::check(service.config())
         .map_err(|e| anyhow::anyhow!("{}: {e}", service.config().origin))?;
+    idforge_examples::sms::check(service.config())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", service.config().origin))?;
     if args.check_config {
         println!(
-            "{}: ok (entity ID {}, {} SAML app(s){}{})",
+            "{}: ok (entity ID {}, {} SAML app(s){}{}{})",
             service.config().origin,
             idp.entity_id(),
             idp.apps().len(),
@@ -138,6 +140,15 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
                     ", mail via {}:{}",
                     m.host,
                     m.port()
+                )),
+            service
+                .config()
+                .sms
+                .as_ref()
+                .map_or(String::new(), |s| format!(
+                    ", SMS via {} ({})",
+                    s.gateway_host(),
+                    s.provider.as_str()
                 ))
         );
         return Ok(());
@@ -151,6 +162,11 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let mail_task = idforge_examples::mail::spawn_worker(
+        service.store().clone(),
+        service.config(),
+        stopped(stop_rx.clone()),
+    )?;
+    let sms_task = idforge_examples::sms::spawn_worker(
         service.store().clone(),
         service.config(),
         stopped(stop_rx.clone()),
@@ -201,6 +217,9 @@ async fn run(config: Config, args: &Args) -> anyhow::Result<()> {
         let _ = task.await;
     }
     if let Some(task) = mail_task {
+        let _ = task.await;
+    }
+    if let Some(task) = sms_task {
         let _ = task.await;
     }
     signal.abort();

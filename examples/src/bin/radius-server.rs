@@ -75,6 +75,10 @@ fn main() -> ExitCode {
         eprintln!("radius-server: {}: {e}", config.origin);
         return ExitCode::from(2);
     }
+    if let Err(e) = idforge_examples::sms::check(&config) {
+        eprintln!("radius-server: {}: {e}", config.origin);
+        return ExitCode::from(2);
+    }
     if args.check_config {
         println!(
             "{}: ok (application `{}`, mode {}, {} NAS client(s))",
@@ -118,13 +122,19 @@ async fn serve(config: Config, settings: RadiusServerSettings) -> anyhow::Result
         tracing::warn!(nas = ?nas, "demo configuration: NAS 127.0.0.0/8 with secret testing123 is trusted");
     }
     let service = Arc::new(Service::open(config).await?);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
     let mail_task = idforge_examples::mail::spawn_worker(
         service.store().clone(),
         service.config(),
-        async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        },
+        stopped(stop_rx.clone()),
+    )?;
+    let sms_task = idforge_examples::sms::spawn_worker(
+        service.store().clone(),
+        service.config(),
+        stopped(stop_rx),
     )?;
     let server = RadiusServer::bind(service, settings).await?;
     server
@@ -132,6 +142,9 @@ async fn serve(config: Config, settings: RadiusServerSettings) -> anyhow::Result
         .await;
     let _ = stop_tx.send(true);
     if let Some(task) = mail_task {
+        let _ = task.await;
+    }
+    if let Some(task) = sms_task {
         let _ = task.await;
     }
     Ok(())

@@ -204,7 +204,19 @@ impl Service {
                     .ok_or("the user has no valid alternate e-mail address")?;
                 Ok((a.to_owned(), mask_email(a)))
             }
-            Delivery::Sms => self.sms_destination(user),
+            Delivery::Sms => {
+                if self.config.sms.is_none() {
+                    return Err("SMS is not configured");
+                }
+                let phone = user
+                    .phone
+                    .as_deref()
+                    .ok_or("the user has no phone number")?;
+                let number = crate::sms::normalize_phone(phone)
+                    .map_err(|_| "the user's phone number is not a valid international number")?;
+                let masked = crate::sms::mask_phone(&number);
+                Ok((number, masked))
+            }
         }
     }
 
@@ -298,7 +310,25 @@ impl Service {
     ) -> Result<NewMail, ServiceError> {
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         if delivery == Delivery::Sms {
-            return self.sms_message(user, address, secret, ttl, now_i);
+            let sms = self
+                .config
+                .sms
+                .as_ref()
+                .ok_or_else(|| ServiceError::Config("SMS is not configured".into()))?;
+            let text = format!(
+                "{secret} is your sign-in code. It expires in {} minutes. Do not share it.",
+                ttl / 60
+            );
+            return crate::sms::new_sms(
+                sms,
+                address,
+                &text,
+                "code",
+                Some(user.id),
+                Some(&user.name),
+                now_i,
+            )
+            .map_err(|e| ServiceError::Config(format!("sms: {e}")));
         }
         let mailer = self
             .mailer
@@ -354,7 +384,7 @@ impl Service {
                 c.is_live(now_i)
                     && c.user_id == pending.user_id
                     && Delivery::from_method(&c.purpose).is_some_and(Delivery::is_code)
-                    && pending.methods.iter().any(|m| *m == c.purpose)
+                    && pending.methods.contains(&c.purpose)
             })
             .collect();
         if live.is_empty() {
@@ -419,7 +449,7 @@ impl Service {
             }
             Some(c) if c.used_at.is_some() => Some("the sign-in link was already used"),
             Some(c) if now_i > c.expires_at => Some("the sign-in link expired"),
-            Some(c) if !pending.methods.iter().any(|m| *m == c.purpose) => {
+            Some(c) if !pending.methods.contains(&c.purpose) => {
                 Some("sign-in links are not allowed for this login")
             }
             Some(c) if !self.store.use_code(c.id, now_i).await? => {
@@ -466,23 +496,5 @@ mod tests {
             assert_eq!(Delivery::from_method(d.method()), Some(d));
         }
         assert_eq!(Delivery::from_method("totp"), None);
-    }
-}
-
-// SMS lands with the gateway worker: until then no pending login can use `sms_otp`.
-impl Service {
-    fn sms_destination(&self, _user: &User) -> Result<(String, String), &'static str> {
-        Err("SMS is not configured")
-    }
-
-    fn sms_message(
-        &self,
-        _user: &User,
-        _address: &str,
-        _secret: &str,
-        _ttl: u64,
-        _now: i64,
-    ) -> Result<NewMail, ServiceError> {
-        Err(ServiceError::Config("SMS is not configured".into()))
     }
 }

@@ -65,7 +65,7 @@ pub enum Channel {
     /// By SMTP ([`crate::mail::MailWorker`]); the recipient is an e-mail address.
     #[default]
     Email,
-    /// By an SMS gateway (the SMS worker); the recipient is an E.164 phone number
+    /// By an SMS gateway ([`crate::sms::SmsWorker`]); the recipient is an E.164 phone number
     /// and only `body_text` is sent.
     Sms,
 }
