@@ -10,6 +10,8 @@
 
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/sms_gateway.rs"]
+mod sms_gateway;
 #[path = "support/smtp.rs"]
 mod smtp;
 
@@ -566,6 +568,8 @@ fn two_instances_on_postgresql_share_the_session_and_codes_and_survive_a_restart
 
 const DAVE: &str = "dave-sends-codes";
 const ERIN: &str = "erin-knows-answers";
+const TWILIO_SID: &str = "AC00112233445566778899aabbccddeeff";
+const TWILIO_TOKEN: &str = "e2e-twilio-token";
 
 /// Codes and links the IdP sends, in the browser: an e-mail code (a reused one refused, a
 /// resend throttled), a sign-in link refused in another browser and accepted in its own, each
@@ -583,6 +587,7 @@ fn browser_finishes_logins_with_an_email_code_a_sign_in_link_and_security_questi
     let idp_port = idforge_test_support::free_tcp_port();
     let smtp_port = idforge_test_support::free_tcp_port();
     let sp_port = idforge_test_support::free_tcp_port();
+    let sms_port = idforge_test_support::free_tcp_port();
     let sp_base = format!("http://127.0.0.1:{sp_port}");
     let idp_url = format!("http://localhost:{idp_port}");
     let s = setup(idp_port, &sp_base, &python);
@@ -622,7 +627,16 @@ name = "codes-by-mail"
 groups = ["Mailers"]
 first_factor = "local_password"
 second_factor = "required"
-methods = ["email_otp", "email_link"]
+methods = ["email_otp", "email_link", "sms_otp"]
+
+[sms]
+provider = "twilio"
+account_sid = "{sid}"
+auth_token = "{token}"
+from = "+1 415 555 0100"
+api_base = "http://127.0.0.1:{sms_port}"
+poll_ms = 100
+backoff_secs = 1
 
 [mail]
 host = "127.0.0.1"
@@ -639,6 +653,8 @@ backoff_secs = 1
         user = smtp::SMTP_USER,
         password = smtp::SMTP_PASSWORD,
         ca = ca.cert.display(),
+        sid = TWILIO_SID,
+        token = TWILIO_TOKEN,
     );
     std::fs::write(&s.config, text).unwrap();
     s.idforge(
@@ -648,6 +664,8 @@ backoff_secs = 1
             "dave",
             "--email",
             "dave@example.org",
+            "--phone",
+            "+44 20 7946 0958",
             "--group",
             "Mailers",
             "--password-stdin",
@@ -674,6 +692,13 @@ backoff_secs = 1
         &cert,
         &key.display().to_string(),
     );
+    let gateway = sms_gateway::GatewayPeer::twilio(
+        s.dir.path(),
+        sms_port,
+        TWILIO_SID,
+        TWILIO_TOKEN,
+        &sms_gateway::PeerOptions::default(),
+    );
     let _idp = start_idp(&s, &s.config, "idp.log");
     let _sp = start_sp(&s, &python, sp_port, &sp_base, &idp_url);
     let r = run_script(
@@ -685,11 +710,12 @@ backoff_secs = 1
             ("DAVE_PASSWORD", DAVE),
             ("ERIN_PASSWORD", ERIN),
             ("MAIL_LOG", &peer.log_path().display().to_string()),
+            ("SMS_LOG", &gateway.log_path().display().to_string()),
         ],
     );
     assert_eq!(
         r["offers"],
-        serde_json::json!(["send-email_otp", "send-email_link"]),
+        serde_json::json!(["send-email_otp", "send-sms_otp", "send-email_link"]),
         "{r}"
     );
     assert_eq!(r["code_form_before_sending"], false, "{r}");
@@ -719,6 +745,13 @@ backoff_secs = 1
     assert_eq!(r["link_elsewhere_status"], 403);
     assert_eq!(r["link_user"], "dave");
     assert_eq!(r["link_again_status"], 403);
+    assert!(
+        r["sms_notice"].as_str().unwrap().contains("+44 ••• ••58"),
+        "{r}"
+    );
+    assert_eq!(r["sms_to"], "+442079460958");
+    assert_eq!(r["sms_user"], "dave");
+    assert_eq!(gateway.received().len(), 1, "one text message");
     assert!(r["kba_saved"].as_str().unwrap().contains("saved"), "{r}");
     assert_eq!(r["kba_offered"], true, "{r}");
     assert_eq!(r["kba_asked"], 2, "{r}");
@@ -736,6 +769,7 @@ backoff_secs = 1
         "link-elsewhere",
         "kba-enroll",
         "kba",
+        "mfa-sms-sent",
     ] {
         assert!(
             screenshot_dir().join(format!("{name}.png")).exists(),
@@ -753,6 +787,7 @@ backoff_secs = 1
     assert!(text.contains("email_otp:ok:d•••@example.org"), "{text}");
     assert!(text.contains("email_link:ok:d•••@example.org"), "{text}");
     assert!(text.contains("security_questions:ok"), "{text}");
+    assert!(text.contains("sms_otp:ok:+44 ••• ••58"), "{text}");
     assert!(text.contains("security_questions:wrong"), "{text}");
     // The codes are nowhere in the IdP's log.
     let log = std::fs::read_to_string(s.dir.path().join("idp.log")).unwrap();

@@ -153,6 +153,11 @@ impl GatewayPeer {
         }
     }
 
+    /// The JSON-lines file the peer appends each accepted message to.
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.out
+    }
+
     /// Every message accepted so far, oldest first.
     pub(crate) fn received(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.out)
