@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use idforge_adaptive::AdaptiveConfig;
 use idforge_policy::{
-    AppKind, Application, DefaultPolicy, LockoutSettings, Policy, PolicyConfig, PolicySet, Zone,
+    AppKind, Application, DefaultPolicy, LockoutSettings, Method, Policy, PolicyConfig, PolicySet,
+    Zone,
 };
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -1116,6 +1117,41 @@ impl Config {
         {
             return Err((format!("sms.{key}"), message));
         }
+        // A method or challenge type needs the channel that carries it.
+        let listed = self
+            .policy
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("policy.policies[{i}].methods"), &p.methods))
+            .chain(std::iter::once((
+                "policy.default.methods".to_owned(),
+                &self.policy.default.methods,
+            )));
+        for (key, methods) in listed {
+            for m in methods {
+                let missing = match m {
+                    Method::EmailOtp | Method::EmailLink if self.mail.is_none() => "[mail]",
+                    Method::SmsOtp if self.sms.is_none() => "[sms]",
+                    Method::SecurityQuestions if self.kba.is_none() => "[kba]",
+                    _ => continue,
+                };
+                return Err((key, format!("`{}` needs a {missing} section", m.as_str())));
+            }
+        }
+        for t in &self.adaptive.challenge_types {
+            let missing = match t {
+                idforge_adaptive::ChallengeType::AlternateEmailOtp if self.mail.is_none() => {
+                    "[mail]"
+                }
+                idforge_adaptive::ChallengeType::SecurityQuestions if self.kba.is_none() => "[kba]",
+                _ => continue,
+            };
+            return Err((
+                "adaptive.challenge_types".into(),
+                format!("{t:?} needs a {missing} section"),
+            ));
+        }
         if let Err((key, message)) = self.codes.check() {
             return Err((format!("codes.{key}"), message));
         }
@@ -1467,6 +1503,69 @@ mod tests {
                 .starts_with("x.toml:18: apps[2].roles[0].role_arn: "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_method_needs_the_section_of_its_channel() {
+        let with = |method: &str, extra: &str| {
+            let text = minimal().replace("[\"totp\"]", &format!("[\"{method}\"]")) + extra;
+            Config::from_toml(&text, "x.toml")
+        };
+        for (method, section) in [
+            ("email_otp", "[mail]"),
+            ("email_link", "[mail]"),
+            ("sms_otp", "[sms]"),
+            ("security_questions", "[kba]"),
+        ] {
+            let e = with(method, "").unwrap_err().to_string();
+            assert!(
+                e.contains("policy.default.methods") && e.contains(section),
+                "{method}: {e}"
+            );
+        }
+        let kba = "[kba]\nenrol = 1\nask = 1\nquestions = [{ id = \"pet\", text = \"Your first pet?\" }]\n";
+        with("security_questions", kba).unwrap();
+        let adaptive = format!(
+            "{}[adaptive]\nchallenge_types = [\"alternate_email_otp\"]\n",
+            minimal()
+        );
+        let e = Config::from_toml(&adaptive, "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("adaptive.challenge_types") && e.contains("[mail]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn codes_and_questions_are_checked() {
+        let bad = [
+            ("[codes]\nlength = 5\n", "codes.length"),
+            ("[codes]\nttl_secs = 10\n", "codes.ttl_secs"),
+            ("[codes]\nmax_attempts = 0\n", "codes.max_attempts"),
+            (
+                "[codes]\nresend_after_secs = 400\n",
+                "codes.resend_after_secs",
+            ),
+            (
+                "[kba]\nenrol = 2\nask = 1\nquestions = [{ id = \"a\", text = \"A?\" }]\n",
+                "kba.enrol",
+            ),
+            (
+                "[kba]\nenrol = 1\nask = 2\nquestions = [{ id = \"a\", text = \"A?\" }]\n",
+                "kba.ask",
+            ),
+            (
+                "[kba]\nenrol = 1\nask = 1\nquestions = [{ id = \"a\", text = \"A?\" }, { id = \"a\", text = \"B?\" }]\n",
+                "kba.questions[1].id",
+            ),
+        ];
+        for (extra, key) in bad {
+            let text = format!("{}{extra}", minimal());
+            let e = Config::from_toml(&text, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(key), "{extra}: {e}");
+        }
     }
 
     #[test]
