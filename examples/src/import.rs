@@ -109,6 +109,10 @@ pub struct ImportReport {
     pub rejected: Vec<RejectedLine>,
     /// Data lines read (the header and blank lines not counted).
     pub total_lines: usize,
+    /// The names of the users created, in file order (for invitations; not in the JSON
+    /// report, which stays small for large files).
+    #[serde(skip)]
+    pub names: Vec<String>,
 }
 
 impl ImportReport {
@@ -257,6 +261,7 @@ pub async fn import_users_csv(
         imported: 0,
         rejected,
         total_lines,
+        names: Vec::new(),
     };
     if good.is_empty() || (!report.rejected.is_empty() && !options.skip_bad) {
         return Ok(report);
@@ -267,6 +272,7 @@ pub async fn import_users_csv(
             progress(ImportProgress::Written { users, of });
         })
         .await?;
+    report.names = good.iter().map(|u| u.0.name.clone()).collect();
     Ok(report)
 }
 
@@ -1182,6 +1188,7 @@ mod tests {
                 },
             ],
             total_lines: 10,
+            names: vec![],
         };
         assert_eq!(
             report.to_string(),
@@ -1193,6 +1200,7 @@ mod tests {
             imported: 1,
             rejected: vec![],
             total_lines: 1,
+            names: vec!["alice".into()],
         };
         assert_eq!(clean.to_string(), "imported 1 user from 1 line");
         assert!(clean.is_clean());

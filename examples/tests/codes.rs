@@ -16,7 +16,8 @@ use idforge_examples::crypto::Key;
 use idforge_examples::mail::{MailNotifier, MailWorker};
 use idforge_examples::radius_server::{RadiusServer, RadiusServerSettings};
 use idforge_examples::service::{
-    AuthRequest, Delivery, FirstFactorInput, FrontDoor, Outcome, PendingLogin, Sent, Service,
+    Activation, AuthRequest, Delivery, FirstFactorInput, FrontDoor, Invitation, Outcome,
+    PendingLogin, Sent, Service,
 };
 use idforge_examples::store::{MailStatus, NewUser, Store};
 use idforge_test_support::{TestCa, free_tcp_port};
@@ -97,6 +98,7 @@ from = "idp@idforge.test"
 timeout_secs = 5
 ca_file = "{ca}"
 admins = ["security@example.com"]
+notify_users = true
 max_per_address_hour = {per_address}
 max_per_user_hour = 50
 backoff_secs = 1
@@ -848,4 +850,155 @@ methods = ["sms_otp"]
     );
     let o = f.service.complete(pending, &code, NOW + 6).await.unwrap();
     assert!(!accepted(&o), "single use");
+}
+
+#[tokio::test]
+async fn an_invitation_lets_the_user_choose_a_password_once() {
+    if !smtp_peer_present("an_invitation_lets_the_user_choose_a_password_once") {
+        return;
+    }
+    let f = fixture(EMAIL_POLICY, "", 20).await;
+    let peer = f.peer();
+    let frank = f
+        .store()
+        .create_user(&NewUser {
+            name: "frank".into(),
+            display_name: Some("Frank N. Stein".into()),
+            email: Some("frank@example.org".into()),
+            source: "local".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let ip: IpAddr = "198.51.100.8".parse().unwrap();
+    // A user with a password is not invited; nor is one without mail.
+    assert!(matches!(
+        f.service.invite("alice", NOW).await.unwrap(),
+        Invitation::Refused(_)
+    ));
+    let first = f.service.invite("frank", NOW).await.unwrap();
+    assert_eq!(
+        first,
+        Invitation::Sent {
+            to: "f•••@example.org".into(),
+            expires_at: NOW + 72 * 3600
+        }
+    );
+    let mail = f.deliver(&peer, NOW, "frank@example.org").await;
+    assert_eq!(mail["subject"], "[idforge] Welcome: activate your account");
+    assert!(mail["text"].as_str().unwrap().contains("Hello Frank N. Stein"));
+    let old_token = token_in(&mail);
+    // A second invitation voids the first link.
+    f.service.invite("frank", NOW + 60).await.unwrap();
+    let token = token_in(&f.deliver(&peer, NOW + 60, "frank@example.org").await);
+    assert_ne!(token, old_token);
+    assert!(
+        f.service
+            .activation_user(&old_token, NOW + 61)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        f.service
+            .activate(&old_token, "a long enough password", ip, NOW + 61)
+            .await
+            .unwrap(),
+        Activation::InvalidLink
+    );
+    let who = f.service.activation_user(&token, NOW + 62).await.unwrap();
+    assert_eq!(who.map(|u| u.id), Some(frank.id));
+    assert_eq!(
+        f.service
+            .activate(&token, "short", ip, NOW + 63)
+            .await
+            .unwrap(),
+        Activation::TooShort { min: 8 }
+    );
+    assert_eq!(
+        f.service
+            .activate(&token, "frank's new password", ip, NOW + 64)
+            .await
+            .unwrap(),
+        Activation::Done {
+            username: "frank".into()
+        }
+    );
+    // Single use, and the password works.
+    assert_eq!(
+        f.service
+            .activate(&token, "another password!", ip, NOW + 65)
+            .await
+            .unwrap(),
+        Activation::InvalidLink
+    );
+    let r = AuthRequest {
+        username: "frank",
+        application: "wiki",
+        source_ip: ip,
+        source_is_client: true,
+        device: None,
+        front_door: FrontDoor::Web,
+        now: NOW + 70,
+        first_factor: FirstFactorInput::Password("frank's new password"),
+        code: None,
+    };
+    assert!(matches!(
+        f.service.authenticate(&r).await.unwrap(),
+        Outcome::NeedSecondFactor(_)
+    ));
+    // Expired links are refused too.
+    let expired = f.service.invite("frank", NOW + 100).await.unwrap();
+    assert!(matches!(expired, Invitation::Refused(_)), "has a password now");
+    let audit = f.store().audit_tail(50, None).await.unwrap();
+    assert!(audit.iter().any(|e| e.result == "activate" && e.username == "frank"));
+    assert!(audit.iter().any(|e| e.result == "activate-refused"));
+}
+
+#[tokio::test]
+async fn a_new_device_and_a_factor_reset_are_told_to_the_user() {
+    if !smtp_peer_present("a_new_device_and_a_factor_reset_are_told_to_the_user") {
+        return;
+    }
+    let f = fixture(EMAIL_POLICY, "", 20).await;
+    let peer = f.peer();
+    let pending = f.login(NOW).await;
+    f.service
+        .send_code(&pending, Delivery::Email, NOW)
+        .await
+        .unwrap();
+    let code = code_in(&f.deliver(&peer, NOW, "alice@example.com").await);
+    let o = f.service.complete(pending, &code, NOW + 1).await.unwrap();
+    assert!(accepted(&o));
+    let notice = f.deliver(&peer, NOW + 2, "alice@example.com").await;
+    assert_eq!(notice["subject"], "[idforge] New device registered");
+    assert!(
+        notice["text"]
+            .as_str()
+            .unwrap()
+            .contains("when you signed in to wiki from 198.51.100.7"),
+        "{notice}"
+    );
+    // The same device again: no second notice.
+    let again = f.login(NOW + 10).await;
+    f.service
+        .send_code(&again, Delivery::Email, NOW + 10)
+        .await
+        .unwrap();
+    let code = code_in(&f.deliver(&peer, NOW + 10, "alice@example.com").await);
+    assert!(accepted(
+        &f.service.complete(again, &code, NOW + 11).await.unwrap()
+    ));
+    let round = f.worker.run_once(i64::try_from(NOW + 12).unwrap()).await.unwrap();
+    assert_eq!(round.sent, 0, "a known device is not news");
+    // A factor reset.
+    let alice = f.store().require_user("alice").await.unwrap();
+    assert!(
+        f.service
+            .notify_user(&alice, "Your second factors were reset", "An administrator removed them.", NOW + 20)
+            .await
+            .unwrap()
+    );
+    let reset = f.deliver(&peer, NOW + 21, "alice@example.com").await;
+    assert_eq!(reset["subject"], "[idforge] Your second factors were reset");
 }

@@ -360,6 +360,23 @@ pub(super) fn login_form(
     )
 }
 
+/// The login form with a notice (after an activation) and the user name filled in.
+pub(super) fn login_form_with_notice(
+    idp: &Idp,
+    s: &Session,
+    notice: &str,
+    username: &str,
+) -> Answer {
+    page(
+        idp,
+        StatusCode::OK,
+        "login.html",
+        "login_title",
+        Some(s),
+        context! { notice => notice, username => username },
+    )
+}
+
 /// The login form's fields.
 #[derive(Deserialize)]
 pub(super) struct LoginForm {

@@ -21,6 +21,7 @@
 
 pub mod apps;
 pub mod demo_sp;
+mod activate;
 mod handlers;
 mod kba;
 pub mod keys;
@@ -230,6 +231,7 @@ impl Idp {
             .route("/login/send", post(handlers::send_code))
             .route("/login/link", get(handlers::link_page).post(handlers::link))
             .route("/login/kba", get(kba::challenge_page).post(kba::challenge))
+            .route("/activate", get(activate::page).post(activate::activate))
             .route("/security-questions", get(kba::enrol_page).post(kba::enrol))
             .route("/enroll", get(handlers::enroll_page).post(handlers::enroll))
             .route("/logout", post(handlers::logout))

@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("mfa.html", include_str!("templates/mfa.html")),
     ("link.html", include_str!("templates/link.html")),
     ("kba.html", include_str!("templates/kba.html")),
+    ("activate.html", include_str!("templates/activate.html")),
     ("kba_enroll.html", include_str!("templates/kba_enroll.html")),
     ("enroll.html", include_str!("templates/enroll.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),

@@ -19,9 +19,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 mod delivered;
+mod invite;
 mod kba;
 
 pub use delivered::{Choice, Delivery, Sent, mask_email};
+pub use invite::{Activation, Invitation};
 pub use kba::{KBA_METHOD, KbaError, MIN_ANSWER_CHARS, normalise_answer};
 
 use idforge_adaptive::{
@@ -1384,7 +1386,24 @@ impl Service {
                 .rules
                 .challenge_passed(&Self::attempt(&pending, now, &devices));
             match &outcome.registration {
-                Registration::Registered(d) | Registration::Renewed(d) => {
+                Registration::Registered(d) => {
+                    self.store.upsert_device(user.id, d, now_i).await?;
+                    pending.reasons.push(format!("device {} trusted", d.id));
+                    let message = format!(
+                        "A new device was registered for your account when you signed in to {} from {}.",
+                        pending.application, pending.source_ip
+                    );
+                    // Under a challenge the adaptive rules' own alert says so.
+                    if !pending.challenged {
+                        mails.extend(self.notice_mail(
+                            &user,
+                            "New device registered",
+                            &message,
+                            now,
+                        ));
+                    }
+                }
+                Registration::Renewed(d) => {
                     self.store.upsert_device(user.id, d, now_i).await?;
                     pending.reasons.push(format!("device {} trusted", d.id));
                 }
@@ -1393,8 +1412,12 @@ impl Service {
                     .push(format!("device not registered: limit of {limit} reached")),
                 _ => {}
             }
-            for alert in &outcome.alerts {
-                self.raise(alert, &user, now, &mut mails);
+            // The rules' alerts are about challenges: a login that only passed its policy's
+            // second factor was not challenged.
+            if pending.challenged {
+                for alert in &outcome.alerts {
+                    self.raise(alert, &user, now, &mut mails);
+                }
             }
         }
         let login = LoginRecord {

@@ -11,7 +11,9 @@ use clap::{Args, Subcommand};
 use idforge_examples::config::{AppSettings, AppType, AwsRole, Config, RadiusMode, check_app};
 use idforge_examples::crypto::{Key, Keyring, write_private};
 use idforge_examples::import::{ImportOptions, ImportProgress, UserRow};
-use idforge_examples::service::{self, AuthRequest, FirstFactorInput, FrontDoor, Outcome, Service};
+use idforge_examples::service::{
+    self, AuthRequest, FirstFactorInput, FrontDoor, Invitation, Outcome, Service,
+};
 use idforge_examples::store::{
     FactorKind, NewFactor, NewUser, Store, UserStatus, name_key, now_secs,
 };
@@ -77,6 +79,9 @@ pub(crate) enum UserCommand {
     Delete(UserArg),
     /// Set a local user's password (read from stdin).
     Passwd(UserArg),
+    /// Mail a local user without a password a welcome with an activation link (needs [mail]);
+    /// a new invitation voids the earlier link.
+    Invite(UserArg),
     /// Create users from a CSV file: header `name,email,phone,groups` (groups `;`-separated).
     Import(ImportArgs),
 }
@@ -100,6 +105,9 @@ pub(crate) struct UserAddArgs {
     /// Read a password from the first line of stdin.
     #[arg(long)]
     password_stdin: bool,
+    /// Mail the user an activation link to choose a password (needs --email and [mail]).
+    #[arg(long, conflicts_with = "password_stdin")]
+    invite: bool,
 }
 
 #[derive(Args)]
@@ -110,6 +118,9 @@ pub(crate) struct ImportArgs {
     /// Import the good lines and report the bad ones, instead of all or nothing.
     #[arg(long)]
     skip_bad: bool,
+    /// Mail every imported user with an address an activation link (needs [mail]).
+    #[arg(long)]
+    invite: bool,
 }
 
 #[derive(Subcommand)]
@@ -300,7 +311,19 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
             for g in &a.groups {
                 store.add_member(&u.name, g).await?;
             }
-            ctx.print(&json!(u), || format!("created user {}", u.name));
+            if a.invite {
+                let now = u64::try_from(now_secs()).unwrap_or(0);
+                match service.invite(&u.name, now).await? {
+                    Invitation::Sent { to, .. } => {
+                        ctx.print(&json!({"user": u, "invited": to}), || {
+                            format!("created user {}; activation mail to {to} queued", u.name)
+                        });
+                    }
+                    other => bail!("created user {}, but no invitation: {other:?}", u.name),
+                }
+            } else {
+                ctx.print(&json!(u), || format!("created user {}", u.name));
+            }
         }
         UserCommand::List { csv } => {
             let users = store.users().await?;
@@ -447,7 +470,22 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
                 || format!("password set for {} ({ended} web session(s) ended)", u.name),
             );
         }
-        UserCommand::Import(a) => return import(ctx, store, a).await,
+        UserCommand::Import(a) => return import(ctx, &service, a).await,
+        UserCommand::Invite(a) => {
+            let now = u64::try_from(now_secs()).unwrap_or(0);
+            match service.invite(&a.user, now).await? {
+                Invitation::Sent { to, expires_at } => {
+                    ctx.print(&json!({"user": a.user, "to": to, "expires_at": expires_at}), || {
+                        format!("activation mail for {} to {to} queued", a.user)
+                    });
+                }
+                Invitation::Suppressed => {
+                    bail!("not sent: over a mail rate limit (see `idforge mail outbox`)")
+                }
+                Invitation::Refused(why) => bail!("not sent: {why}"),
+                other => bail!("not sent: {other:?}"),
+            }
+        }
     }
     Ok(true)
 }
@@ -463,7 +501,8 @@ fn rows_json(rows: &[UserRow]) -> serde_json::Value {
     )
 }
 
-async fn import(ctx: &Context, store: &Store, a: &ImportArgs) -> Result<bool> {
+async fn import(ctx: &Context, service: &Service, a: &ImportArgs) -> Result<bool> {
+    let store = service.store();
     let mut input = Vec::new();
     if a.csv.as_os_str() == "-" {
         std::io::stdin().lock().read_to_end(&mut input)?;
@@ -511,7 +550,34 @@ async fn import(ctx: &Context, store: &Store, a: &ImportArgs) -> Result<bool> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    ctx.print(&serde_json::to_value(&report)?, || report.to_string());
+    let mut invited = Vec::new();
+    let mut not_invited = Vec::new();
+    if a.invite {
+        let now = u64::try_from(now_secs()).unwrap_or(0);
+        for name in &report.names {
+            match service.invite(name, now).await? {
+                Invitation::Sent { .. } => invited.push(name.clone()),
+                Invitation::Suppressed => not_invited.push((name.clone(), "rate limit")),
+                Invitation::Refused(why) => not_invited.push((name.clone(), why)),
+                _ => not_invited.push((name.clone(), "not sent")),
+            }
+        }
+    }
+    let mut value = serde_json::to_value(&report)?;
+    if a.invite {
+        value["invited"] = json!(invited);
+        value["not_invited"] = json!(not_invited);
+    }
+    ctx.print(&value, || {
+        let mut text = report.to_string();
+        if a.invite {
+            let _ = write!(text, "\ninvited {} users", invited.len());
+            for (name, why) in &not_invited {
+                let _ = write!(text, "\nnot invited {name}: {why}");
+            }
+        }
+        text
+    });
     Ok(report.rejected.is_empty())
 }
 
@@ -611,9 +677,19 @@ pub(crate) async fn reset(ctx: &Context, a: &UserArg) -> Result<bool> {
     let service = ctx.service().await?;
     let u = service.store().require_user(&a.user).await?;
     let n = service.store().reset_factors(u.id).await?;
-    ctx.print(&json!({"user": u.name, "factors_removed": n}), || {
-        format!("removed {n} factors and all backup codes of {}", u.name)
-    });
+    let now = u64::try_from(now_secs()).unwrap_or(0);
+    let told = service
+        .notify_user(
+            &u,
+            "Your second factors were reset",
+            "An administrator removed your authenticator apps, tokens and backup codes. You will be asked to set up a second factor at your next sign-in.",
+            now,
+        )
+        .await?;
+    ctx.print(
+        &json!({"user": u.name, "factors_removed": n, "user_notified": told}),
+        || format!("removed {n} factors and all backup codes of {}", u.name),
+    );
     Ok(true)
 }
 
