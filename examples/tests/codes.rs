@@ -886,7 +886,12 @@ async fn an_invitation_lets_the_user_choose_a_password_once() {
     );
     let mail = f.deliver(&peer, NOW, "frank@example.org").await;
     assert_eq!(mail["subject"], "[idforge] Welcome: activate your account");
-    assert!(mail["text"].as_str().unwrap().contains("Hello Frank N. Stein"));
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("Hello Frank N. Stein")
+    );
     let old_token = token_in(&mail);
     // A second invitation voids the first link.
     f.service.invite("frank", NOW + 60).await.unwrap();
@@ -949,9 +954,16 @@ async fn an_invitation_lets_the_user_choose_a_password_once() {
     ));
     // Expired links are refused too.
     let expired = f.service.invite("frank", NOW + 100).await.unwrap();
-    assert!(matches!(expired, Invitation::Refused(_)), "has a password now");
+    assert!(
+        matches!(expired, Invitation::Refused(_)),
+        "has a password now"
+    );
     let audit = f.store().audit_tail(50, None).await.unwrap();
-    assert!(audit.iter().any(|e| e.result == "activate" && e.username == "frank"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.result == "activate" && e.username == "frank")
+    );
     assert!(audit.iter().any(|e| e.result == "activate-refused"));
 }
 
@@ -989,13 +1001,22 @@ async fn a_new_device_and_a_factor_reset_are_told_to_the_user() {
     assert!(accepted(
         &f.service.complete(again, &code, NOW + 11).await.unwrap()
     ));
-    let round = f.worker.run_once(i64::try_from(NOW + 12).unwrap()).await.unwrap();
+    let round = f
+        .worker
+        .run_once(i64::try_from(NOW + 12).unwrap())
+        .await
+        .unwrap();
     assert_eq!(round.sent, 0, "a known device is not news");
     // A factor reset.
     let alice = f.store().require_user("alice").await.unwrap();
     assert!(
         f.service
-            .notify_user(&alice, "Your second factors were reset", "An administrator removed them.", NOW + 20)
+            .notify_user(
+                &alice,
+                "Your second factors were reset",
+                "An administrator removed them.",
+                NOW + 20
+            )
             .await
             .unwrap()
     );

@@ -568,6 +568,7 @@ fn two_instances_on_postgresql_share_the_session_and_codes_and_survive_a_restart
 
 const DAVE: &str = "dave-sends-codes";
 const ERIN: &str = "erin-knows-answers";
+const FRANK: &str = "frank-was-invited";
 const TWILIO_SID: &str = "AC00112233445566778899aabbccddeeff";
 const TWILIO_TOKEN: &str = "e2e-twilio-token";
 
@@ -685,6 +686,45 @@ backoff_secs = 1
         ],
         Some(ERIN),
     );
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "frank",
+            "--email",
+            "frank@example.org",
+            "--display-name",
+            "Frank N. Stein",
+            "--group",
+            "Staff",
+            "--invite",
+        ],
+        None,
+    );
+    let csv = s.dir.path().join("new-users.csv");
+    std::fs::write(
+        &csv,
+        "name,email,phone,groups\ngina,gina@example.org,,Staff\nhal,,,Staff\n",
+    )
+    .unwrap();
+    let imported: serde_json::Value = serde_json::from_str(&s.idforge(
+        &[
+            "--json",
+            "user",
+            "import",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--invite",
+        ],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(
+        imported["invited"],
+        serde_json::json!(["gina"]),
+        "{imported}"
+    );
+    assert_eq!(imported["not_invited"][0][0], "hal", "{imported}");
     let peer = smtp::SmtpPeer::start(
         s.dir.path(),
         smtp_port,
@@ -709,6 +749,7 @@ backoff_secs = 1
             ("SP_URL", sp_base.as_str()),
             ("DAVE_PASSWORD", DAVE),
             ("ERIN_PASSWORD", ERIN),
+            ("FRANK_PASSWORD", FRANK),
             ("MAIL_LOG", &peer.log_path().display().to_string()),
             ("SMS_LOG", &gateway.log_path().display().to_string()),
         ],
@@ -761,8 +802,24 @@ backoff_secs = 1
     );
     assert_eq!(r["kba_same_questions"], true, "{r}");
     assert_eq!(r["kba_sp_status"], "Signed in", "{r}");
+    assert!(
+        r["activate_greeting"]
+            .as_str()
+            .unwrap()
+            .contains("Frank N. Stein"),
+        "{r}"
+    );
+    assert!(
+        r["activate_mismatch"].as_str().unwrap().contains("differ"),
+        "{r}"
+    );
+    assert_eq!(r["activate_username"], "frank", "{r}");
+    assert_eq!(r["activated_user"], "frank", "{r}");
+    assert_eq!(r["activation_reused_status"], 400, "{r}");
     assert_eq!(r["phone_overflow"], false);
     for name in [
+        "activate",
+        "activate-done",
         "mfa-choices",
         "mfa-code-sent",
         "link",
@@ -788,6 +845,14 @@ backoff_secs = 1
     assert!(text.contains("email_link:ok:d•••@example.org"), "{text}");
     assert!(text.contains("security_questions:ok"), "{text}");
     assert!(text.contains("sms_otp:ok:+44 ••• ••58"), "{text}");
+    assert!(text.contains("activation:ok"), "{text}");
+    assert!(
+        received
+            .iter()
+            .any(|m| m["rcpt_tos"][0] == "gina@example.org"
+                && m["subject"].as_str().unwrap().contains("Welcome")),
+        "the imported user was invited"
+    );
     assert!(text.contains("security_questions:wrong"), "{text}");
     // The codes are nowhere in the IdP's log.
     let log = std::fs::read_to_string(s.dir.path().join("idp.log")).unwrap();

@@ -111,7 +111,14 @@ pub(super) async fn activate(
     };
     if f.password != f.confirm {
         let text = idp.inner.pages.text("activate_mismatch");
-        return form(&idp, StatusCode::BAD_REQUEST, &s, &user, &f.token, Some(&text));
+        return form(
+            &idp,
+            StatusCode::BAD_REQUEST,
+            &s,
+            &user,
+            &f.token,
+            Some(&text),
+        );
     }
     match idp
         .inner
@@ -125,7 +132,14 @@ pub(super) async fn activate(
         }
         Activation::TooShort { .. } => {
             let text = idp.inner.pages.text("activate_too_short");
-            form(&idp, StatusCode::BAD_REQUEST, &s, &user, &f.token, Some(&text))
+            form(
+                &idp,
+                StatusCode::BAD_REQUEST,
+                &s,
+                &user,
+                &f.token,
+                Some(&text),
+            )
         }
         _ => invalid(&idp, &s),
     }

@@ -19,9 +19,9 @@
 //! Content-Security-Policy, `frame-ancestors 'none'` and `nosniff`. Nothing that could sign
 //! someone in (a password, a code, a session token, an assertion) is logged.
 
+mod activate;
 pub mod apps;
 pub mod demo_sp;
-mod activate;
 mod handlers;
 mod kba;
 pub mod keys;

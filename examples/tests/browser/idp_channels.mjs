@@ -5,11 +5,14 @@
 // Then security questions: erin sets hers up from the dashboard, and the test SP's policy asks
 // two of them (a wrong answer refused, the right ones typed in another case accepted).
 //
-// Environment: IDP_URL, SP_URL, DAVE_PASSWORD, ERIN_PASSWORD, MAIL_LOG (the SMTP peer's JSON
+// Then a welcome mail: frank opens its activation link, chooses a password, signs in and
+// enrols an authenticator app.
+//
+// Environment: IDP_URL, SP_URL, DAVE_PASSWORD, ERIN_PASSWORD, FRANK_PASSWORD, MAIL_LOG (the SMTP peer's JSON
 // lines), SMS_LOG (optional: the SMS gateway peer's JSON lines), SCREENSHOT_DIR. Prints
 // `E2E {...}`.
 import { readFileSync } from 'node:fs';
-import { launch, shot, expectText } from './lib.mjs';
+import { launch, shot, expectText, totp } from './lib.mjs';
 
 const IDP = process.env.IDP_URL;
 const results = {};
@@ -176,7 +179,39 @@ try {
   ]);
   results.kba_sp_status = await expectText(page, '#status', /^Signed in$/);
 
-  // 6. The page on a phone: nothing wider than the screen.
+  // 6. A welcome mail: the activation link, a new password, then the first sign-in enrols an
+  //    authenticator app.
+  const welcome = await waitFor(process.env.MAIL_LOG, 1, mailTo('frank@example.org', 'Welcome'), 'welcome mail');
+  const activation = /^(http\S+)$/m.exec(welcome.text)[1];
+  const fresh = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+  const newcomer = await fresh.newPage();
+  await newcomer.goto(activation);
+  results.activate_greeting = await expectText(newcomer, '#activate-help', 'Frank N. Stein');
+  await shot(newcomer, 'activate');
+  await newcomer.fill('#password', process.env.FRANK_PASSWORD);
+  await newcomer.fill('#confirm', `${process.env.FRANK_PASSWORD}!`);
+  await click(newcomer, '#activate-form button[type=submit]');
+  results.activate_mismatch = (await newcomer.textContent('#error')) || '';
+  await newcomer.fill('#password', process.env.FRANK_PASSWORD);
+  await newcomer.fill('#confirm', process.env.FRANK_PASSWORD);
+  await click(newcomer, '#activate-form button[type=submit]');
+  results.activate_done = await expectText(newcomer, '#notice', 'password is saved');
+  results.activate_username = await newcomer.inputValue('#username');
+  await shot(newcomer, 'activate-done');
+  await newcomer.fill('#password', process.env.FRANK_PASSWORD);
+  await click(newcomer, '#login-form button[type=submit]');
+  await expectText(newcomer, 'h1', 'Set up your authenticator app');
+  const secret = (await newcomer.textContent('#totp-secret')).replace(/\s+/g, '');
+  await newcomer.fill('#code', totp(secret));
+  await click(newcomer, '#enroll-form button[type=submit]');
+  await expectText(newcomer, 'h1', 'Your applications');
+  results.activated_user = (await newcomer.textContent('#who')).trim();
+  // The link is spent.
+  const reopened = await newcomer.goto(activation);
+  results.activation_reused_status = reopened.status();
+  await fresh.close();
+
+  // 7. The page on a phone: nothing wider than the screen.
   const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'en-US' });
   const small = await phone.newPage();
   await signIn(small, 'dave', process.env.DAVE_PASSWORD);

@@ -475,9 +475,10 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
             let now = u64::try_from(now_secs()).unwrap_or(0);
             match service.invite(&a.user, now).await? {
                 Invitation::Sent { to, expires_at } => {
-                    ctx.print(&json!({"user": a.user, "to": to, "expires_at": expires_at}), || {
-                        format!("activation mail for {} to {to} queued", a.user)
-                    });
+                    ctx.print(
+                        &json!({"user": a.user, "to": to, "expires_at": expires_at}),
+                        || format!("activation mail for {} to {to} queued", a.user),
+                    );
                 }
                 Invitation::Suppressed => {
                     bail!("not sent: over a mail rate limit (see `idforge mail outbox`)")
