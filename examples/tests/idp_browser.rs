@@ -816,10 +816,21 @@ backoff_secs = 1
     assert_eq!(r["activate_username"], "frank", "{r}");
     assert_eq!(r["activated_user"], "frank", "{r}");
     assert_eq!(r["activation_reused_status"], 400, "{r}");
+    assert_eq!(r["backup_count"], 10, "{r}");
+    assert!(r["backup_left"].as_str().unwrap().ends_with("10"), "{r}");
+    assert!(r["backup_used"].as_str().unwrap().ends_with('9'), "{r}");
+    assert!(
+        r["backup_reused"]
+            .as_str()
+            .unwrap()
+            .contains("code was not accepted"),
+        "{r}"
+    );
     assert_eq!(r["phone_overflow"], false);
     for name in [
         "activate",
         "activate-done",
+        "backup-codes",
         "mfa-choices",
         "mfa-code-sent",
         "link",

@@ -1134,6 +1134,7 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             )
         })
         .collect();
+    let backup_left = store.unused_backup_codes(signed.user_id).await?.len();
     let kba = idp.inner.service.kba_settings().is_some();
     let kba_set = kba && !store.kba_answers(signed.user_id).await?.is_empty();
     page(
@@ -1146,11 +1147,66 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             notice => notice,
             apps => apps,
             factors => factors,
+            backup_left => backup_left,
+            backup_allowed => !factors.is_empty() && signed.second_factor.is_some(),
             kba => kba,
             kba_set => kba_set,
             width => "wide",
             display_name => user.display_name.unwrap_or(user.name),
         },
+    )
+}
+
+/// Ten new backup codes, shown once; only for a session that passed a second factor of a
+/// user who has one (the codes stand in for it).
+pub(super) async fn backup_codes(
+    State(idp): State<Idp>,
+    client: Client,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Answer {
+    let now = now_secs();
+    let s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(signed) = s.data.signed_in.clone() else {
+        return Ok(see_other("/login"));
+    };
+    let has_factor = !idp
+        .inner
+        .service
+        .store()
+        .factors_of(signed.user_id)
+        .await?
+        .is_empty();
+    if !has_factor || signed.second_factor.is_none() {
+        let text = idp.inner.pages.text("backup_needs_factor");
+        return message(
+            &idp,
+            StatusCode::FORBIDDEN,
+            "backup_title",
+            &text,
+            None,
+            Some(&s),
+        );
+    }
+    let req = EnrolRequest {
+        user_id: signed.user_id,
+        username: &signed.username,
+        application: PORTAL_APP,
+        source_ip: client.ip,
+        front_door: FrontDoor::Web,
+        now: u64::try_from(now).unwrap_or(0),
+    };
+    let codes = idp.inner.service.regenerate_backup_codes(&req).await?;
+    page(
+        &idp,
+        StatusCode::OK,
+        "backup_codes.html",
+        "backup_title",
+        Some(&s),
+        context! { codes => codes },
     )
 }
 

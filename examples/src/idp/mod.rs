@@ -232,6 +232,7 @@ impl Idp {
             .route("/login/link", get(handlers::link_page).post(handlers::link))
             .route("/login/kba", get(kba::challenge_page).post(kba::challenge))
             .route("/activate", get(activate::page).post(activate::activate))
+            .route("/backup-codes", post(handlers::backup_codes))
             .route("/security-questions", get(kba::enrol_page).post(kba::enrol))
             .route("/enroll", get(handlers::enroll_page).post(handlers::enroll))
             .route("/logout", post(handlers::logout))

@@ -16,6 +16,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("link.html", include_str!("templates/link.html")),
     ("kba.html", include_str!("templates/kba.html")),
     ("activate.html", include_str!("templates/activate.html")),
+    (
+        "backup_codes.html",
+        include_str!("templates/backup_codes.html"),
+    ),
     ("kba_enroll.html", include_str!("templates/kba_enroll.html")),
     ("enroll.html", include_str!("templates/enroll.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),

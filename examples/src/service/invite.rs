@@ -216,6 +216,47 @@ impl Service {
         })
     }
 
+    /// Replaces `user`'s backup codes with ten new ones (the earlier ones stop working) and
+    /// returns them, to be shown once; only their hashes are stored. One audit entry, and a
+    /// notice to the user.
+    pub async fn regenerate_backup_codes(
+        &self,
+        req: &super::EnrolRequest<'_>,
+    ) -> Result<Vec<String>, ServiceError> {
+        let codes = super::new_backup_codes()?;
+        let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
+        self.store
+            .replace_backup_codes(req.user_id, &hashes)
+            .await?;
+        let now_i = i64::try_from(req.now).unwrap_or(i64::MAX);
+        self.append_audit(AuditEntry {
+            id: 0,
+            at: now_i,
+            username: req.username.to_owned(),
+            user_id: Some(req.user_id),
+            application: req.application.to_owned(),
+            source_ip: Some(req.source_ip.to_string()),
+            front_door: req.front_door.as_str().into(),
+            factors: vec!["backup_code:generated".into()],
+            result: "enrol".into(),
+            reasons: vec![format!(
+                "{} new backup codes; the earlier ones are void",
+                codes.len()
+            )],
+        })
+        .await?;
+        if let Some(user) = self.store.user(req.username).await? {
+            self.notify_user(
+                &user,
+                "New backup codes",
+                "New backup codes were made for your account; the earlier ones no longer work.",
+                req.now,
+            )
+            .await?;
+        }
+        Ok(codes.into_iter().map(|(c, _)| c).collect())
+    }
+
     /// Writes a notice about `user`'s account to the outbox (a factor reset, a new device),
     /// when mail is configured, users are told (`[mail].notify_users`) and the user has an
     /// address. Returns whether a mail was written.

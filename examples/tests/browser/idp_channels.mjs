@@ -206,6 +206,24 @@ try {
   await click(newcomer, '#enroll-form button[type=submit]');
   await expectText(newcomer, 'h1', 'Your applications');
   results.activated_user = (await newcomer.textContent('#who')).trim();
+  // Backup codes: made once from the dashboard, each good once at the second step.
+  await click(newcomer, '#backup-generate');
+  await expectText(newcomer, 'h1', 'Backup codes');
+  const codes = await newcomer.$$eval('#backup-codes code', (els) => els.map((e) => e.textContent.trim()));
+  results.backup_count = codes.length;
+  await shot(newcomer, 'backup-codes');
+  await click(newcomer, '#backup-done');
+  results.backup_left = (await newcomer.textContent('#backup-left')).trim();
+  await signOut(newcomer);
+  await signIn(newcomer, 'frank', process.env.FRANK_PASSWORD);
+  await submitCode(newcomer, codes[0]);
+  await expectText(newcomer, 'h1', 'Your applications');
+  results.backup_used = (await newcomer.textContent('#backup-left')).trim();
+  await signOut(newcomer);
+  await signIn(newcomer, 'frank', process.env.FRANK_PASSWORD);
+  await submitCode(newcomer, codes[0]);
+  results.backup_reused = (await newcomer.textContent('#error')) || '';
+  await newcomer.goto(`${IDP}/login`);
   // The link is spent.
   const reopened = await newcomer.goto(activation);
   results.activation_reused_status = reopened.status();
