@@ -1023,3 +1023,80 @@ async fn a_new_device_and_a_factor_reset_are_told_to_the_user() {
     let reset = f.deliver(&peer, NOW + 21, "alice@example.com").await;
     assert_eq!(reset["subject"], "[idforge] Your second factors were reset");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radius_challenge_mode_accepts_a_backup_code_once() {
+    let test = "radius_challenge_mode_accepts_a_backup_code_once";
+    if !smtp_peer_present(test)
+        || !idforge_test_support::peer_available(
+            test,
+            std::process::Command::new("radclient")
+                .arg("-h")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok(),
+            "radclient (freeradius-utils)",
+        )
+    {
+        return;
+    }
+    let policy = r#"
+[policy.default]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["totp", "backup_code"]
+"#;
+    let f = fixture(policy, "", 20).await;
+    let alice = f.store().require_user("alice").await.unwrap();
+    let codes = idforge_examples::service::new_backup_codes().unwrap();
+    let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
+    f.store()
+        .replace_backup_codes(alice.id, &hashes)
+        .await
+        .unwrap();
+    let settings = RadiusServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        app: Some("vpn".into()),
+        reject_delay: std::time::Duration::ZERO,
+        ..RadiusServerSettings::default()
+    };
+    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let password_round = format!(
+        "User-Name = \"alice\", User-Password = \"{PASSWORD}\", Message-Authenticator = 0x00"
+    );
+    let state_of = |out: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("State = 0x"))
+            .unwrap_or_else(|| panic!("no State in {out}"))
+            .to_owned()
+    };
+    let code = &codes[0].0;
+    for (round, want) in [(1, "Received Access-Accept"), (2, "Received Access-Reject")] {
+        let first = radclient(addr, &password_round).await;
+        assert!(first.contains("Received Access-Challenge"), "{first}");
+        assert!(first.contains("Enter your one-time code"), "{first}");
+        let state = state_of(&first);
+        let second = radclient(
+            addr,
+            &format!(
+                "User-Name = \"alice\", User-Password = \"{code}\", State = 0x{state}, Message-Authenticator = 0x00"
+            ),
+        )
+        .await;
+        assert!(second.contains(want), "round {round}: {second}");
+    }
+    assert_eq!(
+        f.store().unused_backup_codes(alice.id).await.unwrap().len(),
+        9
+    );
+    let _ = stop.send(());
+    task.await.unwrap();
+}
