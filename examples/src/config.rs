@@ -1606,6 +1606,19 @@ mod tests {
     }
 
     #[test]
+    fn the_codes_and_questions_example_in_docs_server_md_loads() {
+        let doc = include_str!("../../docs/server.md");
+        let start = doc.find("<!-- codes-example -->\n```toml\n").unwrap();
+        let rest = &doc[start..];
+        let body = &rest[rest.find('\n').unwrap() + 9..];
+        let text = format!("{}{}", minimal(), &body[..body.find("```").unwrap()]);
+        let c = Config::from_toml(&text, "docs/server.md").unwrap();
+        assert_eq!(c.codes, CodeSettings::default());
+        let kba = c.kba.unwrap();
+        assert_eq!((kba.enrol, kba.ask, kba.questions.len()), (3, 2, 4));
+    }
+
+    #[test]
     fn apps_admit_their_groups_and_roles_groups_or_everyone() {
         let c = Config::demo().unwrap();
         let aws = c.apps.iter().find(|a| a.id == "aws-console").unwrap();

@@ -220,6 +220,40 @@ fn users_groups_factors_and_a_login_end_to_end() {
 }
 
 #[test]
+fn alternate_addresses_are_set_checked_shown_and_cleared_and_invitations_need_mail() {
+    let a = Admin::new();
+    a.ok(
+        &["user", "add", "alice", "--email", "alice@example.com"],
+        None,
+    );
+    a.ok(
+        &["user", "alternate-email", "alice", "alice.home@example.net"],
+        None,
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&a.ok(&["--json", "user", "show", "alice"], None)).unwrap();
+    assert_eq!(shown["user"]["alternate_email"], "alice.home@example.net");
+    let bad = a.run(
+        &["user", "alternate-email", "alice", "not an address"],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an e-mail address"));
+    a.ok(&["user", "alternate-email", "alice"], None);
+    let shown: serde_json::Value =
+        serde_json::from_str(&a.ok(&["--json", "user", "show", "alice"], None)).unwrap();
+    assert!(shown["user"]["alternate_email"].is_null());
+    // Without [mail] nobody can be invited, and saying so is an error.
+    let invite = a.run(&["user", "invite", "alice"], None);
+    assert!(!invite.status.success());
+    assert!(
+        String::from_utf8_lossy(&invite.stderr).contains("e-mail is not configured"),
+        "{}",
+        String::from_utf8_lossy(&invite.stderr)
+    );
+}
+
+#[test]
 fn user_list_csv_never_writes_a_live_formula() {
     let a = Admin::new();
     a.ok(

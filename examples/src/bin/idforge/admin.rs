@@ -79,6 +79,14 @@ pub(crate) enum UserCommand {
     Delete(UserArg),
     /// Set a local user's password (read from stdin).
     Passwd(UserArg),
+    /// Set (or, without ADDRESS, clear) the second e-mail address that codes go to when the
+    /// adaptive rules challenge with `alternate_email_otp`.
+    AlternateEmail {
+        /// The user name.
+        user: String,
+        /// The address.
+        address: Option<String>,
+    },
     /// Mail a local user without a password a welcome with an activation link (needs [mail]);
     /// a new invitation voids the earlier link.
     Invite(UserArg),
@@ -379,10 +387,11 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
             });
             ctx.print(&value, || {
                 let mut s = format!(
-                    "user      {}\nname      {}\ne-mail    {}\nphone     {}\nstatus    {}\nsource    {}\ngroups    {}\n",
+                    "user      {}\nname      {}\ne-mail    {}\nalt mail  {}\nphone     {}\nstatus    {}\nsource    {}\ngroups    {}\n",
                     u.name,
                     u.display_name.as_deref().unwrap_or("-"),
                     u.email.as_deref().unwrap_or("-"),
+                    u.alternate_email.as_deref().unwrap_or("-"),
                     u.phone.as_deref().unwrap_or("-"),
                     u.status,
                     u.source,
@@ -471,6 +480,22 @@ pub(crate) async fn user(ctx: &Context, command: &UserCommand) -> Result<bool> {
             );
         }
         UserCommand::Import(a) => return import(ctx, &service, a).await,
+        UserCommand::AlternateEmail { user, address } => {
+            let u = store.require_user(user).await?;
+            if let Some(a) = address
+                && a.parse::<lettre::Address>().is_err()
+            {
+                bail!("{a:?} is not an e-mail address");
+            }
+            store.set_alternate_email(u.id, address.as_deref()).await?;
+            ctx.print(
+                &json!({"user": u.name, "alternate_email": address}),
+                || match address {
+                    Some(a) => format!("{}: alternate e-mail {a}", u.name),
+                    None => format!("{}: alternate e-mail cleared", u.name),
+                },
+            );
+        }
         UserCommand::Invite(a) => {
             let now = u64::try_from(now_secs()).unwrap_or(0);
             match service.invite(&a.user, now).await? {
