@@ -87,7 +87,7 @@ pub(crate) enum UserCommand {
         /// The address.
         address: Option<String>,
     },
-    /// Mail a local user without a password a welcome with an activation link (needs [mail]);
+    /// Mail a local user without a password a welcome with an activation link (needs a `[mail]` section);
     /// a new invitation voids the earlier link.
     Invite(UserArg),
     /// Create users from a CSV file: header `name,email,phone,groups` (groups `;`-separated).
@@ -113,7 +113,7 @@ pub(crate) struct UserAddArgs {
     /// Read a password from the first line of stdin.
     #[arg(long)]
     password_stdin: bool,
-    /// Mail the user an activation link to choose a password (needs --email and [mail]).
+    /// Mail the user an activation link to choose a password (needs --email and a `[mail]` section).
     #[arg(long, conflicts_with = "password_stdin")]
     invite: bool,
 }
@@ -126,7 +126,7 @@ pub(crate) struct ImportArgs {
     /// Import the good lines and report the bad ones, instead of all or nothing.
     #[arg(long)]
     skip_bad: bool,
-    /// Mail every imported user with an address an activation link (needs [mail]).
+    /// Mail every imported user with an address an activation link (needs a `[mail]` section).
     #[arg(long)]
     invite: bool,
 }
