@@ -900,7 +900,9 @@ impl Shared {
                         .await
                 }
                 RadiusMode::PasswordPlusOtp => {
-                    let Some((pw, code)) = split_code(password, self.digits) else {
+                    let split = crate::service::split_yubico_otp(password)
+                        .or_else(|| split_code(password, self.digits));
+                    let Some((pw, code)) = split else {
                         let why = "User-Password shorter than a code";
                         let id = self.refuse(&base, why).await;
                         log("reject", id, why);

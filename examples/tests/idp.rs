@@ -35,6 +35,7 @@ use idforge_examples::notify::MemoryNotifier;
 use idforge_examples::service::Service;
 use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
+use idforge_otp::{YubicoCounters, YubicoKey, YubicoToken};
 use idforge_saml::{MessageKind, encode_redirect};
 use tower::ServiceExt as _;
 
@@ -1159,4 +1160,104 @@ async fn a_backup_code_signs_in_once_and_carries_the_session_to_further_apps() {
         tail.iter()
             .any(|e| e.factors.contains(&"backup_code:ok".to_owned()))
     );
+}
+
+/// A YubiKey (Yubico OTP) for a user: imported keys, sealed in the store.
+async fn import_yubikey(service: &Service, public_id: &[u8], user: Option<&str>) -> YubicoKey {
+    let key = YubicoKey::new(
+        public_id,
+        [0x11, 0x22, 0x33, 0x44, 0x55, public_id[0]],
+        [public_id[1]; 16],
+    )
+    .unwrap();
+    let mut secret = zeroize::Zeroizing::new(key.expose_private_id().to_vec());
+    secret.extend_from_slice(key.expose_aes_key());
+    let s = service.store();
+    s.import_yubikeys(
+        &[idforge_examples::store::NewYubikey {
+            public_id: key.public_id_modhex(),
+            label: "test key".into(),
+            serial: None,
+            secret,
+        }],
+        1,
+    )
+    .await
+    .unwrap();
+    if let Some(user) = user {
+        let u = s.require_user(user).await.unwrap();
+        assert!(
+            s.assign_yubikey(&key.public_id_modhex(), Some(u.id), 2)
+                .await
+                .unwrap()
+        );
+    }
+    key
+}
+
+fn yubico_otp(key: &YubicoKey, usage: u16, session: u8) -> String {
+    key.generate(&YubicoToken {
+        counters: YubicoCounters { usage, session },
+        caps_lock: false,
+        timestamp: 0x00_1234,
+        random: 0xbeef,
+    })
+    .unwrap()
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_yubikey_otp_signs_in_once_and_only_for_its_own_user() {
+    let extra = r#"
+[[policy.policies]]
+name = "admins-use-yubikeys"
+groups = ["Admins"]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["yubico_otp"]
+"#;
+    let (_f, service) = fixture(None, extra).await;
+    let alices = import_yubikey(
+        &service,
+        &[0x10, 0x20, 0x30, 0x40, 0x50, 0x60],
+        Some("alice"),
+    )
+    .await;
+    let bobs = import_yubikey(&service, &[0x61, 0x51, 0x41, 0x31, 0x21, 0x11], Some("bob")).await;
+    let spare = import_yubikey(&service, &[0x70, 0x71, 0x72, 0x73, 0x74, 0x75], None).await;
+    let idp = Idp::new(Arc::clone(&service)).await.unwrap();
+
+    let mut b = Browser::new(&idp);
+    let first = b.password("alice").await;
+    assert_eq!(first.location(), "/login/mfa");
+    let page = b.get("/login/mfa").await;
+    assert!(page.body.contains("YubiKey"), "{}", page.body);
+    let otp = yubico_otp(&alices, 3, 0);
+    assert_eq!(otp.len(), 44);
+    let a = b
+        .post("/login/mfa", &[("csrf", &page.csrf()), ("code", &otp)])
+        .await;
+    assert_eq!(a.location(), "/", "{}", a.body);
+
+    // The same OTP again, an older one, another user's key and an unassigned key: refused.
+    for (what, code) in [
+        ("replayed", otp.clone()),
+        ("older", yubico_otp(&alices, 2, 9)),
+        ("bob's key", yubico_otp(&bobs, 5, 0)),
+        ("unassigned", yubico_otp(&spare, 5, 0)),
+    ] {
+        let mut other = Browser::new(&idp);
+        let r = other.login("alice", Some(&code)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {}", r.body);
+    }
+    // A newer one (the next touch) works.
+    let mut again = Browser::new(&idp);
+    let r = again.login("alice", Some(&yubico_otp(&alices, 3, 1))).await;
+    assert_eq!(r.location(), "/", "{}", r.body);
+
+    let tail = service.store().audit_tail(10, Some("alice")).await.unwrap();
+    let text = format!("{tail:?}");
+    assert!(text.contains("yubico_otp:ok"), "{text}");
+    assert!(text.contains("otp:replayed"), "{text}");
+    assert!(text.contains("is not assigned to this user"), "{text}");
 }

@@ -28,6 +28,7 @@ use idforge_examples::radius_server::{
 use idforge_examples::service::Service;
 use idforge_examples::store::{NewFactor, NewUser};
 use idforge_otp::{Algorithm, Digits, Secret, Totp};
+use idforge_otp::{YubicoCounters, YubicoKey, YubicoToken};
 use idforge_radius::{Attribute, AttributeType, Code, SharedSecret};
 use idforge_radius::{Client, ClientConfig, Credentials};
 use tokio::io::AsyncWriteExt as _;
@@ -95,7 +96,7 @@ second_factor = "none"
 [policy.default]
 first_factor = "local_password"
 second_factor = "required"
-methods = ["totp"]
+methods = ["totp", "yubico_otp"]
 
 [[radius.clients]]
 name = "localhost"
@@ -1610,4 +1611,110 @@ secret = "{SECRET}"
             .contains(&"password:rejected:lab".to_owned())
     );
     server.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A YubiKey imported and assigned to `user`; its OTPs are minted with `generate`.
+async fn yubikey_for(f: &Fixture, public_id: [u8; 6], user: &str) -> YubicoKey {
+    let key = YubicoKey::new(
+        &public_id,
+        [9, 8, 7, 6, 5, public_id[0]],
+        [public_id[5]; 16],
+    )
+    .unwrap();
+    let mut secret = zeroize::Zeroizing::new(key.expose_private_id().to_vec());
+    secret.extend_from_slice(key.expose_aes_key());
+    let s = f.service.store();
+    s.import_yubikeys(
+        &[idforge_examples::store::NewYubikey {
+            public_id: key.public_id_modhex(),
+            label: "radius test key".into(),
+            serial: Some(4_711),
+            secret,
+        }],
+        1,
+    )
+    .await
+    .unwrap();
+    let u = s.require_user(user).await.unwrap();
+    assert!(
+        s.assign_yubikey(&key.public_id_modhex(), Some(u.id), 2)
+            .await
+            .unwrap()
+    );
+    key
+}
+
+fn touch(key: &YubicoKey, usage: u16, session: u8) -> String {
+    key.generate(&YubicoToken {
+        counters: YubicoCounters { usage, session },
+        caps_lock: false,
+        timestamp: 77,
+        random: 0x5a5a,
+    })
+    .unwrap()
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yubikey_otps_are_accepted_once_alone_and_appended_to_the_password() {
+    if !have_radclient("yubikey_otps") {
+        return;
+    }
+    let f = fixture().await;
+    let key = yubikey_for(&f, [0x01, 0x02, 0x03, 0x04, 0x05, 0x06], "alice").await;
+    let other = f
+        .service
+        .store()
+        .create_user(&NewUser {
+            name: "carol".into(),
+            source: "local".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let _ = other;
+    let carols = yubikey_for(&f, [0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f], "carol").await;
+
+    // otp-only (AWS Directory Service): the OTP is the password.
+    let server = start(&f, "workspaces", Duration::ZERO).await;
+    let otp = touch(&key, 1, 0);
+    assert_eq!(pap(server.addr, "alice", &otp).await, Reply::Accept);
+    assert_eq!(
+        pap(server.addr, "alice", &otp).await,
+        Reply::Reject,
+        "a replayed OTP is refused"
+    );
+    assert_eq!(
+        pap(server.addr, "alice", &touch(&carols, 1, 0)).await,
+        Reply::Reject,
+        "another user's key is refused"
+    );
+    assert_eq!(
+        pap(server.addr, "alice", &touch(&key, 1, 1)).await,
+        Reply::Accept
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+
+    // password+otp: the OTP appended to the password.
+    let server = start(&f, "firewall", Duration::ZERO).await;
+    let appended = format!("{PASSWORD}{}", touch(&key, 2, 0));
+    assert_eq!(pap(server.addr, "alice", &appended).await, Reply::Accept);
+    assert_eq!(pap(server.addr, "alice", &appended).await, Reply::Reject);
+    let wrong_password = format!("wrong horse{}", touch(&key, 2, 1));
+    assert_eq!(
+        pap(server.addr, "alice", &wrong_password).await,
+        Reply::Reject
+    );
+    server.shutdown(Duration::from_secs(5)).await;
+
+    let tail = f
+        .service
+        .store()
+        .audit_tail(20, Some("alice"))
+        .await
+        .unwrap();
+    let text = format!("{tail:?}");
+    assert!(text.contains("yubico_otp:ok:cbcdcecfcgch"), "{text}");
+    assert!(text.contains("otp:replayed"), "{text}");
+    assert!(text.contains("is not assigned to this user"), "{text}");
 }

@@ -84,6 +84,8 @@ pub enum Method {
     EmailLink,
     /// Answers to the user's security questions.
     SecurityQuestions,
+    /// A one-time password typed by a YubiKey in Yubico OTP mode.
+    YubicoOtp,
 }
 
 impl Method {
@@ -97,6 +99,7 @@ impl Method {
             Method::SmsOtp => "sms_otp",
             Method::EmailLink => "email_link",
             Method::SecurityQuestions => "security_questions",
+            Method::YubicoOtp => "yubico_otp",
         }
     }
 }

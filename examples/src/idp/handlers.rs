@@ -524,6 +524,7 @@ fn method_label(m: &str) -> &str {
         "totp" => "Authenticator app",
         "hotp_token" => "Hardware token",
         "backup_code" => "Backup code",
+        "yubico_otp" => "YubiKey",
         "email_otp" => "Code by e-mail",
         "alternate_email_otp" => "Code to your other e-mail address",
         "sms_otp" => "Code by text message",
@@ -575,6 +576,8 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
     });
     let code_form =
         !held.is_empty() || s.data.sent.as_ref().is_some_and(|(m, _)| m != "email_link");
+    // A numeric keypad on phones, unless a code with letters may be typed (backup codes).
+    let numeric = !choices.iter().any(|c| c.method == "backup_code");
     let nothing = choices.is_empty();
     page(
         idp,
@@ -587,6 +590,7 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
             notice => notice,
             methods => held,
             code_form => code_form,
+            numeric => numeric,
             senders => senders,
             kba => kba,
         },
@@ -1134,6 +1138,10 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             )
         })
         .collect();
+    let mut factors = factors;
+    for k in store.yubikeys_of(signed.user_id).await? {
+        factors.push(format!("YubiKey {} ({})", k.public_id, k.label));
+    }
     let backup_left = store.unused_backup_codes(signed.user_id).await?.len();
     let kba = idp.inner.service.kba_settings().is_some();
     let kba_set = kba && !store.kba_answers(signed.user_id).await?.is_empty();

@@ -147,6 +147,12 @@ impl Service {
                 to: None,
             });
         }
+        if allowed("yubico_otp") && !self.store.yubikeys_of(pending.user_id).await?.is_empty() {
+            out.push(Choice {
+                method: "yubico_otp".into(),
+                to: None,
+            });
+        }
         if allowed("backup_code")
             && !self
                 .store

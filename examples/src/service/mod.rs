@@ -21,10 +21,12 @@ use std::sync::Arc;
 mod delivered;
 mod invite;
 mod kba;
+mod yubikey;
 
 pub use delivered::{Choice, Delivery, Sent, mask_email};
 pub use invite::{Activation, Invitation};
 pub use kba::{KBA_METHOD, KbaError, MIN_ANSWER_CHARS, normalise_answer};
+pub use yubikey::{YUBICO_METHOD, split_yubico_otp};
 
 use idforge_adaptive::{
     Action, Alert, ChallengeType, LoginAttempt, Registration, RiskEvaluator as _, RuleSet,
@@ -1274,6 +1276,15 @@ impl Service {
                 }
             }
         }
+        if let (None, true, CodeInput::Plain(code)) = (&outcome, allowed(Method::YubicoOtp), input)
+        {
+            match self.check_yubico(&pending, code, now).await? {
+                yubikey::YubicoCheck::Accepted(f) => outcome = Some(f),
+                yubikey::YubicoCheck::Replayed => replayed = true,
+                yubikey::YubicoCheck::Refused(why) => pending.reasons.push(why),
+                yubikey::YubicoCheck::NotAnOtp => {}
+            }
+        }
         let sent_allowed = pending
             .methods
             .iter()
@@ -1294,7 +1305,11 @@ impl Service {
             // What this process holds may be behind (a counter resynchronised, a code used
             // on another instance): the next attempt reads the database.
             self.store.forget_user(pending.user_id);
-            if factors.is_empty() && !allowed(Method::BackupCode) && !sent_allowed {
+            if factors.is_empty()
+                && !allowed(Method::BackupCode)
+                && !allowed(Method::YubicoOtp)
+                && !sent_allowed
+            {
                 pending.factors.push("otp:none-enrolled".into());
                 pending
                     .reasons

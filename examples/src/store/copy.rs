@@ -213,6 +213,22 @@ const TABLES: &[Table] = &[
         serial: Some("id"),
     },
     Table {
+        name: "yubikeys",
+        columns: &[
+            ("public_id", Text),
+            ("user_id", OptInt),
+            ("label", Text),
+            ("serial", OptInt),
+            ("secret", Blob),
+            ("key_id", Text),
+            ("counter", Int),
+            ("created_at", Int),
+            ("assigned_at", OptInt),
+            ("last_used_at", OptInt),
+        ],
+        serial: None,
+    },
+    Table {
         name: "kba_answers",
         columns: &[
             ("user_id", Int),

@@ -21,6 +21,7 @@ mod group_commit;
 mod outbox;
 mod schema;
 mod sessions;
+mod yubikeys;
 
 pub use codes::{NewCode, SentCode};
 pub use copy::CopyReport;
@@ -40,6 +41,7 @@ use sqlx::{AnyPool, Row as _};
 use crate::crypto::{CryptoError, Keyring, factor_context};
 pub use cache::{CacheSettings, UserView};
 pub use sessions::WebSession;
+pub use yubikeys::{NewYubikey, Yubikey};
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -1272,17 +1274,21 @@ impl Store {
                 .await?;
             n += 1;
         }
+        n += self.reencrypt_yubikeys(&mut tx).await?;
         tx.commit().await?;
         self.forget_all();
         Ok(n)
     }
 
-    /// How many factor secrets each key id sealed.
+    /// How many factor secrets (OATH factors and YubiKeys) each key id sealed.
     pub async fn factor_key_ids(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT key_id, COUNT(*) FROM factors GROUP BY key_id ORDER BY key_id")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM factors
+                                           UNION ALL SELECT key_id FROM yubikeys) AS sealed
+             GROUP BY key_id ORDER BY key_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()

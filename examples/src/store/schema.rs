@@ -343,6 +343,30 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 7,
+        name: "YubiKeys (Yubico OTP) with their counter guard",
+        common: &[
+            // One row per YubiKey: imported unassigned, then assigned to a user. `secret` is
+            // the private id and the AES key, sealed for this public id. `counter` is the last
+            // accepted (usage << 8 | session), -1 before the first; it only moves forward.
+            "CREATE TABLE yubikeys (
+            public_id TEXT PRIMARY KEY,
+            user_id BIGINT REFERENCES users (id) ON DELETE SET NULL,
+            label TEXT NOT NULL,
+            serial BIGINT,
+            secret {blob} NOT NULL,
+            key_id TEXT NOT NULL,
+            counter BIGINT NOT NULL DEFAULT -1,
+            created_at BIGINT NOT NULL,
+            assigned_at BIGINT,
+            last_used_at BIGINT
+        )",
+            "CREATE INDEX yubikeys_user ON yubikeys (user_id)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The statement with the backend's types in place of the placeholders.

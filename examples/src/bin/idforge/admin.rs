@@ -32,12 +32,12 @@ impl Context {
         Ok(Config::load(self.config_path.as_deref())?)
     }
 
-    async fn service(&self) -> Result<Service> {
+    pub(crate) async fn service(&self) -> Result<Service> {
         let config = self.config()?;
         Service::open(config).await.context("opening the store")
     }
 
-    fn print(&self, value: &serde_json::Value, text: impl FnOnce() -> String) {
+    pub(crate) fn print(&self, value: &serde_json::Value, text: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");
         } else {

@@ -5,6 +5,7 @@
 //!   else the built-in demo configuration with its store in `./idforge-data`).
 //! - `idforge otp enroll | reset` on the store; `idforge otp new | code | verify`: offline
 //!   helpers for secrets and codes.
+//! - `idforge token import | assign | unassign | delete | list`: YubiKeys in Yubico OTP mode.
 //! - `idforge ldap test`: connect, bind, find a user, show mapped attributes and groups.
 //! - `idforge radius test`: a radtest (PAP, CHAP, MS-CHAPv1, MS-CHAPv2, challenge rounds).
 //! - `idforge saml keygen | metadata | response | decode`: IdP keys and metadata, signed test
