@@ -30,6 +30,7 @@ fn policy(
         } else {
             vec![Method::Totp]
         },
+        remember_device_days: 0,
     }
 }
 
@@ -49,6 +50,7 @@ fn config(apps: usize, groups: usize, policies: Vec<Policy>, zones: Vec<Zone>) -
             first_factor: FirstFactor::LocalPassword,
             second_factor: SecondFactor::Required,
             methods: vec![Method::Totp, Method::HotpToken],
+            remember_device_days: 0,
         },
         lockout: LockoutSettings::default(),
     }

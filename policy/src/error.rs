@@ -81,6 +81,14 @@ pub enum Error {
         /// The policy.
         policy: String,
     },
+    /// A device would be remembered for more than a year.
+    #[error("policy `{policy}`: field `remember_device_days` is {days}; at most 365")]
+    RememberTooLong {
+        /// The policy (`default` for the default policy).
+        policy: String,
+        /// The value given.
+        days: u32,
+    },
     /// The same method is listed twice.
     #[error("policy `{policy}`: field `methods` lists `{method}` twice")]
     DuplicateMethod {

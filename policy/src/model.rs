@@ -160,6 +160,10 @@ pub struct Policy {
         serde(default, skip_serializing_if = "Vec::is_empty")
     )]
     pub methods: Vec<Method>,
+    /// Days a browser that passed the second factor may skip it for this user when they
+    /// ask to be remembered (0: never; at most 365).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
+    pub remember_device_days: u32,
 }
 
 /// The policy used when no other policy matches.
@@ -177,6 +181,10 @@ pub struct DefaultPolicy {
         serde(default, skip_serializing_if = "Vec::is_empty")
     )]
     pub methods: Vec<Method>,
+    /// Days a browser that passed the second factor may skip it for this user when they
+    /// ask to be remembered (0: never; at most 365).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
+    pub remember_device_days: u32,
 }
 
 /// Everything an administrator configures; [`PolicyConfig::validate`] turns it into a
@@ -205,4 +213,10 @@ pub struct PolicyConfig {
     /// Lockout and throttling after failed logins.
     #[cfg_attr(feature = "serde", serde(default))]
     pub lockout: LockoutSettings,
+}
+
+#[cfg(feature = "serde")]
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -110,6 +110,8 @@ pub struct Decision<'a> {
     pub second_factor: SecondFactor,
     /// The allowed second-factor methods.
     pub methods: &'a [Method],
+    /// Days a browser that passed the second factor may skip it when remembered (0: never).
+    pub remember_device_days: u32,
     /// The user's group through which the policy matched (`None` if it has no group condition).
     pub group: Option<&'a str>,
     /// The zone the client address matched (`None` if the policy has no zone condition).
@@ -167,11 +169,13 @@ struct Compiled {
 ///         first_factor: FirstFactor::LocalPassword,
 ///         second_factor: SecondFactor::None,
 ///         methods: vec![],
+///         remember_device_days: 0,
 ///     }],
 ///     default: DefaultPolicy {
 ///         first_factor: FirstFactor::LocalPassword,
 ///         second_factor: SecondFactor::Required,
 ///         methods: vec![Method::Totp],
+///         remember_device_days: 30,
 ///     },
 ///     lockout: Default::default(),
 /// }
@@ -286,8 +290,15 @@ fn check_factors(
     first: &FirstFactor,
     second: SecondFactor,
     methods: &[Method],
+    remember_device_days: u32,
     directories: &Table<String, u32>,
 ) -> Result<(), Error> {
+    if remember_device_days > 365 {
+        return Err(Error::RememberTooLong {
+            policy: policy.to_owned(),
+            days: remember_device_days,
+        });
+    }
     if let FirstFactor::Directory(name) = first
         && !directories.contains_key(name)
     {
@@ -373,6 +384,7 @@ impl PolicyConfig {
             &self.default.first_factor,
             self.default.second_factor,
             &self.default.methods,
+            self.default.remember_device_days,
             &directories,
         )?;
 
@@ -435,6 +447,7 @@ impl PolicyConfig {
                 &p.first_factor,
                 p.second_factor,
                 &p.methods,
+                p.remember_device_days,
                 &directories,
             )?;
 
@@ -543,6 +556,7 @@ impl PolicySet {
                     first_factor: &policy.first_factor,
                     second_factor: policy.second_factor,
                     methods: &policy.methods,
+                    remember_device_days: policy.remember_device_days,
                     group: (g != ANY).then(|| self.config.groups[g as usize].as_str()),
                     zone: zone.map(|z| self.config.zones[z as usize].name.as_str()),
                 }
@@ -552,6 +566,7 @@ impl PolicySet {
                 first_factor: &self.config.default.first_factor,
                 second_factor: self.config.default.second_factor,
                 methods: &self.config.default.methods,
+                remember_device_days: self.config.default.remember_device_days,
                 group: None,
                 zone: None,
             },

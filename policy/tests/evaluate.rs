@@ -579,3 +579,40 @@ fn every_method_reads_and_writes_by_its_configuration_name() {
     );
     assert!(toml::from_str::<PolicyConfig>(&bad).is_err());
 }
+
+#[test]
+fn a_remembered_device_lasts_as_the_matching_policy_says_and_at_most_a_year() {
+    let text = CONFIG.replace(
+        "methods = [\"hotp_token\"]",
+        "methods = [\"hotp_token\"]\nremember_device_days = 14",
+    );
+    assert_ne!(text, CONFIG);
+    let set = toml::from_str::<PolicyConfig>(&text)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let admins = set.evaluate(&LoginRequest {
+        application: "aws-console",
+        groups: &["Admins"],
+        ip: None,
+        source: AuthSource::Local,
+    });
+    assert_eq!(admins.remember_device_days, 14);
+    let other = set.evaluate(&LoginRequest {
+        application: "wiki",
+        groups: &["Staff"],
+        ip: None,
+        source: AuthSource::Local,
+    });
+    assert_eq!(other.remember_device_days, 0, "absent means never");
+    let too_long = CONFIG.replace(
+        "methods = [\"hotp_token\"]",
+        "methods = [\"hotp_token\"]\nremember_device_days = 366",
+    );
+    let e = toml::from_str::<PolicyConfig>(&too_long)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert!(matches!(e, Error::RememberTooLong { days: 366, .. }), "{e}");
+    assert!(e.to_string().contains("remember_device_days"));
+}

@@ -21,6 +21,7 @@ fn evaluation_does_not_allocate() {
         first_factor: FirstFactor::LocalPassword,
         second_factor: SecondFactor::Required,
         methods: vec![Method::Totp],
+        remember_device_days: 0,
     };
     let set = PolicyConfig {
         applications: ["vpn", "aws"]
@@ -64,6 +65,7 @@ fn evaluation_does_not_allocate() {
             first_factor: FirstFactor::LocalPassword,
             second_factor: SecondFactor::None,
             methods: vec![],
+            remember_device_days: 0,
         },
         lockout: LockoutSettings::default(),
     }

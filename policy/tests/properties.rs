@@ -57,6 +57,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 SecondFactor::None
             },
             methods: if second { vec![Method::Totp] } else { vec![] },
+            remember_device_days: 0,
         })
 }
 
@@ -91,6 +92,7 @@ fn config(policies: Vec<Policy>) -> PolicyConfig {
             first_factor: FirstFactor::LocalPassword,
             second_factor: SecondFactor::Required,
             methods: vec![Method::BackupCode],
+            remember_device_days: 0,
         },
         lockout: LockoutSettings::default(),
     };
