@@ -1369,6 +1369,7 @@ mod tests {
             expires_at: u64::MAX,
             front_door: FrontDoor::Radius,
             questions: Vec::new(),
+            remember_days: 0,
         };
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let server = Server::new(

@@ -1261,3 +1261,146 @@ methods = ["yubico_otp"]
     assert!(text.contains("otp:replayed"), "{text}");
     assert!(text.contains("is not assigned to this user"), "{text}");
 }
+
+const TRUST: &str = "__Host-idforge_trust";
+
+#[tokio::test]
+async fn a_remembered_browser_skips_the_code_only_for_its_user_until_forgotten() {
+    let (f, service) = fixture(None, "remember_device_days = 30\n").await;
+    let idp = Idp::new(Arc::clone(&service)).await.unwrap();
+    let mut b = Browser::new(&idp);
+    assert_eq!(b.password("alice").await.location(), "/login/mfa");
+    let mfa = b.get("/login/mfa").await;
+    assert!(
+        mfa.body.contains("Remember this browser for 30 days"),
+        "{}",
+        mfa.body
+    );
+    let a = b
+        .post(
+            "/login/mfa",
+            &[
+                ("csrf", &mfa.csrf()),
+                ("code", &f.code(0)),
+                ("remember", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(a.location(), "/", "{}", a.body);
+    let set = a
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with(TRUST))
+        .expect("a remembered-browser cookie");
+    assert!(set.contains("HttpOnly") && set.contains("Secure"), "{set}");
+    assert!(set.contains("Max-Age=2592000"), "{set}");
+    let cookie = b.cookies[TRUST].clone();
+
+    // Signed out and back: the password alone, in this browser.
+    let dash = b.get("/").await;
+    assert!(dash.body.contains("Remembered browsers"), "{}", dash.body);
+    b.post("/logout", &[("csrf", &dash.csrf())]).await;
+    assert_eq!(b.password("alice").await.location(), "/");
+
+    // Another browser still needs the code.
+    let mut other = Browser::new(&idp);
+    assert_eq!(other.password("alice").await.location(), "/login/mfa");
+    // Alice's cookie does nothing for bob (who has no factor: he is sent to enrol).
+    let mut bob = Browser::new(&idp);
+    bob.cookies.insert(TRUST.into(), cookie.clone());
+    assert_ne!(bob.password("bob").await.location(), "/");
+    // An altered cookie (a later expiry) is refused.
+    let mut forged = Browser::new(&idp);
+    let mut parts: Vec<&str> = cookie.split('.').collect();
+    let later = (parts[1].parse::<i64>().unwrap() + 86_400).to_string();
+    parts[1] = &later;
+    forged.cookies.insert(TRUST.into(), parts.join("."));
+    assert_eq!(forged.password("alice").await.location(), "/login/mfa");
+
+    // Forgotten from the dashboard: the code is asked again.
+    let dash = b.get("/").await;
+    let id = cookie.split('.').next().unwrap();
+    let forgot = b
+        .post(
+            "/trusted-devices/forget",
+            &[("csrf", &dash.csrf()), ("id", id)],
+        )
+        .await;
+    assert!(
+        forgot.body.contains("ask for your second step again"),
+        "{}",
+        forgot.body
+    );
+    b.post("/logout", &[("csrf", &forgot.csrf())]).await;
+    assert_eq!(b.password("alice").await.location(), "/login/mfa");
+
+    let tail = service.store().audit_tail(30, Some("alice")).await.unwrap();
+    let text = format!("{tail:?}");
+    assert!(text.contains("trusted_device:remembered:"), "{text}");
+    assert!(text.contains(&format!("trusted_device:{id}")), "{text}");
+}
+
+#[tokio::test]
+async fn a_remembered_browser_expires_and_an_administrator_can_revoke_it() {
+    let (f, service) = fixture(None, "remember_device_days = 7\n").await;
+    let login = |now: u64| {
+        let service = Arc::clone(&service);
+        async move {
+            let r = idforge_examples::service::AuthRequest {
+                username: "alice",
+                application: "portal",
+                source_ip: "198.51.100.20".parse().unwrap(),
+                source_is_client: true,
+                device: Some("laptop"),
+                front_door: idforge_examples::service::FrontDoor::Web,
+                now,
+                first_factor: idforge_examples::service::FirstFactorInput::Password(PASSWORD),
+                code: None,
+            };
+            match service.authenticate(&r).await.unwrap() {
+                idforge_examples::service::Outcome::NeedSecondFactor(p) => p,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let t0 = u64::try_from(Utc::now().timestamp()).unwrap();
+    let first = login(t0).await;
+    let remembered = service.remember_browser(&first, t0).await.unwrap().unwrap();
+    assert_eq!(remembered.max_age_secs, 7 * 86_400);
+    let _ = f;
+    let within = service
+        .complete_with_remembered_browser(login(t0 + 86_400).await, &remembered.cookie, t0 + 86_400)
+        .await
+        .unwrap();
+    assert!(
+        matches!(within, Some(idforge_examples::service::Outcome::Accept(_))),
+        "{within:?}"
+    );
+    let after = t0 + 7 * 86_400 + 1;
+    let expired = service
+        .complete_with_remembered_browser(login(after).await, &remembered.cookie, after)
+        .await
+        .unwrap();
+    assert!(expired.is_none(), "expired");
+    // Revoked by an administrator (a second remembered browser).
+    let second = service
+        .remember_browser(&login(t0 + 10).await, t0 + 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let id = second.cookie.split('.').next().unwrap();
+    assert!(
+        service
+            .store()
+            .revoke_trusted_device(id, None, i64::try_from(t0).unwrap() + 20)
+            .await
+            .unwrap()
+    );
+    let revoked = service
+        .complete_with_remembered_browser(login(t0 + 30).await, &second.cookie, t0 + 30)
+        .await
+        .unwrap();
+    assert!(revoked.is_none(), "revoked");
+}

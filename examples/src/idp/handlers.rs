@@ -198,6 +198,35 @@ pub(super) fn with_cookies(
     Ok(response)
 }
 
+/// Adds the cookie of a browser just remembered.
+pub(super) fn with_trust_cookie(
+    idp: &Idp,
+    remembered: Option<&crate::service::Remembered>,
+    mut response: Response,
+) -> Response {
+    let Some(r) = remembered else {
+        return response;
+    };
+    let name = if idp.inner.secure {
+        session::SECURE_TRUST_COOKIE
+    } else {
+        session::TRUST_COOKIE
+    };
+    let c = Cookie::build((name, r.cookie.clone()))
+        .path("/")
+        .http_only(true)
+        .secure(idp.inner.secure)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(r.max_age_secs).unwrap_or(i64::MAX),
+        ))
+        .build();
+    if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
 pub(super) fn clear_cookie(idp: &Idp, mut response: Response) -> Response {
     let c = Cookie::build((cookie_name(idp), ""))
         .path("/")
@@ -472,6 +501,21 @@ pub(super) async fn login(
             super::sso::finish_login(&idp, s, &client, accepted, None, now).await
         }
         Outcome::NeedSecondFactor(pending) => {
+            if let Some(cookie) = &client.remembered
+                && let Some(Outcome::Accept(accepted)) = idp
+                    .inner
+                    .service
+                    .complete_with_remembered_browser(
+                        pending.clone(),
+                        cookie,
+                        u64::try_from(now).unwrap_or(0),
+                    )
+                    .await?
+            {
+                idp.inner.metrics.count(Event::LoginAccepted);
+                let method = Some(crate::service::TRUSTED_FACTOR.to_owned());
+                return super::sso::finish_login(&idp, s, &client, accepted, method, now).await;
+            }
             idp.inner.metrics.count(Event::LoginSecondFactor);
             let needs_enrolment = idp.inner.service.config().idp.enroll_at_login
                 && pending.methods.iter().any(|m| m == "totp")
@@ -579,6 +623,11 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
     // A numeric keypad on phones, unless a code with letters may be typed (backup codes).
     let numeric = !choices.iter().any(|c| c.method == "backup_code");
     let nothing = choices.is_empty();
+    let remember_days = if pending.challenged {
+        0
+    } else {
+        pending.remember_days
+    };
     page(
         idp,
         status,
@@ -591,6 +640,7 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
             methods => held,
             code_form => code_form,
             numeric => numeric,
+            remember_days => remember_days,
             senders => senders,
             kba => kba,
         },
@@ -757,6 +807,9 @@ pub(super) struct CodeForm {
     csrf: String,
     #[serde(default)]
     code: String,
+    /// "Remember this browser" was ticked.
+    #[serde(default)]
+    remember: Option<String>,
 }
 
 /// The most wrong codes one password entry allows before the login starts over (and goes
@@ -787,12 +840,19 @@ pub(super) async fn mfa(
     match idp
         .inner
         .service
-        .complete(pending, &form.code, now_u)
+        .complete(pending.clone(), &form.code, now_u)
         .await?
     {
         Outcome::Accept(accepted) => {
+            let remembered = if form.remember.is_some() {
+                idp.inner.service.remember_browser(&pending, now_u).await?
+            } else {
+                None
+            };
             let method = second_factor_of(&accepted.factors);
-            super::sso::finish_login(&idp, s, &client, accepted, method, now).await
+            let response =
+                super::sso::finish_login(&idp, s, &client, accepted, method, now).await?;
+            Ok(with_trust_cookie(&idp, remembered.as_ref(), response))
         }
         Outcome::Reject { .. } => {
             idp.inner.metrics.count(Event::CodeRejected);
@@ -1142,6 +1202,23 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
     for k in store.yubikeys_of(signed.user_id).await? {
         factors.push(format!("YubiKey {} ({})", k.public_id, k.label));
     }
+    let now = now_secs();
+    let remembered: Vec<Value> = store
+        .trusted_devices_of(signed.user_id)
+        .await?
+        .into_iter()
+        .filter(|d| d.is_live(now))
+        .map(|d| {
+            let last = d
+                .last_used_at
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+            let until = chrono::DateTime::from_timestamp(d.expires_at, 0)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            context! { id => d.id, label => d.label, last_used => last, until => until }
+        })
+        .collect();
     let backup_left = store.unused_backup_codes(signed.user_id).await?.len();
     let kba = idp.inner.service.kba_settings().is_some();
     let kba_set = kba && !store.kba_answers(signed.user_id).await?.is_empty();
@@ -1156,6 +1233,7 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             apps => apps,
             factors => factors,
             backup_left => backup_left,
+            remembered => remembered,
             backup_allowed => !factors.is_empty() && signed.second_factor.is_some(),
             kba => kba,
             kba_set => kba_set,
@@ -1216,6 +1294,46 @@ pub(super) async fn backup_codes(
         Some(&s),
         context! { codes => codes },
     )
+}
+
+/// The form that forgets a remembered browser.
+#[derive(Deserialize)]
+pub(super) struct ForgetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+}
+
+/// Forgets one of the signed-in user's remembered browsers: it asks for the second factor
+/// again from the next sign-in.
+pub(super) async fn forget_browser(
+    State(idp): State<Idp>,
+    client: Client,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<ForgetForm>,
+) -> Answer {
+    let now = now_secs();
+    let s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(signed) = s.data.signed_in.clone() else {
+        return Ok(see_other("/login"));
+    };
+    let key = if idp
+        .inner
+        .service
+        .store()
+        .revoke_trusted_device(&form.id, Some(signed.user_id), now)
+        .await?
+    {
+        tracing::info!(user = %signed.username, "remembered browser forgotten by its user");
+        "browser_forgotten"
+    } else {
+        "browser_not_found"
+    };
+    dashboard_with_notice(&idp, &s, key).await
 }
 
 /// A form with only the CSRF token.

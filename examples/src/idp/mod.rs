@@ -233,6 +233,7 @@ impl Idp {
             .route("/login/kba", get(kba::challenge_page).post(kba::challenge))
             .route("/activate", get(activate::page).post(activate::activate))
             .route("/backup-codes", post(handlers::backup_codes))
+            .route("/trusted-devices/forget", post(handlers::forget_browser))
             .route("/security-questions", get(kba::enrol_page).post(kba::enrol))
             .route("/enroll", get(handlers::enroll_page).post(handlers::enroll))
             .route("/logout", post(handlers::logout))
@@ -299,6 +300,8 @@ pub struct Client {
     pub ip: IpAddr,
     /// The device cookie's value, if the browser sent one.
     pub device: Option<String>,
+    /// The remembered-browser cookie's value, if the browser sent one.
+    pub remembered: Option<String>,
 }
 
 impl FromRequestParts<Idp> for Client {
@@ -323,7 +326,19 @@ impl FromRequestParts<Idp> for Client {
                     && v.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             });
-        Ok(Client { ip, device })
+        let trust = if idp.inner.secure {
+            session::SECURE_TRUST_COOKIE
+        } else {
+            session::TRUST_COOKIE
+        };
+        let remembered = jar.get(trust).map(|c| c.value().to_owned()).filter(|v| {
+            v.len() <= 200 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        });
+        Ok(Client {
+            ip,
+            device,
+            remembered,
+        })
     }
 }
 

@@ -15,6 +15,10 @@ use crate::store::WebSession;
 pub const COOKIE: &str = "idforge_session";
 /// The session cookie's name on https:// (the `__Host-` prefix pins it to this host).
 pub const SECURE_COOKIE: &str = "__Host-idforge_session";
+/// The cookie of a remembered browser on http:// (see [`crate::service::Remembered`]).
+pub const TRUST_COOKIE: &str = "idforge_trust";
+/// The cookie of a remembered browser on https://.
+pub const SECURE_TRUST_COOKIE: &str = "__Host-idforge_trust";
 /// The long-lived cookie naming this browser as a device for the adaptive rules.
 pub const DEVICE_COOKIE: &str = "idforge_device";
 /// How long a session that has not signed in yet lives.

@@ -337,6 +337,20 @@ async fn authorize(
     match idp.inner.service.authenticate(&req).await? {
         Outcome::Accept(accepted) => respond(idp, s, client, &cont, &accepted, now).await,
         Outcome::NeedSecondFactor(pending) => {
+            // A remembered browser steps up without a code, as at the login.
+            if let Some(cookie) = &client.remembered
+                && let Some(Outcome::Accept(accepted)) = idp
+                    .inner
+                    .service
+                    .complete_with_remembered_browser(
+                        pending.clone(),
+                        cookie,
+                        u64::try_from(now).unwrap_or(0),
+                    )
+                    .await?
+            {
+                return respond(idp, s, client, &cont, &accepted, now).await;
+            }
             s.data.pending = Some(pending);
             s.data.code_attempts = 0;
             s.data.sent = None;

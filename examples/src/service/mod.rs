@@ -21,11 +21,13 @@ use std::sync::Arc;
 mod delivered;
 mod invite;
 mod kba;
+mod trusted;
 mod yubikey;
 
 pub use delivered::{Choice, Delivery, Sent, mask_email};
 pub use invite::{Activation, Invitation};
 pub use kba::{KBA_METHOD, KbaError, MIN_ANSWER_CHARS, normalise_answer};
+pub use trusted::{Remembered, TRUSTED_FACTOR};
 pub use yubikey::{YUBICO_METHOD, split_yubico_otp};
 
 use idforge_adaptive::{
@@ -237,6 +239,9 @@ pub struct PendingLogin {
     /// The security questions its challenge asks (chosen once).
     #[serde(default)]
     pub questions: Vec<String>,
+    /// Days its browser may be remembered after the second factor (from the policy; 0: no).
+    #[serde(default)]
+    pub remember_days: u32,
 }
 
 fn yes() -> bool {
@@ -829,6 +834,7 @@ impl Service {
             expires_at: req.now + PENDING_TTL_SECS,
             front_door: req.front_door,
             questions: Vec::new(),
+            remember_days: decision.remember_device_days,
         };
         if !needs_second {
             return self

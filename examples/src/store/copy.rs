@@ -229,6 +229,20 @@ const TABLES: &[Table] = &[
         serial: None,
     },
     Table {
+        name: "trusted_devices",
+        columns: &[
+            ("id", Text),
+            ("user_id", Int),
+            ("device_id", OptText),
+            ("label", Text),
+            ("created_at", Int),
+            ("expires_at", Int),
+            ("last_used_at", OptInt),
+            ("revoked_at", OptInt),
+        ],
+        serial: None,
+    },
+    Table {
         name: "kba_answers",
         columns: &[
             ("user_id", Int),

@@ -21,6 +21,7 @@ mod group_commit;
 mod outbox;
 mod schema;
 mod sessions;
+mod trusted;
 mod yubikeys;
 
 pub use codes::{NewCode, SentCode};
@@ -41,6 +42,7 @@ use sqlx::{AnyPool, Row as _};
 use crate::crypto::{CryptoError, Keyring, factor_context};
 pub use cache::{CacheSettings, UserView};
 pub use sessions::WebSession;
+pub use trusted::TrustedDevice;
 pub use yubikeys::{NewYubikey, Yubikey};
 
 /// What went wrong in the store.

@@ -367,6 +367,29 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 8,
+        name: "remembered browsers (trusted devices)",
+        common: &[
+            // A browser that passed a second factor and asked to be remembered. Its cookie
+            // names `id` and carries a keyed hash over (id, user, expiry); `revoked_at` ends
+            // it before `expires_at`. `device_id` is the browser's device cookie, registered
+            // with the adaptive rules.
+            "CREATE TABLE trusted_devices (
+            id TEXT PRIMARY KEY,
+            user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            device_id TEXT,
+            label TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            last_used_at BIGINT,
+            revoked_at BIGINT
+        )",
+            "CREATE INDEX trusted_devices_user ON trusted_devices (user_id)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The statement with the backend's types in place of the placeholders.
