@@ -1369,7 +1369,6 @@ async fn a_remembered_browser_expires_and_an_administrator_can_revoke_it() {
     let first = login(t0).await;
     let remembered = service.remember_browser(&first, t0).await.unwrap().unwrap();
     assert_eq!(remembered.max_age_secs, 7 * 86_400);
-    let _ = f;
     let within = service
         .complete_with_remembered_browser(login(t0 + 86_400).await, &remembered.cookie, t0 + 86_400)
         .await
@@ -1391,13 +1390,23 @@ async fn a_remembered_browser_expires_and_an_administrator_can_revoke_it() {
         .unwrap()
         .unwrap();
     let id = second.cookie.split('.').next().unwrap();
-    assert!(
-        service
-            .store()
-            .revoke_trusted_device(id, None, i64::try_from(t0).unwrap() + 20)
-            .await
-            .unwrap()
-    );
+    let config = f.dir.path().join("idp-test.toml");
+    std::fs::write(&config, &f.text).unwrap();
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_idforge"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("IDFORGE_CONFIG")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli(&["--json", "device", "list", "alice"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert!(cli(&["device", "revoke", id]).contains("revoked"));
     let revoked = service
         .complete_with_remembered_browser(login(t0 + 30).await, &second.cookie, t0 + 30)
         .await

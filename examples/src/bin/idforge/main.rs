@@ -18,6 +18,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod device;
 mod ldap;
 mod otp;
 mod radius;
@@ -51,6 +52,9 @@ enum Command {
     /// One-time passwords: enrol and reset a user's factors; offline secrets and codes.
     #[command(subcommand)]
     Otp(OtpCli),
+    /// Remembered browsers (trusted devices): list a user's, revoke one or all.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
     /// Applications: add (AWS, IAM Identity Center, SAML, RADIUS) and list.
     #[command(subcommand)]
     App(admin::AppCommand),
@@ -110,6 +114,7 @@ fn run(cli: &Cli) -> Result<bool> {
                     Command::Otp(OtpCli::Reset(a)) => admin::reset(&ctx, a).await,
                     Command::Otp(OtpCli::BackupCodes(a)) => admin::backup_codes(&ctx, a).await,
                     Command::App(c) => admin::app(&ctx, c).await,
+                    Command::Device(c) => device::run(&ctx, c).await,
                     Command::Audit(c) => admin::audit(&ctx, c).await,
                     Command::Keys(c) => admin::keys(&ctx, c).await,
                     Command::Login(a) => admin::login(&ctx, a).await,
