@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use core::cmp::Reverse;
 use core::fmt;
 
 use thiserror::Error;
@@ -342,14 +343,24 @@ fn traditional_key(columns: &[&str]) -> Result<(u8, YubicoKey), PersonalizationL
         let slot = slot_number(four[0]).unwrap_or_default();
         return Ok((slot, key_from_columns(four[1], four[2], four[3])?));
     }
-    // Say which column is wrong, reading from the first slot column: the timestamp hardly
-    // ever holds a bare 1 or 2 between commas.
-    let start = columns
-        .iter()
-        .enumerate()
-        .skip(2)
-        .find(|(_, column)| slot_number(column).is_some())
-        .map(|(index, _)| index)
+    // Say which column is wrong. The timestamp may hold a bare 1 or 2 between commas, so of
+    // the columns that read as a slot, take the one followed by the most columns that read
+    // (public id, then private id), the first of those on a tie.
+    let score = |index: usize| {
+        let good = |offset: usize, check: &dyn Fn(&str) -> bool| {
+            columns.get(index + offset).is_some_and(|c| check(c))
+        };
+        if !good(1, &is_public_id) {
+            0
+        } else if !good(2, &|c| is_hex(c, YubicoKey::PRIVATE_ID_LEN)) {
+            1
+        } else {
+            2
+        }
+    };
+    let start = (2..columns.len())
+        .filter(|&index| slot_number(columns[index]).is_some())
+        .max_by_key(|&index| (score(index), Reverse(index)))
         .ok_or(PersonalizationLogLineError::NoSlot)?;
     let column = |offset: usize| columns.get(start + offset).copied();
     Err(
@@ -565,6 +576,20 @@ mod tests {
             let text = otp_line("Dec 3, 2026", "1", public, private, aes);
             assert!(
                 matches!(line_error(&text), PersonalizationLogLineError::Field { field: f, .. } if f == field),
+                "{text}"
+            );
+        }
+        // A bare 1 in the timestamp is not taken for the slot.
+        for timestamp in [",1,a", "x, 1, y", "2,1"] {
+            let text = otp_line(timestamp, "1", "", "8792ebfe26c", KEY);
+            assert!(
+                matches!(
+                    line_error(&text),
+                    PersonalizationLogLineError::Field {
+                        field: PersonalizationLogField::PrivateId,
+                        ..
+                    }
+                ),
                 "{text}"
             );
         }
