@@ -154,7 +154,11 @@ fn the_traditional_vector_is_what_it_claims_to_be() {
     assert!(TRADITIONAL.contains("Yubico OTP,Dec 3, 2026 2:06:02 PM,1,dt ef fu je,"));
     assert!(TRADITIONAL.contains(",C68C9DF8CBFE7D2F994CB904046C7218,"));
     assert!(TRADITIONAL.contains(",,a1 b2 c3 d4 e5 f6,"));
-    for event in ["LOGGING START,", "OATH-HOTP,", "Static Password: Scan Code,"] {
+    for event in [
+        "LOGGING START,",
+        "OATH-HOTP,",
+        "Static Password: Scan Code,",
+    ] {
         assert!(TRADITIONAL.contains(event), "{event}");
     }
 }
@@ -210,10 +214,7 @@ fn imported_keys_verify_the_published_otps() {
     for text in [TRADITIONAL, YUBICO_FORMAT] {
         let log = parse_personalization_log(text).unwrap();
         for (public, otp, counters) in PUBLISHED_OTPS {
-            let Some(imported) = log
-                .keys
-                .iter()
-                .find(|k| k.key.public_id_modhex() == public)
+            let Some(imported) = log.keys.iter().find(|k| k.key.public_id_modhex() == public)
             else {
                 continue;
             };
@@ -255,7 +256,11 @@ fn otps_of_imported_keys_verify_with_keys_rebuilt_from_the_same_fields() {
             assert!(otp.to_string().starts_with(public), "line {line}");
             assert_eq!(rebuilt.verify(&otp, None).unwrap(), token, "line {line}");
             let otp = rebuilt.generate(&token).unwrap();
-            assert_eq!(imported.key.verify(&otp, None).unwrap(), token, "line {line}");
+            assert_eq!(
+                imported.key.verify(&otp, None).unwrap(),
+                token,
+                "line {line}"
+            );
         }
     }
 }
