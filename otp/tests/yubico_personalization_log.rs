@@ -4,7 +4,7 @@
 //! fields; then the errors, which must name the line and the column.
 
 #![cfg(feature = "yubico")]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use idforge_otp::{
     PersonalizationLog, PersonalizationLogError, PersonalizationLogField,
@@ -418,8 +418,11 @@ fn lines_in_neither_format_are_refused_and_known_modes_skipped() {
 
 #[test]
 fn secrets_never_show_in_debug_or_errors() {
-    let mut shown = format!("{:?}", parse_personalization_log(TRADITIONAL).unwrap());
-    shown += &format!("{:?}", parse_personalization_log(YUBICO_FORMAT).unwrap());
+    let shown = format!(
+        "{:?}{:?}",
+        parse_personalization_log(TRADITIONAL).unwrap(),
+        parse_personalization_log(YUBICO_FORMAT).unwrap()
+    );
     assert!(shown.contains("vvcccccccccb"));
     assert!(shown.contains("**redacted**"));
     for (_, _, _, _, private, aes) in TRADITIONAL_KEYS.iter().chain(&YUBICO_FORMAT_KEYS) {
