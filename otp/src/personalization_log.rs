@@ -529,6 +529,8 @@ mod tests {
             "mercredi, 3 décembre 2026, 14:10",
             "3,12,2026",
             "x, 1, y",
+            // A bare slot, an empty column and 12 hex digits, yet no AES key after them.
+            "x,2,,202612031410",
         ] {
             let log = parse_personalization_log(&otp_line(
                 timestamp,
