@@ -148,8 +148,8 @@ impl fmt::Display for PersonalizationLogField {
 /// Reads the log of Yubico's YubiKey Personalization Tool into the Yubico OTP keys it
 /// records, so that a server can import the YubiKeys an administrator programmed.
 ///
-/// The tool appends one CSV line per programmed slot to a log file, in one of two layouts the
-/// administrator chooses:
+/// The tool appends one CSV line per programmed slot to a log file, in the layout chosen in its
+/// settings. These two are read:
 ///
 /// - **Traditional format** (the default). `LOGGING START,<local time>` when logging starts,
 ///   then for each configuration one line of the columns
