@@ -47,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
             traditional,
             "Yubico OTP,Dec 3, 2026 2:10 PM,{slot},{public},{private},{aes},,,,,,0,0,0,0,0,0,0\r\n"
         );
-        let serial = provisioned.serial.map(|s| s.to_string()).unwrap_or_default();
+        let serial = provisioned
+            .serial
+            .map(|s| s.to_string())
+            .unwrap_or_default();
         let _ = writeln!(
             yubico_format,
             "{serial},{public},{private},{aes},,2026-12-03T14:10:00,"
