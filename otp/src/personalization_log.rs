@@ -57,8 +57,8 @@ pub struct ProvisionedKey {
 pub struct SkippedLine {
     /// Its line, from 1.
     pub line: usize,
-    /// Why it was not imported, e.g. `OATH-HOTP configuration, not Yubico OTP`. It never
-    /// holds a secret from the line.
+    /// Why it was not imported, e.g. `OATH-HOTP configuration, not Yubico OTP`. It quotes at
+    /// most the line's event column, never an id or key column.
     pub reason: String,
 }
 
