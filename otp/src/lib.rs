@@ -7,6 +7,8 @@ mod algorithm;
 mod error;
 mod hotp;
 pub mod migration;
+#[cfg(feature = "yubico")]
+mod personalization_log;
 #[cfg(feature = "qr")]
 mod qr;
 mod secret;
@@ -18,6 +20,11 @@ mod yubico;
 pub use algorithm::Algorithm;
 pub use error::{Error, MigrationEntryError, MigrationError, UriError};
 pub use hotp::{Code, Digits, Hotp, HotpAccepted, HotpVerifier};
+#[cfg(feature = "yubico")]
+pub use personalization_log::{
+    PersonalizationLog, PersonalizationLogError, PersonalizationLogField,
+    PersonalizationLogLineError, ProvisionedKey, SkippedLine, parse_personalization_log,
+};
 pub use secret::Secret;
 pub use totp::{Rejected, Totp, TotpAccepted, TotpVerifier};
 pub use uri::{DEFAULT_PERIOD, KeyUri, OtpKind};

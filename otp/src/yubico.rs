@@ -439,12 +439,14 @@ fn modhex_value(character: u8) -> Option<u8> {
     MODHEX.iter().position(|&m| m == lower).map(|v| v as u8)
 }
 
+/// Whether a character is modhex, either case.
+pub(crate) fn is_modhex_char(character: char) -> bool {
+    character.is_ascii() && modhex_value(character as u8).is_some()
+}
+
 /// The first character of `text` that is not modhex, as an error.
 fn modhex_check(text: &str) -> Result<(), YubicoError> {
-    match text
-        .char_indices()
-        .find(|&(_, c)| !c.is_ascii() || modhex_value(c as u8).is_none())
-    {
+    match text.char_indices().find(|&(_, c)| !is_modhex_char(c)) {
         Some((position, character)) => Err(YubicoError::NotModhex {
             character,
             position,
