@@ -254,6 +254,79 @@ fn alternate_addresses_are_set_checked_shown_and_cleared_and_invitations_need_ma
 }
 
 #[test]
+fn yubikeys_are_imported_from_the_personalization_log_assigned_and_listed() {
+    let a = Admin::new();
+    a.ok(&["user", "add", "alice"], None);
+    let log = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../otp/tests/vectors/yubikey-personalization-traditional.csv"
+    );
+    let imported: serde_json::Value =
+        serde_json::from_str(&a.ok(&["--json", "token", "import", "--csv", log], None)).unwrap();
+    let ids: Vec<&str> = imported["public_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"dteffuje"), "{imported}");
+    assert_eq!(imported["imported"], ids.len());
+    assert!(
+        imported["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["reason"].as_str().unwrap().contains("OATH-HOTP")),
+        "{imported}"
+    );
+    // The same keys again: refused as a whole, naming the key.
+    let again = a.run(&["token", "import", "--csv", log], None);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("dteffuje"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    a.ok(&["token", "assign", "dteffuje", "alice"], None);
+    let listed: serde_json::Value =
+        serde_json::from_str(&a.ok(&["--json", "token", "list"], None)).unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["public_id"] == "dteffuje")
+        .unwrap();
+    assert_eq!(row["user"], "alice");
+    // Nobody else's key can be assigned over it; unknown keys are named.
+    a.ok(&["user", "add", "bob"], None);
+    let stolen = a.run(&["token", "assign", "dteffuje", "bob"], None);
+    assert!(!stolen.status.success());
+    assert!(String::from_utf8_lossy(&stolen.stderr).contains("another user"));
+    let unknown = a.run(&["token", "assign", "cccccccccccc", "bob"], None);
+    assert!(!unknown.status.success());
+    a.ok(&["token", "unassign", "dteffuje"], None);
+    a.ok(&["token", "assign", "dteffuje", "bob"], None);
+    a.ok(&["token", "delete", "dteffuje"], None);
+    let listed: serde_json::Value =
+        serde_json::from_str(&a.ok(&["--json", "token", "list"], None)).unwrap();
+    assert!(!listed.to_string().contains("dteffuje"));
+    // A log with a broken key line is refused with its line number, nothing imported.
+    let bad = a.dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "Yubico OTP,2026-12-04 09:13:05,1,vvcccccccccb,609963EAE7B,C68C9DF8CBFE7D2F994CB904046C7218,,,,,,0,0,0,0,0,0,0\n",
+    )
+    .unwrap();
+    let refused = a.run(&["token", "import", "--csv", bad.to_str().unwrap()], None);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("line 1") && err.contains("private id"),
+        "{err}"
+    );
+}
+
+#[test]
 fn user_list_csv_never_writes_a_live_formula() {
     let a = Admin::new();
     a.ok(

@@ -23,6 +23,7 @@ mod ldap;
 mod otp;
 mod radius;
 mod saml;
+mod token;
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +53,9 @@ enum Command {
     /// One-time passwords: enrol and reset a user's factors; offline secrets and codes.
     #[command(subcommand)]
     Otp(OtpCli),
+    /// YubiKeys (Yubico OTP): import from the personalization tool's log, assign, list.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Remembered browsers (trusted devices): list a user's, revoke one or all.
     #[command(subcommand)]
     Device(device::DeviceCommand),
@@ -115,6 +119,7 @@ fn run(cli: &Cli) -> Result<bool> {
                     Command::Otp(OtpCli::BackupCodes(a)) => admin::backup_codes(&ctx, a).await,
                     Command::App(c) => admin::app(&ctx, c).await,
                     Command::Device(c) => device::run(&ctx, c).await,
+                    Command::Token(c) => token::run(&ctx, c).await,
                     Command::Audit(c) => admin::audit(&ctx, c).await,
                     Command::Keys(c) => admin::keys(&ctx, c).await,
                     Command::Login(a) => admin::login(&ctx, a).await,
