@@ -1413,3 +1413,139 @@ async fn a_remembered_browser_expires_and_an_administrator_can_revoke_it() {
         .unwrap();
     assert!(revoked.is_none(), "revoked");
 }
+
+#[tokio::test]
+async fn the_security_page_removes_a_factor_only_after_reauthentication_and_changes_the_password() {
+    let (f, service) = fixture(None, "\n[otp]\ntotp_ahead = 3\n").await;
+    let idp = Idp::new(Arc::clone(&service)).await.unwrap();
+    let mut elsewhere = Browser::new(&idp);
+    assert_eq!(
+        elsewhere.login("alice", Some(&f.code(0))).await.location(),
+        "/"
+    );
+    let mut b = Browser::new(&idp);
+    assert_eq!(b.login("alice", Some(&f.code(1))).await.location(), "/");
+    let page = b.get("/security").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("phone (TOTP)"), "{}", page.body);
+    assert!(page.body.contains("id=\"signins\""), "{}", page.body);
+    assert!(
+        !page.body.contains("action=\"/security/remove\""),
+        "no removal before re-authentication"
+    );
+    let alice = service.store().user("alice").await.unwrap().unwrap();
+    let factor = service.store().factors_of(alice.id).await.unwrap()[0]
+        .id
+        .clone();
+
+    let early = b
+        .post(
+            "/security/remove",
+            &[("csrf", &page.csrf()), ("factor", &factor)],
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::FORBIDDEN);
+    let wrong = b
+        .post(
+            "/security/reauth",
+            &[("csrf", &page.csrf()), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    // The code used at the login is spent: a re-authentication needs a fresh one.
+    let replayed = b
+        .post(
+            "/security/reauth",
+            &[("csrf", &page.csrf()), ("code", &f.code(1))],
+        )
+        .await;
+    assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+    let ok = b
+        .post(
+            "/security/reauth",
+            &[("csrf", &page.csrf()), ("code", &f.code(2))],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(ok.body.contains("action=\"/security/remove\""));
+    let removed = b
+        .post(
+            "/security/remove",
+            &[("csrf", &page.csrf()), ("factor", &factor)],
+        )
+        .await;
+    assert!(
+        removed.body.contains("The factor was removed"),
+        "{}",
+        removed.body
+    );
+    assert!(
+        service
+            .store()
+            .factors_of(alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Password: wrong current, mismatch, then a change that ends the other session only.
+    let page = b.get("/security").await;
+    let csrf = page.csrf();
+    let wrong = b
+        .post(
+            "/security/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "nope"),
+                ("new", "a new password"),
+                ("confirm", "a new password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let mismatch = b
+        .post(
+            "/security/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "a new password"),
+                ("confirm", "another one"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, StatusCode::BAD_REQUEST);
+    let changed = b
+        .post(
+            "/security/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "a new password"),
+                ("confirm", "a new password"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert!(changed.body.contains("password was changed"));
+    assert_eq!(
+        b.get("/").await.status,
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert_eq!(
+        elsewhere.get("/").await.location(),
+        "/login",
+        "the other one ends"
+    );
+
+    let tail = service.store().audit_tail(20, Some("alice")).await.unwrap();
+    let results: Vec<&str> = tail.iter().map(|e| e.result.as_str()).collect();
+    for want in [
+        "factor-removed",
+        "password-change-refused",
+        "password-changed",
+    ] {
+        assert!(results.contains(&want), "{want}: {results:?}");
+    }
+}

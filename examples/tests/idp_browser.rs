@@ -817,6 +817,8 @@ backoff_secs = 1
     assert_eq!(r["activated_user"], "frank", "{r}");
     assert_eq!(r["activation_reused_status"], 400, "{r}");
     assert_eq!(r["backup_count"], 10, "{r}");
+    assert!(r["security_signins"].as_u64().unwrap() >= 3, "{r}");
+    assert_eq!(r["security_remove_buttons"], 1, "{r}");
     assert!(r["backup_left"].as_str().unwrap().ends_with("10"), "{r}");
     assert!(r["backup_used"].as_str().unwrap().ends_with('9'), "{r}");
     assert!(
@@ -831,6 +833,8 @@ backoff_secs = 1
         "activate",
         "activate-done",
         "backup-codes",
+        "security",
+        "security-reauthed",
         "mfa-choices",
         "mfa-code-sent",
         "link",

@@ -27,6 +27,7 @@ mod kba;
 pub mod keys;
 pub mod metrics;
 pub mod pages;
+mod security;
 pub mod session;
 mod sso;
 pub mod tls;
@@ -234,6 +235,10 @@ impl Idp {
             .route("/activate", get(activate::page).post(activate::activate))
             .route("/backup-codes", post(handlers::backup_codes))
             .route("/trusted-devices/forget", post(handlers::forget_browser))
+            .route("/security", get(security::show))
+            .route("/security/reauth", post(security::reauth))
+            .route("/security/remove", post(security::remove))
+            .route("/security/password", post(security::password))
             .route("/security-questions", get(kba::enrol_page).post(kba::enrol))
             .route("/enroll", get(handlers::enroll_page).post(handlers::enroll))
             .route("/logout", post(handlers::logout))

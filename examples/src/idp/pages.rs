@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/backup_codes.html"),
     ),
     ("kba_enroll.html", include_str!("templates/kba_enroll.html")),
+    ("security.html", include_str!("templates/security.html")),
     ("enroll.html", include_str!("templates/enroll.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("message.html", include_str!("templates/message.html")),

@@ -97,6 +97,9 @@ pub struct SessionData {
     pub code_attempts: u8,
     /// An authenticator app being set up.
     pub enrolling: Option<Enrolling>,
+    /// Until when (unix seconds) account changes are allowed after a re-authentication.
+    #[serde(default)]
+    pub reauth_until: i64,
     /// The last code or link sent for the pending login: (method, masked destination).
     #[serde(default)]
     pub sent: Option<(String, String)>,
@@ -113,6 +116,7 @@ impl std::fmt::Debug for SessionData {
             .field("code_attempts", &self.code_attempts)
             .field("enrolling", &self.enrolling.as_ref().map(|_| "**sealed**"))
             .field("sent", &self.sent)
+            .field("reauth_until", &self.reauth_until)
             .field("continuation", &self.continuation)
             .finish()
     }

@@ -18,12 +18,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+mod account;
 mod delivered;
 mod invite;
 mod kba;
 mod trusted;
 mod yubikey;
 
+pub use account::{PasswordChange, REAUTH_SECS};
 pub use delivered::{Choice, Delivery, Sent, mask_email};
 pub use invite::{Activation, Invitation};
 pub use kba::{KBA_METHOD, KbaError, MIN_ANSWER_CHARS, normalise_answer};

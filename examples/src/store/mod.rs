@@ -1159,6 +1159,17 @@ impl Store {
         Secret::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
+    /// Removes one of a user's OTP factors; returns whether it was theirs.
+    pub async fn delete_factor(&self, user_id: i64, factor_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM factors WHERE id = $1 AND user_id = $2")
+            .bind(factor_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        self.forget_user(user_id);
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Removes all of a user's OTP factors and backup codes; returns how many factors.
     pub async fn reset_factors(&self, user_id: i64) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;

@@ -135,6 +135,27 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Ends every session of a user but the one whose token hash is `keep` (a password changed
+    /// in that session). Returns how many were ended.
+    pub async fn delete_web_sessions_of_except(
+        &self,
+        user_id: i64,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let Some(keep) = keep else {
+            return self.delete_web_sessions_of(user_id).await;
+        };
+        let done = sqlx::query("DELETE FROM web_sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        if let Some(cache) = &self.cache {
+            cache.drop_sessions_of(user_id);
+        }
+        Ok(done.rows_affected())
+    }
+
     /// Removes the sessions that expired before `now`. Returns how many.
     pub async fn purge_web_sessions(&self, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")

@@ -223,6 +223,21 @@ try {
   await signIn(newcomer, 'frank', process.env.FRANK_PASSWORD);
   await submitCode(newcomer, codes[0]);
   results.backup_reused = (await newcomer.textContent('#error')) || '';
+  // The security page: factors, recent sign-ins, and removal after a re-authentication.
+  await newcomer.goto(`${IDP}/login`);
+  await signIn(newcomer, 'frank', process.env.FRANK_PASSWORD);
+  await submitCode(newcomer, codes[1]);
+  await expectText(newcomer, 'h1', 'Your applications');
+  await click(newcomer, '#security-link');
+  await expectText(newcomer, 'h1', 'Sign-in security');
+  results.security_signins = await newcomer.locator('#signins tbody tr').count();
+  await shot(newcomer, 'security');
+  await newcomer.fill('#reauth-code', codes[2]);
+  await click(newcomer, '#reauth-form button[type=submit]');
+  results.security_reauth = await expectText(newcomer, '#notice', 'Confirmed');
+  results.security_remove_buttons = await newcomer.locator('form[action="/security/remove"]').count();
+  await shot(newcomer, 'security-reauthed');
+  await signOut(newcomer);
   await newcomer.goto(`${IDP}/login`);
   // The link is spent.
   const reopened = await newcomer.goto(activation);
