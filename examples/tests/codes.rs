@@ -664,6 +664,46 @@ async fn over_the_address_limit_no_code_is_stored_or_sent() {
     assert_eq!(statuses, [MailStatus::Pending, MailStatus::Suppressed]);
 }
 
+/// Whether radclient can run (else a skip, or a failure in CI).
+fn radclient_present(test: &str) -> bool {
+    idforge_test_support::peer_available(
+        test,
+        std::process::Command::new("radclient")
+            .arg("-h")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok(),
+        "radclient (freeradius-utils)",
+    )
+}
+
+/// The RADIUS server for the `vpn` application (challenge mode) on a free loopback port: its
+/// address, the sender that stops it, and its task.
+async fn start_radius(
+    f: &Fixture,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let settings = RadiusServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        app: Some("vpn".into()),
+        reject_delay: std::time::Duration::ZERO,
+        ..RadiusServerSettings::default()
+    };
+    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, task)
+}
+
 /// `radclient -x` with `attrs`; its whole output.
 async fn radclient(addr: std::net::SocketAddr, attrs: &str) -> String {
     use tokio::io::AsyncWriteExt as _;
@@ -688,36 +728,12 @@ async fn radclient(addr: std::net::SocketAddr, attrs: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn radius_challenge_mode_sends_an_email_code_and_accepts_it_with_the_state() {
     let test = "radius_challenge_mode_sends_an_email_code_and_accepts_it_with_the_state";
-    if !smtp_peer_present(test)
-        || !idforge_test_support::peer_available(
-            test,
-            std::process::Command::new("radclient")
-                .arg("-h")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok(),
-            "radclient (freeradius-utils)",
-        )
-    {
+    if !smtp_peer_present(test) || !radclient_present(test) {
         return;
     }
     let f = fixture(EMAIL_POLICY, "", 20).await;
     let peer = f.peer();
-    let settings = RadiusServerSettings {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        app: Some("vpn".into()),
-        reject_delay: std::time::Duration::ZERO,
-        ..RadiusServerSettings::default()
-    };
-    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
-        .await
-        .unwrap();
-    let addr = server.local_addrs()[0];
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, task) = start_radius(&f).await;
 
     // Round 1: the password. The server sends the code and challenges for it.
     let first = radclient(
@@ -1027,18 +1043,7 @@ async fn a_new_device_and_a_factor_reset_are_told_to_the_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn radius_challenge_mode_accepts_a_backup_code_once() {
     let test = "radius_challenge_mode_accepts_a_backup_code_once";
-    if !smtp_peer_present(test)
-        || !idforge_test_support::peer_available(
-            test,
-            std::process::Command::new("radclient")
-                .arg("-h")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok(),
-            "radclient (freeradius-utils)",
-        )
-    {
+    if !smtp_peer_present(test) || !radclient_present(test) {
         return;
     }
     let policy = r#"
@@ -1055,20 +1060,7 @@ methods = ["totp", "backup_code"]
         .replace_backup_codes(alice.id, &hashes)
         .await
         .unwrap();
-    let settings = RadiusServerSettings {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        app: Some("vpn".into()),
-        reject_delay: std::time::Duration::ZERO,
-        ..RadiusServerSettings::default()
-    };
-    let server = RadiusServer::bind(Arc::clone(&f.service), settings)
-        .await
-        .unwrap();
-    let addr = server.local_addrs()[0];
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, task) = start_radius(&f).await;
     let password_round = format!(
         "User-Name = \"alice\", User-Password = \"{PASSWORD}\", Message-Authenticator = 0x00"
     );

@@ -439,6 +439,43 @@ pub(super) async fn posted(
     }
 }
 
+/// The session of a form post (CSRF checked) and its pending login; else the answer to send
+/// (the refusal, or the way back to the login page).
+pub(super) async fn posted_pending(
+    idp: &Idp,
+    client: &Client,
+    jar: &CookieJar,
+    csrf: &str,
+    now: i64,
+) -> Result<Result<(Session, crate::service::PendingLogin), Response>, IdpError> {
+    let s = match posted(idp, client, jar, csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    match s.data.pending.clone() {
+        Some(pending) => Ok(Ok((s, pending))),
+        None => Ok(Err(see_other("/login"))),
+    }
+}
+
+/// The session of a form post (CSRF checked) and its signed-in user; else the answer to send.
+pub(super) async fn posted_signed_in(
+    idp: &Idp,
+    client: &Client,
+    jar: &CookieJar,
+    csrf: &str,
+    now: i64,
+) -> Result<Result<(Session, session::SignedIn), Response>, IdpError> {
+    let s = match posted(idp, client, jar, csrf, now).await? {
+        Ok(s) => s,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    match s.data.signed_in.clone() {
+        Some(signed) => Ok(Ok((s, signed))),
+        None => Ok(Err(see_other("/login"))),
+    }
+}
+
 /// Reloads the form with a fresh session when the CSRF token is missing or stale.
 async fn csrf_failure(idp: &Idp, client: &Client, jar: &CookieJar, now: i64) -> Answer {
     idp.inner.metrics.count(Event::CsrfFailure);
@@ -663,12 +700,9 @@ pub(super) async fn send_code(
     axum::Form(form): axum::Form<SendForm>,
 ) -> Answer {
     let now = now_secs();
-    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(pending) = s.data.pending.clone() else {
-        return Ok(see_other("/login"));
+    let (mut s, pending) = match posted_pending(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     let allowed = idp
         .inner
@@ -769,12 +803,9 @@ pub(super) async fn link(
     axum::Form(form): axum::Form<LinkForm>,
 ) -> Answer {
     let now = now_secs();
-    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(pending) = s.data.pending.clone() else {
-        return Ok(see_other("/login"));
+    let (mut s, pending) = match posted_pending(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     match idp
         .inner
@@ -823,12 +854,9 @@ pub(super) async fn mfa(
     axum::Form(form): axum::Form<CodeForm>,
 ) -> Answer {
     let now = now_secs();
-    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(pending) = s.data.pending.clone() else {
-        return Ok(see_other("/login"));
+    let (mut s, pending) = match posted_pending(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     let now_u = u64::try_from(now).unwrap_or(0);
     if now_u > pending.expires_at {
@@ -1252,12 +1280,9 @@ pub(super) async fn backup_codes(
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> Answer {
     let now = now_secs();
-    let s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(signed) = s.data.signed_in.clone() else {
-        return Ok(see_other("/login"));
+    let (s, signed) = match posted_signed_in(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     let has_factor = !idp
         .inner
@@ -1314,12 +1339,9 @@ pub(super) async fn forget_browser(
     axum::Form(form): axum::Form<ForgetForm>,
 ) -> Answer {
     let now = now_secs();
-    let s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(signed) = s.data.signed_in.clone() else {
-        return Ok(see_other("/login"));
+    let (s, signed) = match posted_signed_in(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     let key = if idp
         .inner

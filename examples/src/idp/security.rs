@@ -10,7 +10,7 @@ use axum_extra::extract::CookieJar;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::handlers::{Answer, load_session, page, posted, save, see_other};
+use super::handlers::{Answer, load_session, page, posted_signed_in, save, see_other};
 use super::session::{Session, token_hash};
 use super::{Client, Idp};
 use crate::service::{PasswordChange, REAUTH_SECS};
@@ -134,12 +134,9 @@ pub(super) async fn reauth(
     axum::Form(form): axum::Form<ReauthForm>,
 ) -> Answer {
     let now = now_secs();
-    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(signed) = s.data.signed_in.clone() else {
-        return Ok(see_other("/login"));
+    let (mut s, signed) = match posted_signed_in(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     let user = idp
         .inner
@@ -183,12 +180,9 @@ pub(super) async fn remove(
     axum::Form(form): axum::Form<RemoveForm>,
 ) -> Answer {
     let now = now_secs();
-    let s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(signed) = s.data.signed_in.clone() else {
-        return Ok(see_other("/login"));
+    let (s, signed) = match posted_signed_in(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     if s.data.reauth_until <= now {
         let text = idp.inner.pages.text("reauth_needed");
@@ -245,12 +239,9 @@ pub(super) async fn password(
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Answer {
     let now = now_secs();
-    let s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(signed) = s.data.signed_in.clone() else {
-        return Ok(see_other("/login"));
+    let (s, signed) = match posted_signed_in(&idp, &client, &jar, &form.csrf, now).await? {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
     };
     if form.new != form.confirm {
         let text = idp.inner.pages.text("activate_mismatch");

@@ -29,6 +29,27 @@ pub enum PasswordChange {
 }
 
 impl Service {
+    /// Hashes a new password off the async threads, with the length rule: `Err(min)` when it
+    /// is too short.
+    pub(super) async fn hash_new_password(
+        &self,
+        password: &str,
+    ) -> Result<Result<String, usize>, ServiceError> {
+        let hasher = self.hasher.clone();
+        let pw = zeroize::Zeroizing::new(password.to_owned());
+        let hashed = {
+            let _slot = self.hash_slot().await?;
+            tokio::task::spawn_blocking(move || hasher.hash_new(&pw))
+                .await
+                .map_err(|e| ServiceError::Config(format!("hashing task: {e}")))?
+        };
+        match hashed {
+            Ok(h) => Ok(Ok(h)),
+            Err(crate::password::PasswordError::TooShort { min }) => Ok(Err(min)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Checks a second factor of a signed-in user before an account change: a code of an
     /// enrolled app or token, a YubiKey OTP or a backup code, through the same replay guard
     /// as a login (one audit entry either way). True when it was accepted.
@@ -162,20 +183,9 @@ impl Service {
                 .await?;
             return Ok(PasswordChange::WrongPassword);
         }
-        let hasher = self.hasher.clone();
-        let new = zeroize::Zeroizing::new(new.to_owned());
-        let hashed = {
-            let _slot = self.hash_slot().await?;
-            tokio::task::spawn_blocking(move || hasher.hash_new(&new))
-                .await
-                .map_err(|e| ServiceError::Config(format!("hashing task: {e}")))?
-        };
-        let hash = match hashed {
+        let hash = match self.hash_new_password(new).await? {
             Ok(h) => h,
-            Err(crate::password::PasswordError::TooShort { min }) => {
-                return Ok(PasswordChange::TooShort { min });
-            }
-            Err(e) => return Err(e.into()),
+            Err(min) => return Ok(PasswordChange::TooShort { min }),
         };
         self.store.set_password_hash(user.id, &hash).await?;
         let sessions_ended = self

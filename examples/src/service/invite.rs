@@ -174,20 +174,9 @@ impl Service {
             .await?;
             return Ok(Activation::InvalidLink);
         };
-        let hasher = self.hasher.clone();
-        let pw = zeroize::Zeroizing::new(password.to_owned());
-        let hash = {
-            let _slot = self.hash_slot().await?;
-            tokio::task::spawn_blocking(move || hasher.hash_new(&pw))
-                .await
-                .map_err(|e| ServiceError::Config(format!("hashing task: {e}")))?
-        };
-        let hash = match hash {
+        let hash = match self.hash_new_password(password).await? {
             Ok(h) => h,
-            Err(crate::password::PasswordError::TooShort { min }) => {
-                return Ok(Activation::TooShort { min });
-            }
-            Err(e) => return Err(e.into()),
+            Err(min) => return Ok(Activation::TooShort { min }),
         };
         let hashes = self.store.keyring().macs(LINK_CONTEXT, token.as_bytes());
         let used = match self.store.code_by_hash(PURPOSE, &hashes).await? {
