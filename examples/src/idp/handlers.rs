@@ -591,7 +591,12 @@ fn method_label(m: &str) -> &str {
 
 /// The second-factor page: the code form for the methods the user holds or was sent, a
 /// button for each code or link the server can send, and the security questions.
-pub(super) async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str>) -> Answer {
+pub(super) async fn mfa_form(
+    idp: &Idp,
+    status: StatusCode,
+    s: &Session,
+    error: Option<&str>,
+) -> Answer {
     let pages = &idp.inner.pages;
     let Some(pending) = &s.data.pending else {
         return Ok(see_other("/login"));
@@ -599,9 +604,7 @@ pub(super) async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: 
     let choices = idp.inner.service.choices(pending).await?;
     let held: Vec<&str> = choices
         .iter()
-        .filter(|c| {
-            c.to.is_none() && c.method != "security_questions" && c.method != "webauthn"
-        })
+        .filter(|c| c.to.is_none() && c.method != "security_questions" && c.method != "webauthn")
         .map(|c| method_label(&c.method))
         .collect();
     let senders: Vec<Value> = choices

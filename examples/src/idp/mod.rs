@@ -437,7 +437,8 @@ fn csp(form_action: Option<&str>) -> HeaderValue {
         None => "'self'".into(),
     };
     header_value(&format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+         img-src 'self' data:; \
          form-action {form}; frame-ancestors 'none'; base-uri 'none'"
     ))
 }

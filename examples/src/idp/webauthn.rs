@@ -95,11 +95,7 @@ async fn may_register(idp: &Idp, s: &Session) -> Result<bool, IdpError> {
         return Ok(false);
     };
     Ok(signed.second_factor.is_some()
-        || !idp
-            .inner
-            .service
-            .has_second_factor(signed.user_id)
-            .await?)
+        || !idp.inner.service.has_second_factor(signed.user_id).await?)
 }
 
 fn register_form(
@@ -414,8 +410,7 @@ pub(super) async fn passkey(
         .take()
         .filter(|c| c.purpose == Purpose::Passwordless);
     save(&idp, &mut s, now).await?;
-    let (Some(ceremony), Some(answer)) =
-        (ceremony, parse::<PublicKeyCredential>(&form.credential))
+    let (Some(ceremony), Some(answer)) = (ceremony, parse::<PublicKeyCredential>(&form.credential))
     else {
         let text = idp.inner.pages.text("passkey_wrong");
         return login_form(&idp, StatusCode::BAD_REQUEST, &s, Some(&text), None);

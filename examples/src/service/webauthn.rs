@@ -21,15 +21,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
-    AuthenticationResult, Credential, DiscoverableAuthentication,
-    DiscoverableKey, Passkey, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration,
-    Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+    AuthenticationResult, Credential, DiscoverableAuthentication, DiscoverableKey, Passkey,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, SecurityKey,
+    SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 
 use super::{
-    EnrolRequest, FirstFactorInput, FrontDoor, INVALID_CREDENTIALS, Outcome, PendingLogin,
-    Service, ServiceError, reject,
+    EnrolRequest, FirstFactorInput, FrontDoor, INVALID_CREDENTIALS, Outcome, PendingLogin, Service,
+    ServiceError, reject,
 };
 use crate::config::IdpSettings;
 use crate::store::{AuditEntry, UserStatus, WebauthnCredential};
@@ -161,10 +161,9 @@ fn refusal(e: &WebauthnError) -> (&'static str, String) {
             "counter",
             "the signature counter did not move forward: possibly a cloned authenticator".into(),
         ),
-        WebauthnError::InvalidRPOrigin => (
-            "origin",
-            "the assertion was made for another origin".into(),
-        ),
+        WebauthnError::InvalidRPOrigin => {
+            ("origin", "the assertion was made for another origin".into())
+        }
         other => ("invalid", format!("assertion refused: {other}")),
     }
 }
@@ -193,7 +192,11 @@ impl Service {
     pub async fn has_second_factor(&self, user_id: i64) -> Result<bool, ServiceError> {
         Ok(!self.store.factors_of(user_id).await?.is_empty()
             || !self.store.yubikeys_of(user_id).await?.is_empty()
-            || !self.store.webauthn_credentials_of(user_id).await?.is_empty())
+            || !self
+                .store
+                .webauthn_credentials_of(user_id)
+                .await?
+                .is_empty())
     }
 
     /// Starts registering a credential for a signed-in user: the options for
@@ -258,6 +261,15 @@ impl Service {
             );
             // Any kind of authenticator: a key, a phone, the computer's own.
             public_key.remove("hints");
+            // Chromium refuses a credential protection policy with a resident key that is
+            // only preferred; user verification is asked for at every use anyway.
+            if let Some(ext) = public_key
+                .get_mut("extensions")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                ext.remove("credentialProtectionPolicy");
+                ext.remove("enforceCredentialProtectionPolicy");
+            }
         }
         let ceremony = Ceremony {
             purpose: Purpose::Register,
@@ -574,8 +586,8 @@ impl Service {
             Some(r) => self.store.user_name_of(r.user_id).await?,
             None => None,
         };
-        let entry = |username: &str, user_id: Option<i64>, factor: String, reason: String| {
-            AuditEntry {
+        let entry =
+            |username: &str, user_id: Option<i64>, factor: String, reason: String| AuditEntry {
                 id: 0,
                 at: now_i,
                 username: username.to_owned(),
@@ -586,8 +598,7 @@ impl Service {
                 factors: vec![factor],
                 result: "reject".into(),
                 reasons: vec![reason],
-            }
-        };
+            };
         let state: Option<DiscoverableAuthentication> = from_json(&ceremony.state);
         let (Some(rp), Some(state), Purpose::Passwordless, true, Some(row), Some(username)) = (
             &self.webauthn,
@@ -673,10 +684,7 @@ impl Service {
         factors: &mut Vec<String>,
         reasons: &mut Vec<String>,
     ) -> Option<crate::store::User> {
-        factors.push(format!(
-            "{WEBAUTHN_METHOD}:passkey:{}",
-            proof.credential
-        ));
+        factors.push(format!("{WEBAUTHN_METHOD}:passkey:{}", proof.credential));
         match known {
             Some(v) if v.user.id == proof.user_id => Some(v.user.clone()),
             _ => {

@@ -101,7 +101,7 @@
       form.elements.credential.value = JSON.stringify(answer);
       form.submit();
     }).catch(function (e) {
-      say((form.getAttribute("data-failed") || "The security key did not answer.") + " (" + e.name + ")");
+      say((form.getAttribute("data-failed") || "The security key did not answer.") + " (" + e.name + ": " + e.message + ")");
     });
   }
 
