@@ -311,19 +311,16 @@ pub(super) async fn second_factor(
         .take()
         .filter(|c| c.purpose == Purpose::SecondFactor);
     let answer = parse::<PublicKeyCredential>(&form.credential);
-    let outcome = match (ceremony, answer) {
-        (Some(ceremony), Some(answer)) => {
-            idp.inner
-                .service
-                .complete_with_webauthn(pending.clone(), &ceremony, &answer, now_u)
-                .await?
-        }
+    let (Some(ceremony), Some(answer)) = (ceremony, answer) else {
         // Nothing to check: the page goes back to the choices without counting an attempt.
-        _ => {
-            save(&idp, &mut s, now).await?;
-            return Ok(see_other("/login/mfa"));
-        }
+        save(&idp, &mut s, now).await?;
+        return Ok(see_other("/login/mfa"));
     };
+    let outcome = idp
+        .inner
+        .service
+        .complete_with_webauthn(pending.clone(), &ceremony, &answer, now_u)
+        .await?;
     match outcome {
         Outcome::Accept(accepted) => {
             let remembered = if form.remember.is_some() {

@@ -219,16 +219,15 @@ impl Service {
                 .and_then(|b| Uuid::from_slice(&b).ok()),
             None => None,
         };
-        let handle = match handle {
-            Some(h) => h,
-            None => {
-                use aws_lc_rs::rand::SecureRandom as _;
-                let mut bytes = [0u8; 16];
-                aws_lc_rs::rand::SystemRandom::new()
-                    .fill(&mut bytes)
-                    .map_err(|_| crate::crypto::CryptoError::Random)?;
-                uuid_v4(bytes)
-            }
+        let handle = if let Some(h) = handle {
+            h
+        } else {
+            use aws_lc_rs::rand::SecureRandom as _;
+            let mut bytes = [0u8; 16];
+            aws_lc_rs::rand::SystemRandom::new()
+                .fill(&mut bytes)
+                .map_err(|_| crate::crypto::CryptoError::Random)?;
+            uuid_v4(bytes)
         };
         let exclude: Vec<_> = existing
             .iter()
@@ -631,12 +630,10 @@ impl Service {
             Err(WebauthnError::InvalidUserUniqueId)
         };
         let refused = match verified {
-            Ok(result) if result.user_verified() => {
-                match self.accept_assertion(row.user_id, &result, now_i).await? {
-                    Ok(_) => None,
-                    Err(r) => Some(r),
-                }
-            }
+            Ok(result) if result.user_verified() => self
+                .accept_assertion(row.user_id, &result, now_i)
+                .await?
+                .err(),
             Ok(_) => Some((
                 format!("{WEBAUTHN_METHOD}:passkey:unverified:{}", audit_name(&row)),
                 "a passwordless sign-in needs user verification".into(),
