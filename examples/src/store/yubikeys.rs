@@ -80,7 +80,7 @@ fn yubikey(r: &sqlx::any::AnyRow) -> Result<Yubikey, StoreError> {
 
 impl Store {
     /// Imports keys, all or nothing: a public id already in the store is refused
-    /// ([`StoreError::Taken`]), since re-programming a key gives it a new secret and the old
+    /// ([`StoreError::Exists`]), since re-programming a key gives it a new secret and the old
     /// one must be deleted first.
     pub async fn import_yubikeys(
         &self,
