@@ -499,6 +499,13 @@ pub struct IdpSettings {
     pub templates_dir: Option<PathBuf>,
     /// Most login form posts per source address per minute (default 30).
     pub login_rate_per_minute: u32,
+    /// The name authenticators show for this site when a security key or passkey is
+    /// registered (default `idforge`). The relying party id is the host of `base_url`.
+    pub webauthn_rp_name: Option<String>,
+    /// The login page offers "Sign in with a passkey": a discoverable credential with user
+    /// verification signs in without a password, for users whose policy allows `webauthn`
+    /// (default false).
+    pub passwordless: bool,
 }
 
 impl Default for IdpSettings {
@@ -517,6 +524,8 @@ impl Default for IdpSettings {
             trusted_proxies: Vec::new(),
             templates_dir: None,
             login_rate_per_minute: 30,
+            webauthn_rp_name: None,
+            passwordless: false,
         }
     }
 }

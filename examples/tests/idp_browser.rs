@@ -886,3 +886,95 @@ backoff_secs = 1
         }
     }
 }
+
+const KIM: &str = "kim-holds-the-key";
+
+#[test]
+fn browser_registers_a_passkey_signs_in_without_a_password_and_uses_it_as_a_second_factor() {
+    let python = python();
+    if !browser_peers(&python) {
+        return;
+    }
+    let idp_port = idforge_test_support::free_tcp_port();
+    let sp_port = idforge_test_support::free_tcp_port();
+    let sp_base = format!("http://127.0.0.1:{sp_port}");
+    let idp_url = format!("http://localhost:{idp_port}");
+    let s = setup(idp_port, &sp_base, &python);
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(
+            "groups = [\"Staff\", \"Contractors\"]",
+            "groups = [\"Staff\", \"Contractors\", \"Keyholders\"]",
+        )
+        .replace(
+            "trusted_proxies = [\"127.0.0.1\"]",
+            "trusted_proxies = [\"127.0.0.1\"]\npasswordless = true\nwebauthn_rp_name = \"idforge e2e\"",
+        )
+        + r#"
+[[policy.policies]]
+name = "keys-for-the-test-sp"
+applications = ["test-sp"]
+groups = ["Keyholders"]
+first_factor = "local_password"
+second_factor = "required"
+methods = ["webauthn"]
+
+[[policy.policies]]
+name = "keyholders-portal"
+applications = ["portal"]
+groups = ["Keyholders"]
+first_factor = "local_password"
+second_factor = "if_risky"
+methods = ["webauthn"]
+"#;
+    std::fs::write(&s.config, text).unwrap();
+    s.idforge(
+        &[
+            "user",
+            "add",
+            "kim",
+            "--group",
+            "Staff",
+            "--group",
+            "Keyholders",
+            "--password-stdin",
+        ],
+        Some(KIM),
+    );
+    let _idp = start_idp(&s, &s.config, "idp.log");
+    let _sp = start_sp(&s, &python, sp_port, &sp_base, &idp_url);
+    let r = run_script(
+        &s,
+        "idp_webauthn.mjs",
+        &[
+            ("IDP_URL", idp_url.as_str()),
+            ("SP_URL", sp_base.as_str()),
+            ("KIM_PASSWORD", KIM),
+        ],
+    );
+    assert_eq!(r["listed"], serde_json::json!(["Laptop passkey"]), "{r}");
+    assert_eq!(r["resident"], true, "a discoverable credential: {r}");
+    assert_eq!(r["passwordless_user"], "kim", "{r}");
+    assert_eq!(r["mfa_offers_key"], true, "{r}");
+    assert_eq!(r["sp_nameid"], "kim", "{r}");
+    assert!(r["count_before"].as_u64().unwrap() >= 2, "{r}");
+    assert!(
+        r["cloned"].as_str().unwrap().contains("did not sign"),
+        "{r}"
+    );
+    assert_eq!(r["listed_after"], serde_json::json!([]), "{r}");
+    let audit = s.idforge(&["--json", "audit", "tail", "-n", "500"], None);
+    for factor in [
+        "webauthn:enrolled:Laptop passkey",
+        "webauthn:passkey:Laptop passkey",
+        "webauthn:ok:Laptop passkey",
+        "webauthn:counter:Laptop passkey",
+        "webauthn:removed:Laptop passkey",
+        "webauthn:passkey:unknown",
+    ] {
+        assert!(
+            audit.contains(factor),
+            "no `{factor}` in the audit log:\n{audit}"
+        );
+    }
+}

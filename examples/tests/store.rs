@@ -87,7 +87,7 @@ async fn enrol(store: &Store, user_id: i64, secret: &Secret) -> String {
 async fn users_groups_and_memberships() {
     for b in backends("users_groups_and_memberships") {
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 8, "{}", b.name);
+        assert_eq!(s.schema_version().await.unwrap(), 9, "{}", b.name);
         let alice = s.create_user(&user("Alice")).await.unwrap();
         assert!(matches!(
             s.create_user(&user("alice")).await,
@@ -134,7 +134,7 @@ async fn users_groups_and_memberships() {
         // Reopening applies no migration twice.
         s.close().await;
         let s = b.open().await;
-        assert_eq!(s.schema_version().await.unwrap(), 8);
+        assert_eq!(s.schema_version().await.unwrap(), 9);
     }
 }
 

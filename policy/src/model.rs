@@ -86,6 +86,9 @@ pub enum Method {
     SecurityQuestions,
     /// A one-time password typed by a YubiKey in Yubico OTP mode.
     YubicoOtp,
+    /// A security key or passkey (WebAuthn): a signed assertion from an authenticator the
+    /// user registered.
+    Webauthn,
 }
 
 impl Method {
@@ -100,6 +103,7 @@ impl Method {
             Method::EmailLink => "email_link",
             Method::SecurityQuestions => "security_questions",
             Method::YubicoOtp => "yubico_otp",
+            Method::Webauthn => "webauthn",
         }
     }
 }

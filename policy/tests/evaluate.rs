@@ -553,6 +553,7 @@ fn every_method_reads_and_writes_by_its_configuration_name() {
         ("email_link", Method::EmailLink),
         ("security_questions", Method::SecurityQuestions),
         ("yubico_otp", Method::YubicoOtp),
+        ("webauthn", Method::Webauthn),
     ];
     let list: Vec<String> = names.iter().map(|(n, _)| format!("{n:?}")).collect();
     let text = CONFIG.replace(

@@ -385,7 +385,13 @@ pub(super) fn login_form(
         "login.html",
         "login_title",
         Some(s),
-        context! { error => error, username => username, app_name => app_name },
+        context! {
+            error => error,
+            username => username,
+            app_name => app_name,
+            passkey => idp.inner.service.passwordless_available(),
+            webauthn_script => idp.inner.service.passwordless_available(),
+        },
     )
 }
 
@@ -402,7 +408,12 @@ pub(super) fn login_form_with_notice(
         "login.html",
         "login_title",
         Some(s),
-        context! { notice => notice, username => username },
+        context! {
+            notice => notice,
+            username => username,
+            passkey => idp.inner.service.passwordless_available(),
+            webauthn_script => idp.inner.service.passwordless_available(),
+        },
     )
 }
 
@@ -617,7 +628,12 @@ fn method_label(m: &str) -> &str {
 
 /// The second-factor page: the code form for the methods the user holds or was sent, a
 /// button for each code or link the server can send, and the security questions.
-async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str>) -> Answer {
+pub(super) async fn mfa_form(
+    idp: &Idp,
+    status: StatusCode,
+    s: &Session,
+    error: Option<&str>,
+) -> Answer {
     let pages = &idp.inner.pages;
     let Some(pending) = &s.data.pending else {
         return Ok(see_other("/login"));
@@ -625,7 +641,7 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
     let choices = idp.inner.service.choices(pending).await?;
     let held: Vec<&str> = choices
         .iter()
-        .filter(|c| c.to.is_none() && c.method != "security_questions")
+        .filter(|c| c.to.is_none() && c.method != "security_questions" && c.method != "webauthn")
         .map(|c| method_label(&c.method))
         .collect();
     let senders: Vec<Value> = choices
@@ -647,6 +663,7 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
         })
         .collect();
     let kba = choices.iter().any(|c| c.method == "security_questions");
+    let webauthn = choices.iter().any(|c| c.method == "webauthn");
     let notice = s.data.sent.as_ref().map(|(method, to)| {
         let key = if method == "email_link" {
             "link_sent"
@@ -680,6 +697,8 @@ async fn mfa_form(idp: &Idp, status: StatusCode, s: &Session, error: Option<&str
             remember_days => remember_days,
             senders => senders,
             kba => kba,
+            webauthn => webauthn,
+            webauthn_script => webauthn,
         },
     )
 }
@@ -912,6 +931,7 @@ pub(super) fn second_factor_of(factors: &[String]) -> Option<String> {
             "totp" if ok => Some("totp".to_owned()),
             "hotp" | "hotp_token" if ok => Some("hotp_token".to_owned()),
             "backup_code" if ok => Some("backup_code".to_owned()),
+            "webauthn" if ok => Some("webauthn".to_owned()),
             "email_otp"
             | "sms_otp"
             | "alternate_email_otp"
@@ -1247,6 +1267,24 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             context! { id => d.id, label => d.label, last_used => last, until => until }
         })
         .collect();
+    let webauthn_keys: Vec<Value> = store
+        .webauthn_credentials_of(signed.user_id)
+        .await?
+        .into_iter()
+        .map(|k| {
+            let day = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default()
+            };
+            context! {
+                id => k.id,
+                name => k.name,
+                added => day(k.created_at),
+                last_used => k.last_used_at.map(day),
+            }
+        })
+        .collect();
     let backup_left = store.unused_backup_codes(signed.user_id).await?.len();
     let kba = idp.inner.service.kba_settings().is_some();
     let kba_set = kba && !store.kba_answers(signed.user_id).await?.is_empty();
@@ -1262,7 +1300,10 @@ async fn dashboard_page(idp: &Idp, s: &Session, notice: Option<String>) -> Answe
             factors => factors,
             backup_left => backup_left,
             remembered => remembered,
-            backup_allowed => !factors.is_empty() && signed.second_factor.is_some(),
+            backup_allowed => (!factors.is_empty() || !webauthn_keys.is_empty())
+                && signed.second_factor.is_some(),
+            webauthn => idp.inner.service.webauthn_available(),
+            webauthn_keys => webauthn_keys,
             kba => kba,
             kba_set => kba_set,
             width => "wide",

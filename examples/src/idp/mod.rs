@@ -9,6 +9,9 @@
 //! - `GET /login/mfa`, `POST /login/mfa`: the second factor the policy asks for.
 //! - `GET /enroll`, `POST /enroll`: an authenticator app (QR code, confirmation code), at the
 //!   first login of a user without a factor or from the dashboard.
+//! - `GET /webauthn/register`, `POST /webauthn/register`, `POST /webauthn/remove`: security
+//!   keys and passkeys, added from the dashboard, used as a second factor
+//!   (`/login/webauthn`) or to sign in without a password (`/login/passkey`).
 //! - `GET /`: the dashboard; `POST /apps/{id}/launch` signs in to an application
 //!   (IdP-initiated); `POST /logout`.
 //! - `GET|POST /saml/sso` (HTTP-Redirect and HTTP-POST bindings), `GET|POST /saml/slo`,
@@ -31,6 +34,7 @@ mod security;
 pub mod session;
 mod sso;
 pub mod tls;
+mod webauthn;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -241,6 +245,22 @@ impl Idp {
             .route("/security/password", post(security::password))
             .route("/security-questions", get(kba::enrol_page).post(kba::enrol))
             .route("/enroll", get(handlers::enroll_page).post(handlers::enroll))
+            .route(
+                "/webauthn/register",
+                get(webauthn::register_page).post(webauthn::register),
+            )
+            .route(
+                "/webauthn/register/options",
+                post(webauthn::register_options),
+            )
+            .route("/webauthn/remove", post(webauthn::remove))
+            .route("/login/webauthn", post(webauthn::second_factor))
+            .route(
+                "/login/webauthn/options",
+                post(webauthn::second_factor_options),
+            )
+            .route("/login/passkey", post(webauthn::passkey))
+            .route("/login/passkey/options", post(webauthn::passkey_options))
             .route("/logout", post(handlers::logout))
             .route("/apps/{id}/launch", post(sso::launch))
             .route("/saml/sso", get(sso::sso_redirect).post(sso::sso_post))
@@ -422,7 +442,8 @@ fn csp(form_action: Option<&str>) -> HeaderValue {
         None => "'self'".into(),
     };
     header_value(&format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+         img-src 'self' data:; \
          form-action {form}; frame-ancestors 'none'; base-uri 'none'"
     ))
 }

@@ -15,6 +15,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("mfa.html", include_str!("templates/mfa.html")),
     ("link.html", include_str!("templates/link.html")),
     ("kba.html", include_str!("templates/kba.html")),
+    (
+        "webauthn_register.html",
+        include_str!("templates/webauthn_register.html"),
+    ),
     ("activate.html", include_str!("templates/activate.html")),
     (
         "backup_codes.html",
@@ -39,6 +43,11 @@ const STATIC: &[(&str, &str, &str)] = &[
         "post.js",
         "text/javascript; charset=utf-8",
         include_str!("static/post.js"),
+    ),
+    (
+        "webauthn.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/webauthn.js"),
     ),
     ("logo.svg", "image/svg+xml", include_str!("static/logo.svg")),
 ];

@@ -105,6 +105,10 @@ pub struct SessionData {
     pub sent: Option<(String, String)>,
     /// A SAML request waiting for the login.
     pub continuation: Option<Continuation>,
+    /// A security key or passkey ceremony in progress (its challenge stays here, on the
+    /// server).
+    #[serde(default)]
+    pub webauthn: Option<crate::service::Ceremony>,
 }
 
 impl std::fmt::Debug for SessionData {
@@ -118,6 +122,7 @@ impl std::fmt::Debug for SessionData {
             .field("sent", &self.sent)
             .field("reauth_until", &self.reauth_until)
             .field("continuation", &self.continuation)
+            .field("webauthn", &self.webauthn.as_ref().map(|c| c.purpose))
             .finish()
     }
 }

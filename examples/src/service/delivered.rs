@@ -153,6 +153,19 @@ impl Service {
                 to: None,
             });
         }
+        if allowed(super::WEBAUTHN_METHOD)
+            && self.webauthn_available()
+            && !self
+                .store
+                .webauthn_credentials_of(pending.user_id)
+                .await?
+                .is_empty()
+        {
+            out.push(Choice {
+                method: super::WEBAUTHN_METHOD.into(),
+                to: None,
+            });
+        }
         if allowed("backup_code")
             && !self
                 .store

@@ -23,6 +23,7 @@ mod delivered;
 mod invite;
 mod kba;
 mod trusted;
+mod webauthn;
 mod yubikey;
 
 pub use account::{PasswordChange, REAUTH_SECS};
@@ -30,6 +31,10 @@ pub use delivered::{Choice, Delivery, Sent, mask_email};
 pub use invite::{Activation, Invitation};
 pub use kba::{KBA_METHOD, KbaError, MIN_ANSWER_CHARS, normalise_answer};
 pub use trusted::{Remembered, TRUSTED_FACTOR};
+pub use webauthn::{
+    CEREMONY_TTL_SECS, Ceremony, MAX_CREDENTIAL_NAME_CHARS, Purpose, RegistrationError,
+    VerifiedPasskey, WEBAUTHN_METHOD,
+};
 pub use yubikey::{YUBICO_METHOD, split_yubico_otp};
 
 use idforge_adaptive::{
@@ -125,6 +130,10 @@ pub enum FirstFactorInput<'a> {
         /// The second factor the session passed.
         second_factor: Option<&'a str>,
     },
+    /// A passkey assertion with user verification that the service verified (see
+    /// [`Service::sign_in_with_passkey`]): it names the user and counts as both factors
+    /// when the policy allows `webauthn`.
+    Passkey(&'a VerifiedPasskey),
 }
 
 impl std::fmt::Debug for FirstFactorInput<'_> {
@@ -136,6 +145,7 @@ impl std::fmt::Debug for FirstFactorInput<'_> {
                 .debug_struct("Session")
                 .field("second_factor", second_factor)
                 .finish(),
+            FirstFactorInput::Passkey(_) => f.write_str("Passkey"),
         }
     }
 }
@@ -362,6 +372,9 @@ pub struct Service {
     mailer: Option<Arc<crate::mail::MailNotifier>>,
     /// Set once the users were loaded into the cache.
     warmed: Arc<std::sync::atomic::AtomicBool>,
+    /// The relying party for security keys and passkeys; `None` when `idp.base_url` names
+    /// none (an IP address).
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -515,7 +528,10 @@ impl Service {
             directories,
             notifier,
             warmed: Arc::default(),
+            webauthn: None,
         };
+        let mut service = service;
+        service.webauthn = webauthn::relying_party(&service.config.idp).map(Arc::new);
         if service.config.demo {
             service.ensure_demo_user().await?;
         }
@@ -838,6 +854,27 @@ impl Service {
             questions: Vec::new(),
             remember_days: decision.remember_device_days,
         };
+        if let FirstFactorInput::Passkey(_) = req.first_factor {
+            let mut pending = pending;
+            if !decision.methods.contains(&Method::Webauthn) {
+                pending
+                    .reasons
+                    .push("the policy does not allow passkeys (webauthn)".into());
+                let id = self
+                    .append_audit_with_mail(
+                        Self::pending_entry(&pending, req.now, "reject"),
+                        &mails,
+                    )
+                    .await?;
+                return Ok(reject(INVALID_CREDENTIALS, id));
+            }
+            // A verified passkey is the second factor as well (possession and the user's
+            // PIN or biometric), and meets a challenge of the adaptive rules.
+            pending.challenged = false;
+            return self
+                .finish(pending, user, groups, req.now, true, mails)
+                .await;
+        }
         if !needs_second {
             return self
                 .finish(pending, user, groups, req.now, false, mails)
@@ -1050,6 +1087,9 @@ impl Service {
                     reasons.push("the session's user no longer exists".into());
                 }
                 return Ok(known.map(|v| v.user.clone()));
+            }
+            FirstFactorInput::Passkey(proof) => {
+                return Ok(Self::passkey_first_factor(proof, known, factors, reasons));
             }
             FirstFactorInput::Password(p) => p,
         };

@@ -243,6 +243,22 @@ const TABLES: &[Table] = &[
         serial: None,
     },
     Table {
+        name: "webauthn_credentials",
+        columns: &[
+            ("id", Text),
+            ("user_id", Int),
+            ("user_handle", Text),
+            ("name", Text),
+            ("passkey", Text),
+            ("counter", Int),
+            ("backup_eligible", Int),
+            ("backup_state", Int),
+            ("created_at", Int),
+            ("last_used_at", OptInt),
+        ],
+        serial: None,
+    },
+    Table {
         name: "kba_answers",
         columns: &[
             ("user_id", Int),

@@ -22,6 +22,7 @@ mod outbox;
 mod schema;
 mod sessions;
 mod trusted;
+mod webauthn;
 mod yubikeys;
 
 pub use codes::{NewCode, SentCode};
@@ -43,6 +44,7 @@ use crate::crypto::{CryptoError, Keyring, factor_context};
 pub use cache::{CacheSettings, UserView};
 pub use sessions::WebSession;
 pub use trusted::TrustedDevice;
+pub use webauthn::WebauthnCredential;
 pub use yubikeys::{NewYubikey, Yubikey};
 
 /// What went wrong in the store.

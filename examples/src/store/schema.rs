@@ -390,6 +390,34 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite_only: &[],
         postgres_only: &[],
     },
+    Migration {
+        version: 9,
+        name: "security keys and passkeys (WebAuthn credentials)",
+        common: &[
+            // One row per registered authenticator credential. `id` is the credential id
+            // (base64url); `user_handle` is the random handle the authenticator keeps for a
+            // discoverable credential (the same for all of a user's credentials); `passkey`
+            // is the credential as the WebAuthn implementation serializes it (public key,
+            // algorithm, flags). `counter` is the last accepted signature counter: it only
+            // moves forward, through `UPDATE … WHERE counter = old`.
+            "CREATE TABLE webauthn_credentials (
+            id TEXT PRIMARY KEY,
+            user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            user_handle TEXT NOT NULL,
+            name TEXT NOT NULL,
+            passkey TEXT NOT NULL,
+            counter BIGINT NOT NULL DEFAULT 0,
+            backup_eligible BIGINT NOT NULL DEFAULT 0,
+            backup_state BIGINT NOT NULL DEFAULT 0,
+            created_at BIGINT NOT NULL,
+            last_used_at BIGINT
+        )",
+            "CREATE INDEX webauthn_credentials_user ON webauthn_credentials (user_id)",
+            "CREATE INDEX webauthn_credentials_handle ON webauthn_credentials (user_handle)",
+        ],
+        sqlite_only: &[],
+        postgres_only: &[],
+    },
 ];
 
 /// The statement with the backend's types in place of the placeholders.
