@@ -1092,3 +1092,37 @@ methods = ["totp", "backup_code"]
     let _ = stop.send(());
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn names_with_line_breaks_never_become_headers_of_code_mails() {
+    if !smtp_peer_present("names_with_line_breaks_never_become_headers_of_code_mails") {
+        return;
+    }
+    let f = fixture(EMAIL_POLICY, "", 20).await;
+    let peer = f.peer();
+    let alice = f.store().require_user("alice").await.unwrap();
+    f.store()
+        .update_profile(
+            alice.id,
+            Some("Alice\r\nBcc: eve@evil.example\r\nSubject: pwned"),
+            Some("alice@example.com"),
+            None,
+        )
+        .await
+        .unwrap();
+    let pending = f.login(NOW).await;
+    f.service
+        .send_code(&pending, Delivery::Email, NOW)
+        .await
+        .unwrap();
+    let mail = f.deliver(&peer, NOW, "alice@example.com").await;
+    assert_eq!(mail["rcpt_tos"], serde_json::json!(["alice@example.com"]));
+    let data = mail["data"].as_str().unwrap();
+    assert!(smtp::header(data, "Bcc").is_none(), "{data}");
+    assert_eq!(mail["subject"], "[idforge] Your sign-in code");
+    assert_eq!(
+        smtp::header(data, "Subject"),
+        Some("[idforge] Your sign-in code"),
+        "{data}"
+    );
+}
