@@ -66,6 +66,21 @@ pub(super) struct RemoveForm {
     id: String,
 }
 
+/// Keeps a ceremony's state in the session and answers its options as JSON.
+async fn keep_ceremony<T: serde::Serialize>(
+    idp: &Idp,
+    s: &mut Session,
+    ceremony: crate::service::Ceremony,
+    options: &T,
+    now: i64,
+) -> Answer {
+    s.data.webauthn = Some(ceremony);
+    save(idp, s, now).await?;
+    Ok(json(
+        &serde_json::to_value(options).map_err(|e| IdpError::State(e.to_string()))?,
+    ))
+}
+
 fn json(value: &serde_json::Value) -> Response {
     (
         [
@@ -283,11 +298,7 @@ pub(super) async fn second_factor_options(
     else {
         return Ok(refused(StatusCode::NOT_FOUND));
     };
-    s.data.webauthn = Some(ceremony);
-    save(&idp, &mut s, now).await?;
-    Ok(json(
-        &serde_json::to_value(&options).map_err(|e| IdpError::State(e.to_string()))?,
-    ))
+    keep_ceremony(&idp, &mut s, ceremony, &options, now).await
 }
 
 pub(super) async fn second_factor(
@@ -297,13 +308,11 @@ pub(super) async fn second_factor(
     axum::Form(form): axum::Form<AnswerForm>,
 ) -> Answer {
     let now = now_secs();
-    let mut s = match posted(&idp, &client, &jar, &form.csrf, now).await? {
-        Ok(s) => s,
-        Err(refused) => return Ok(refused),
-    };
-    let Some(pending) = s.data.pending.clone() else {
-        return Ok(see_other("/login"));
-    };
+    let (mut s, pending) =
+        match super::handlers::posted_pending(&idp, &client, &jar, &form.csrf, now).await? {
+            Ok(found) => found,
+            Err(answer) => return Ok(answer),
+        };
     let now_u = u64::try_from(now).unwrap_or(0);
     let ceremony = s
         .data
@@ -373,11 +382,7 @@ pub(super) async fn passkey_options(
     let Some((options, ceremony)) = idp.inner.service.start_passwordless(now)? else {
         return Ok(refused(StatusCode::NOT_FOUND));
     };
-    s.data.webauthn = Some(ceremony);
-    save(&idp, &mut s, now).await?;
-    Ok(json(
-        &serde_json::to_value(&options).map_err(|e| IdpError::State(e.to_string()))?,
-    ))
+    keep_ceremony(&idp, &mut s, ceremony, &options, now).await
 }
 
 pub(super) async fn passkey(
